@@ -1,0 +1,225 @@
+"""The `feedpress` command: parses arguments, calls the library, prints.
+
+Every `FeedpressError` becomes a message and an exit code here, in one
+place (`main`); nothing below this module prints or exits.
+
+Exit codes: 0 success, 1 invalid input (config or posts), 2 usage error.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from datetime import UTC, datetime
+from functools import wraps
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from feedpress import __version__
+from feedpress.config import Config, find
+from feedpress.config import load as load_config
+from feedpress.errors import FeedpressError, Problem
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _parse_now(ctx: click.Context, param: click.Parameter, value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        message = f"{value!r} is not an ISO 8601 time, e.g. 2024-05-01T09:00Z"
+        raise click.BadParameter(message) from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def common(command: F) -> F:
+    """`--config` and `--now`, accepted after the command name as well as before it."""
+
+    @click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path),
+                  help="The project's feedpress.yaml (default: ./feedpress.yaml).")
+    @click.option("--now", callback=_parse_now, metavar="ISO-TIME",
+                  help="Use this time as the clock, for tests and previews.")
+    @click.pass_context
+    @wraps(command)
+    def wrapper(ctx: click.Context, config_path: Path | None, now: datetime | None,
+                *args: Any, **kwargs: Any) -> Any:
+        state: dict[str, Any] = ctx.ensure_object(dict)
+        if config_path is not None:
+            state["config_path"] = config_path
+        if now is not None:
+            state["now"] = now
+        return ctx.invoke(command, *args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _config() -> Config:
+    state = click.get_current_context().ensure_object(dict)
+    return load_config(find(state.get("config_path")))
+
+
+def _now() -> datetime:
+    state = click.get_current_context().ensure_object(dict)
+    now: datetime = state.get("now") or datetime.now(UTC)
+    return now
+
+
+def _problems(problems: list[Problem]) -> None:
+    for problem in problems:
+        click.echo(str(problem), err=True)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="feedpress")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="The project's feedpress.yaml (default: ./feedpress.yaml).")
+@click.option("--now", callback=_parse_now, metavar="ISO-TIME",
+              help="Use this time as the clock, for tests and previews.")
+@click.pass_context
+def cli(ctx: click.Context, config_path: Path | None, now: datetime | None) -> None:
+    """Publish RSS, Atom and JSON feeds from a folder of Markdown posts.
+
+    \b
+    Example:
+        feedpress build
+        feedpress --config site/feedpress.yaml build --out public
+    """
+    ctx.ensure_object(dict).update(config_path=config_path, now=now)
+
+
+@cli.command()
+@common
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path),
+              help="Write feeds here instead of the config's output_dir.")
+@click.option("--check", "dry_run", is_flag=True,
+              help="Write nothing; list the files that would change and exit 1 if any would.")
+@click.option("--keep-going", is_flag=True,
+              help="Skip invalid posts (listed as warnings) instead of failing the build.")
+def build(out: Path | None, dry_run: bool, keep_going: bool) -> None:
+    """Build every feed into the output folder.
+
+    With any invalid post the build fails, lists every error and writes
+    nothing, so the last good feeds stay published.
+
+    \b
+    Example:
+        feedpress build --out public
+        feedpress build --check      # in CI: fail if public/ is out of date
+    """
+    from feedpress.builder import build as run_build
+
+    report = run_build(_config(), _now(), out_dir=out, dry_run=dry_run, keep_going=keep_going)
+    _problems(report.warnings)
+    if dry_run:
+        for path in report.outcome.changed:
+            click.echo(f"would change: {path}")
+        if report.outcome.changed:
+            sys.exit(1)
+        click.echo("up to date")
+        return
+    click.echo(report.summary())
+
+
+@cli.command()
+@common
+def check() -> None:
+    """Validate the config and every post; print each problem as path:line: field: message.
+
+    \b
+    Example:
+        feedpress check
+    """
+    from feedpress.builder import check as run_check
+
+    problems = run_check(_config(), _now())
+    _problems(problems)
+    errors = sum(p.is_error for p in problems)
+    warnings = len(problems) - errors
+    click.echo(f"{errors} error(s), {warnings} warning(s)")
+    if errors:
+        sys.exit(1)
+
+
+@cli.command("pin-ids")
+@common
+def pin_ids() -> None:
+    """Write each post's current id into its file, so renames never change it.
+
+    \b
+    Example:
+        feedpress pin-ids
+    """
+    from feedpress.builder import load
+    from feedpress.scaffold import pin_id
+
+    _, posts, problems = load(_config(), _now())
+    _problems([p for p in problems if p.is_error])
+    pinned = 0
+    for post in posts:
+        if not post.id_pinned:
+            pin_id(post)
+            click.echo(f"pinned {post.id} in {_shown(post.path)}")
+            pinned += 1
+    click.echo(f"{pinned} id(s) pinned")
+
+
+@cli.command()
+@common
+@click.option("--blog", required=True, help="The blog id, as in feedpress.yaml.")
+@click.option("--slug", help="The URL slug (default: from the title).")
+@click.argument("title")
+def new(blog: str, slug: str | None, title: str) -> None:
+    """Create a draft post with its front matter filled in and its id pinned.
+
+    \b
+    Example:
+        feedpress new --blog black-flag "Who funds the Kessa brigade?"
+    """
+    from feedpress.scaffold import new_post
+
+    path = new_post(_config(), blog, title, _now(), slug)
+    click.echo(f"created {_shown(path)} (a draft: remove `draft: true` to publish)")
+
+
+@cli.command()
+@common
+@click.argument("folder", type=click.Path(file_okay=False, path_type=Path))
+def init(folder: Path) -> None:
+    """Create a new project in FOLDER that builds as it is.
+
+    \b
+    Example:
+        feedpress init my-newsroom && cd my-newsroom && feedpress build
+    """
+    from feedpress.scaffold import init_project
+
+    for path in init_project(folder, _now()):
+        click.echo(f"created {_shown(path)}")
+
+
+def _shown(path: Path) -> Path:
+    try:
+        return path.absolute().relative_to(Path.cwd())
+    except ValueError:
+        return path
+
+
+def main() -> None:
+    """The console script: turns feedpress's errors into messages and exit codes."""
+    try:
+        cli.main(standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("Aborted.", err=True)
+        sys.exit(1)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except FeedpressError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(exc.exit_code)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)

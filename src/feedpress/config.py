@@ -1,0 +1,263 @@
+"""Reading and validating `feedpress.yaml`.
+
+The file is turned into frozen values once, here; nothing else in
+feedpress reads the YAML or looks keys up by string. Every unknown key and
+every wrong type is reported, all at once, naming the key and its line.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import string
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, cast
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from feedpress import yamltext
+from feedpress.errors import ConfigError, Problem
+from feedpress.fields import Fields
+from feedpress.model import ALL_FORMATS, Author, Blog, FeedOptions, Format, Site
+
+CONFIG_NAME = "feedpress.yaml"
+PERMALINK_FIELDS = frozenset({"site_url", "blog_url", "blog", "slug", "year", "month", "day"})
+_LANGUAGE = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$")
+_BLOG_ID = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
+
+
+@dataclass(frozen=True)
+class Config:
+    """A validated project configuration; paths are absolute."""
+
+    path: Path
+    site: Site
+    blogs: tuple[Blog, ...]
+    authors: dict[str, Author]
+    feeds: FeedOptions
+    posts_dir: Path
+    output_dir: Path
+    fingerprint: str
+
+    def blog(self, blog_id: str) -> Blog | None:
+        for blog in self.blogs:
+            if blog.id == blog_id:
+                return blog
+        return None
+
+
+def load(path: Path) -> Config:
+    """Read and validate the config at `path`; raise `ConfigError` listing every problem."""
+    path = path.absolute()
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        problem = Problem(path, None, None, f"cannot read config: {exc.strerror}")
+        raise ConfigError([problem]) from None
+    try:
+        text = raw.decode("utf-8-sig")
+        data = yamltext.load(text)
+    except UnicodeDecodeError:
+        raise ConfigError([Problem(path, None, None, "not valid UTF-8")]) from None
+    except yamltext.YamlSyntaxError as exc:
+        raise ConfigError([Problem(path, exc.line, None, str(exc))]) from None
+    if not isinstance(data, dict):
+        raise ConfigError([Problem(path, 1, None, "must be a mapping of settings")])
+    problems: list[Problem] = []
+    lines: dict[tuple[str, ...], int] | None = None
+
+    def locate(key: tuple[str, ...]) -> int | None:
+        nonlocal lines
+        if lines is None:
+            lines = yamltext.key_lines(text)
+        return lines.get(key)
+
+    top = Fields(data, path=path, prefix=(), locate=locate, problems=problems)
+    config = _read(top, path, hashlib.sha256(raw).hexdigest())
+    if problems:
+        raise ConfigError(problems)
+    assert config is not None
+    return config
+
+
+def _read(top: Fields, path: Path, fingerprint: str) -> Config | None:
+    root = path.parent.resolve()
+    authors = _read_authors(top.section("authors"))
+    site = _read_site(top.section("site"), authors, top)
+    blogs = _read_blogs(top.section("blogs"), site, authors, top)
+    feeds = _read_feeds(top.section("feeds"))
+    posts_dir = root / (top.text("posts_dir") or "posts")
+    output_dir = root / (top.text("output_dir") or "public")
+    top.finish()
+    if site is None:
+        return None
+    return Config(path, site, blogs, authors, feeds, posts_dir, output_dir, fingerprint)
+
+
+def _read_authors(fields: Fields | None) -> dict[str, Author]:
+    authors: dict[str, Author] = {}
+    if fields is None:
+        return authors
+    for key in list(fields.data):
+        entry = fields.section(str(key))
+        if entry is None:
+            continue
+        name = entry.text("name", required=True)
+        email = entry.text("email")
+        url = _url(entry, "url")
+        entry.finish()
+        if name:
+            authors[str(key)] = Author(name.strip(), email, url)
+    return authors
+
+
+def _read_site(fields: Fields | None, authors: dict[str, Author], top: Fields) -> Site | None:
+    if fields is None:
+        top.problem("site", "is required (at least site.title and site.url)")
+        return None
+    title = fields.text("title", required=True)
+    url = _url(fields, "url", required=True, folder=True)
+    feeds_url = _url(fields, "feeds_url", folder=True) or url
+    description = fields.text("description") or ""
+    permalink = _permalink(fields)
+    language = _language(fields, "language", "en")
+    timezone = _timezone(fields)
+    site_authors = _author_refs(fields, "author", authors)
+    fields.finish()
+    if not (title and url and feeds_url):
+        return None
+    return Site(
+        title=title,
+        url=url,
+        feeds_url=feeds_url,
+        description=description or title,
+        permalink=permalink,
+        language=language,
+        timezone=timezone,
+        authors=site_authors or (Author(title),),
+    )
+
+
+def _read_blogs(
+    fields: Fields | None, site: Site | None, authors: dict[str, Author], top: Fields
+) -> tuple[Blog, ...]:
+    if fields is None:
+        top.problem("blogs", "is required: list at least one blog")
+        return ()
+    blogs = []
+    for key in list(fields.data):
+        blog_id = str(key)
+        entry = fields.section(blog_id)
+        if entry is None:
+            continue
+        if not _BLOG_ID.match(blog_id):
+            fields.problem(blog_id, "a blog id uses lowercase letters, digits, - and _ only")
+        blog = _read_blog(blog_id, entry, site, authors)
+        if blog is not None:
+            blogs.append(blog)
+    return tuple(blogs)
+
+
+def _read_blog(
+    blog_id: str, fields: Fields, site: Site | None, authors: dict[str, Author]
+) -> Blog | None:
+    title = fields.text("title", required=True)
+    description = fields.text("description") or ""
+    language = _language(fields, "language", site.language if site else "en")
+    url = _url(fields, "url", folder=True)
+    blog_authors = _author_refs(fields, "author", authors)
+    fields.finish()
+    if site is None or not title:
+        return None
+    return Blog(
+        id=blog_id,
+        title=title,
+        description=description or title,
+        language=language,
+        url=url or f"{site.url}{blog_id}/",
+        authors=blog_authors or site.authors,
+    )
+
+
+def _read_feeds(fields: Fields | None) -> FeedOptions:
+    default = FeedOptions()
+    if fields is None:
+        return default
+    formats = fields.text_list("formats")
+    chosen: list[Format] = []
+    for name in formats or ALL_FORMATS:
+        if name not in ALL_FORMATS:
+            fields.problem("formats", f"unknown format {name!r}; use any of rss, atom, json")
+        elif name not in chosen:
+            chosen.append(name)
+    if formats is not None and not formats:
+        fields.problem("formats", "must name at least one format")
+    options = FeedOptions(
+        formats=tuple(chosen) or default.formats,
+        items=fields.integer("items", default.items, minimum=1),
+        content=cast(Any, fields.choice("content", ("full", "summary"), default.content)),
+        blog_tags=fields.flag("blog_tags", default.blog_tags),
+    )
+    fields.finish()
+    return options
+
+
+def author_refs(refs: list[str], authors: dict[str, Author]) -> tuple[Author, ...]:
+    """Authors named by config key, or by plain name for anyone not in `authors`."""
+    return tuple(authors.get(ref) or Author(ref.strip()) for ref in refs if ref.strip())
+
+
+def _author_refs(fields: Fields, key: str, authors: dict[str, Author]) -> tuple[Author, ...]:
+    return author_refs(fields.text_list(key) or [], authors)
+
+
+def _url(fields: Fields, key: str, *, required: bool = False, folder: bool = False) -> str | None:
+    value = fields.text(key, required=required)
+    if value is None:
+        return None
+    parts = urlsplit(value.strip())
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        fields.problem(key, f"must be an absolute http(s) URL, not {value!r}")
+        return None
+    url = parts.geturl()
+    return url if not folder or url.endswith("/") else url + "/"
+
+
+def _language(fields: Fields, key: str, default: str) -> str:
+    value = fields.text(key)
+    if value is not None and not _LANGUAGE.match(value):
+        fields.problem(key, f"must be a language tag such as en, ar or pt-BR, not {value!r}")
+        return default
+    return value or default
+
+
+def _timezone(fields: Fields) -> str:
+    value = fields.text("timezone") or "UTC"
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        fields.problem("timezone", f"unknown IANA timezone {value!r}, e.g. Europe/London")
+        return "UTC"
+    return value
+
+
+def _permalink(fields: Fields) -> str:
+    default = "{blog_url}{slug}/"
+    value = fields.text("permalink") or default
+    try:
+        names = {name for _, name, _, _ in string.Formatter().parse(value) if name is not None}
+    except ValueError as exc:
+        fields.problem("permalink", f"is not a valid pattern: {exc}")
+        return default
+    unknown = sorted(names - PERMALINK_FIELDS)
+    if unknown:
+        known = ", ".join(f"{{{n}}}" for n in sorted(PERMALINK_FIELDS))
+        fields.problem("permalink", f"unknown placeholder {{{unknown[0]}}}; use {known}")
+        return default
+    return value
+
+
+def find(start: Path | None) -> Path:
+    """The config file to use: the one given, else `feedpress.yaml` here."""
+    return start if start is not None else Path.cwd() / CONFIG_NAME

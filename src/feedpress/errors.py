@@ -1,0 +1,81 @@
+"""The exceptions feedpress raises, and the problems it reports about input.
+
+Every message is written for the person running feedpress, not for a
+debugger: the CLI prints them as they are, without a traceback.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+from pathlib import Path
+
+
+class Severity(Enum):
+    ERROR = "error"
+    WARNING = "warning"
+
+
+@dataclass(frozen=True, order=True)
+class Problem:
+    """One thing wrong with one input file, located as precisely as known.
+
+    Problems are collected, not raised, so that a run can report every bad
+    input at once instead of stopping at the first.
+    """
+
+    path: Path
+    line: int | None
+    field: str | None
+    message: str
+    severity: Severity = Severity.ERROR
+
+    def __str__(self) -> str:
+        shown = _relative(self.path)
+        where = f"{shown}:{self.line}" if self.line else f"{shown}"
+        what = f"{self.field}: {self.message}" if self.field else self.message
+        prefix = "warning: " if self.severity is Severity.WARNING else ""
+        return f"{where}: {prefix}{what}"
+
+    @property
+    def is_error(self) -> bool:
+        return self.severity is Severity.ERROR
+
+
+def _relative(path: Path) -> Path:
+    """`path` as the user would type it from the current folder, where that is shorter."""
+    try:
+        return path.relative_to(Path.cwd())
+    except ValueError:
+        return path
+
+
+class FeedpressError(Exception):
+    """Base of every error feedpress raises on purpose; its text is for users."""
+
+    exit_code = 1
+
+
+class ConfigError(FeedpressError):
+    """`feedpress.yaml` is missing, unreadable or invalid."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = problems
+        super().__init__("\n".join(str(p) for p in problems))
+
+
+class InvalidPostsError(FeedpressError):
+    """One or more posts are invalid; nothing was written."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = problems
+        errors = sum(p.is_error for p in problems)
+        lines = [str(p) for p in problems]
+        lines.append(f"{errors} error(s) in posts; nothing was written.")
+        super().__init__("\n".join(lines))
+
+
+class UsageError(FeedpressError):
+    """A command was asked for something it cannot do as asked."""
+
+    exit_code = 2

@@ -1,0 +1,107 @@
+"""The feed model: plain, frozen values that every later stage reads.
+
+This module imports nothing else from feedpress, so that every stage can
+depend on it without reaching back up the pipeline. Datetimes are always
+timezone-aware and in UTC.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Literal
+
+Format = Literal["rss", "atom", "json"]
+ALL_FORMATS: tuple[Format, ...] = ("rss", "atom", "json")
+FEED_FILE_NAMES: dict[Format, str] = {"rss": "rss.xml", "atom": "atom.xml", "json": "feed.json"}
+
+
+@dataclass(frozen=True)
+class Author:
+    name: str
+    email: str | None = None
+    url: str | None = None
+
+
+@dataclass(frozen=True)
+class Image:
+    url: str
+    alt: str
+    caption: str | None = None
+
+
+@dataclass(frozen=True)
+class Blog:
+    id: str
+    title: str
+    description: str
+    language: str
+    url: str
+    authors: tuple[Author, ...]
+
+
+@dataclass(frozen=True)
+class Site:
+    title: str
+    url: str
+    feeds_url: str
+    description: str
+    permalink: str
+    language: str
+    timezone: str
+    authors: tuple[Author, ...]
+
+    @property
+    def domain(self) -> str:
+        from urllib.parse import urlsplit
+
+        return urlsplit(self.url).hostname or "localhost"
+
+
+@dataclass(frozen=True)
+class FeedOptions:
+    formats: tuple[Format, ...] = ALL_FORMATS
+    items: int = 50
+    content: Literal["full", "summary"] = "full"
+    blog_tags: bool = False
+
+
+@dataclass(frozen=True)
+class Tag:
+    """A tag as feeds see it: tags that slugify alike are one tag."""
+
+    slug: str
+    name: str
+
+
+@dataclass(frozen=True)
+class Post:
+    """One published-or-not post, validated, its Markdown not yet rendered.
+
+    Rendering is left to a later stage, so that posts which appear in no
+    feed never pay for it.
+    """
+
+    path: Path
+    blog: str
+    slug: str
+    id: str
+    id_pinned: bool
+    title: str
+    url: str
+    date: datetime
+    updated: datetime | None
+    authors: tuple[Author, ...]
+    tags: tuple[Tag, ...]
+    breaking: bool
+    summary: str | None
+    image: Image | None
+    lang: str
+    draft: bool
+    body: str = field(repr=False)
+
+    @property
+    def modified(self) -> datetime:
+        """The time feeds report as this post's last change."""
+        return self.updated or self.date

@@ -1,0 +1,346 @@
+"""Finding post files and turning each into a validated `Post`.
+
+`parse` is a pure function of a file's bytes, its place under `posts/` and
+the config: that is what lets a later stage cache and parallelise it.
+Problems are collected per file, located by line and field, and returned
+with the posts, so a run reports every bad file at once.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path, PurePosixPath
+from urllib.parse import quote, urljoin
+from zoneinfo import ZoneInfo
+
+from feedpress import yamltext
+from feedpress.config import Config, author_refs
+from feedpress.errors import Problem, Severity
+from feedpress.fields import Fields
+from feedpress.model import Author, Image, Post, Tag
+from feedpress.text import has_xml_forbidden, slugify, strip_xml_forbidden
+
+MAX_POST_BYTES = 1_000_000
+_FENCE = re.compile(r"^(?:---|\.\.\.)[ \t]*$", re.MULTILINE)
+_DATE_ONLY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_LEADING_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}[-_]?")
+_URI = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:\S+$")
+_LANGUAGE = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$")
+
+
+@dataclass(frozen=True)
+class Source:
+    """A post file as read from disk: where it is and what it holds."""
+
+    path: Path
+    relpath: PurePosixPath
+    data: bytes
+
+
+@dataclass(frozen=True)
+class FrontMatter:
+    """A post file split into its YAML header and its Markdown body."""
+
+    yaml: str
+    body: str
+    yaml_first_line: int
+
+
+def discover(config: Config) -> tuple[list[Path], list[Problem]]:
+    """Every `.md` file under the posts folder, sorted, and the links that leave it."""
+    root = config.posts_dir
+    if not root.is_dir():
+        return [], [Problem(_show(config, root), None, "posts_dir", "folder does not exist")]
+    real_root = root.resolve()
+    found: list[Path] = []
+    problems: list[Problem] = []
+    for folder, dirs, files in os.walk(root):
+        here = Path(folder)
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        for link in (here / d for d in dirs if (here / d).is_symlink()):
+            if not _inside(link, real_root):
+                problems.append(_outside(config, link))
+        for name in sorted(files):
+            path = here / name
+            if name.startswith(".") or not name.endswith(".md"):
+                continue
+            if path.is_symlink() and not _inside(path, real_root):
+                problems.append(_outside(config, path))
+                continue
+            found.append(path)
+    return found, problems
+
+
+def read(config: Config, path: Path) -> Source | Problem:
+    """The file's bytes, or a problem when it is too big or unreadable."""
+    try:
+        size = path.stat().st_size
+        if size > MAX_POST_BYTES:
+            mb = size / 1_000_000
+            return Problem(_show(config, path), None, None,
+                           f"file is {mb:.1f} MB; a post may be at most 1 MB")
+        data = path.read_bytes()
+    except OSError as exc:
+        return Problem(_show(config, path), None, None, f"cannot read: {exc.strerror}")
+    relpath = PurePosixPath(path.relative_to(config.posts_dir).as_posix())
+    return Source(path, relpath, data)
+
+
+def parse(source: Source, config: Config) -> tuple[Post | None, list[Problem]]:
+    """Validate one post file; on any error the post is None and every error is listed."""
+    shown = _show(config, source.path)
+    try:
+        text = source.data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = source.data.count(b"\n", 0, exc.start) + 1
+        return None, [Problem(shown, line, None, f"not valid UTF-8 (byte {exc.start})")]
+    text = text.replace("\r\n", "\n")
+    split = split_front_matter(text)
+    if isinstance(split, str):
+        return None, [Problem(shown, 1, None, split)]
+    try:
+        data = yamltext.load(split.yaml)
+    except yamltext.YamlSyntaxError as exc:
+        where = exc.line + split.yaml_first_line - 1 if exc.line else None
+        return None, [Problem(shown, where, None, str(exc))]
+    if not isinstance(data, dict):
+        return None, [Problem(shown, 1, None, "front matter must be a mapping of fields")]
+    return _build(shown, source, split, data, config)
+
+
+def split_front_matter(text: str) -> FrontMatter | str:
+    """Split a post's text at its `---` fences, or say why it cannot be."""
+    if not text.strip():
+        return "empty file: a post starts with front matter between --- lines"
+    first, _, rest = text.partition("\n")
+    if first.rstrip() != "---":
+        return "no front matter: the file must start with a line '---'"
+    end = _FENCE.search(rest)
+    if end is None:
+        return "front matter is not closed by a line '---'"
+    body = rest[end.end():].removeprefix("\n")
+    return FrontMatter(rest[: end.start()], body, 2)
+
+
+class _PostFields:
+    """The reading of one post's front matter into the values of a `Post`."""
+
+    def __init__(self, shown: Path, front: FrontMatter, data: dict[str, object], config: Config):
+        self.config = config
+        self.problems: list[Problem] = []
+        self.tz = ZoneInfo(config.site.timezone)
+        lines: dict[tuple[str, ...], int] | None = None
+
+        def locate(key: tuple[str, ...]) -> int | None:
+            nonlocal lines
+            if lines is None:
+                found = yamltext.key_lines(front.yaml)
+                lines = {k: v + front.yaml_first_line - 1 for k, v in found.items()}
+            return lines.get(key) if key else 1
+
+        self.fields = Fields(
+            data, path=shown, prefix=(), locate=locate, problems=self.problems
+        )
+
+    def time(self, key: str, *, required: bool = False) -> datetime | None:
+        value = self.fields.text(key, required=required)
+        if value is None:
+            return None
+        try:
+            return parse_time(value, self.tz)
+        except ValueError as exc:
+            self.fields.problem(key, f"{value!r} is not a valid date ({exc}); "
+                                "use ISO 8601, e.g. 2024-05-01 or 2024-05-01T09:30:00+02:00")
+            return None
+
+    def clean(self, key: str, value: str | None) -> str | None:
+        if value is None or not has_xml_forbidden(value):
+            return value
+        self.fields.problem(key, "control characters that XML forbids were removed",
+                            Severity.WARNING)
+        return strip_xml_forbidden(value)
+
+
+def _build(
+    shown: Path, source: Source, front: FrontMatter, data: dict[str, object], config: Config
+) -> tuple[Post | None, list[Problem]]:
+    r = _PostFields(shown, front, data, config)
+    f = r.fields
+    title = r.clean("title", f.text("title", required=True))
+    date = r.time("date", required=True)
+    updated = r.time("updated")
+    if date and updated and updated < date:
+        f.problem("updated", "is earlier than date")
+    blog = _blog(f, source, config)
+    slug = _slug(f, source)
+    authors = _authors(f, config)
+    tags = _tags(f)
+    image = _image(f, r)
+    summary = r.clean("summary", f.text("summary"))
+    lang = f.text("lang")
+    if lang is not None and not _LANGUAGE.match(lang):
+        f.problem("lang", f"must be a language tag such as en, ar or pt-BR, not {lang!r}")
+    post_id = f.text("id")
+    if post_id is not None and not _URI.match(post_id):
+        f.problem("id", f"must be a URI such as tag:example.org,2024-05-01:blog/slug, "
+                  f"not {post_id!r}")
+    url = f.text("url")
+    breaking = f.flag("breaking", False)
+    draft = f.flag("draft", False)
+    f.finish(Severity.WARNING)
+    body = front.body
+    if has_xml_forbidden(body):
+        r.problems.append(Problem(shown, None, "body",
+                                  "control characters that XML forbids were removed",
+                                  Severity.WARNING))
+        body = strip_xml_forbidden(body)
+    if any(p.is_error for p in r.problems):
+        return None, r.problems
+    assert title and date and blog and slug
+    blog_conf = config.blog(blog)
+    assert blog_conf is not None
+    link = _link(url, config, blog, blog_conf.url, slug, date.astimezone(r.tz))
+    post = Post(
+        path=source.path,
+        blog=blog,
+        slug=slug,
+        id=post_id or default_id(config, blog, slug, date),
+        id_pinned=post_id is not None,
+        title=title.strip(),
+        url=link,
+        date=date,
+        updated=updated,
+        authors=authors or blog_conf.authors,
+        tags=tags,
+        breaking=breaking,
+        summary=summary.strip() if summary else None,
+        image=_absolute_image(image, link),
+        lang=lang or blog_conf.language,
+        draft=draft,
+        body=body,
+    )
+    return post, r.problems
+
+
+def parse_time(value: str, tz: ZoneInfo) -> datetime:
+    """An ISO 8601 date or date-time; without an offset it is read in `tz`. Returns UTC."""
+    value = value.strip()
+    if _DATE_ONLY.match(value):
+        day = datetime.fromisoformat(value)
+        return day.replace(tzinfo=tz).astimezone(UTC)
+    moment = datetime.fromisoformat(value)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=tz)
+    return moment.astimezone(UTC)
+
+
+def default_id(config: Config, blog: str, slug: str, date: datetime) -> str:
+    """The RFC 4151 tag URI a post gets until its id is pinned in its file."""
+    day = date.astimezone(ZoneInfo(config.site.timezone)).date().isoformat()
+    return f"tag:{config.site.domain},{day}:{blog}/{quote(slug, safe='')}"
+
+
+def _blog(f: Fields, source: Source, config: Config) -> str | None:
+    explicit = f.text("blog")
+    parts = source.relpath.parts
+    blog = explicit or (parts[0] if len(parts) > 1 else None)
+    if blog is None:
+        f.problem("blog", "the post is in no blog folder; put it in posts/<blog>/ or set blog:")
+        return None
+    if config.blog(blog) is None:
+        known = ", ".join(b.id for b in config.blogs)
+        f.problem("blog", f"unknown blog {blog!r}; the config has {known}")
+        return None
+    return blog
+
+
+def _slug(f: Fields, source: Source) -> str | None:
+    explicit = f.text("slug")
+    if explicit is not None:
+        if not explicit or slugify(explicit) != explicit:
+            f.problem("slug", f"{explicit!r} is not a slug; try {slugify(explicit)!r}")
+            return None
+        return explicit
+    stem = _LEADING_DATE.sub("", source.relpath.stem) or source.relpath.stem
+    slug = slugify(stem)
+    if not slug:
+        f.problem("slug", f"the file name {source.relpath.name!r} gives no slug; set slug:")
+        return None
+    return slug
+
+
+def _authors(f: Fields, config: Config) -> tuple[Author, ...] | None:
+    one = f.text_list("author")
+    many = f.text_list("authors")
+    if one is not None and many is not None:
+        f.problem("authors", "give author or authors, not both")
+        return None
+    refs = one if one is not None else many
+    return author_refs(refs, config.authors) if refs else None
+
+
+def _tags(f: Fields) -> tuple[Tag, ...]:
+    names = f.text_list("tags", single=False)
+    tags: dict[str, Tag] = {}
+    for name in names or []:
+        slug = slugify(name)
+        if not slug:
+            f.problem("tags", f"tag {name!r} has no letters or digits to make a feed URL from")
+        else:
+            tags.setdefault(slug, Tag(slug, " ".join(name.split())))
+    return tuple(tags.values())
+
+
+def _image(f: Fields, r: _PostFields) -> Image | None:
+    section = f.section("image")
+    if section is None:
+        return None
+    url = section.text("url", required=True)
+    alt = r.clean("image.alt", section.text("alt"))
+    caption = r.clean("image.caption", section.text("caption"))
+    section.finish(Severity.WARNING)
+    if not url:
+        return None
+    if alt is None:
+        section.problem("alt", "is missing; readers who cannot see the image get the caption",
+                        Severity.WARNING)
+    return Image(url.strip(), (alt if alt is not None else caption or "").strip(),
+                 caption.strip() if caption else None)
+
+
+def _link(url: str | None, config: Config, blog: str, blog_url: str, slug: str,
+          local: datetime) -> str:
+    if url:
+        return urljoin(config.site.url, url.strip())
+    return config.site.permalink.format(
+        site_url=config.site.url,
+        blog_url=blog_url,
+        blog=blog,
+        slug=quote(slug, safe=""),
+        year=f"{local.year:04d}",
+        month=f"{local.month:02d}",
+        day=f"{local.day:02d}",
+    )
+
+
+def _absolute_image(image: Image | None, base: str) -> Image | None:
+    if image is None:
+        return None
+    return Image(urljoin(base, image.url), image.alt, image.caption)
+
+
+def _inside(path: Path, real_root: Path) -> bool:
+    return Path(os.path.realpath(path)).is_relative_to(real_root)
+
+
+def _outside(config: Config, path: Path) -> Problem:
+    return Problem(_show(config, path), None, None,
+                   "is a symbolic link to outside the posts folder; it was not read")
+
+
+def _show(config: Config, path: Path) -> Path:
+    """Problems carry absolute paths; the CLI shows them relative to where it runs."""
+    return path.absolute()

@@ -1,0 +1,103 @@
+"""Files feedpress writes for people to edit: new projects, new posts, pinned ids."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from feedpress.config import CONFIG_NAME, Config
+from feedpress.errors import FeedpressError, UsageError
+from feedpress.model import Post
+from feedpress.output import write_atomic
+from feedpress.posts import default_id
+from feedpress.text import slugify
+
+_CONFIG = """\
+# feedpress project: every key is described in feedpress's README.
+site:
+  title: My Newsroom
+  url: https://example.org/
+  description: News and analysis.
+  language: en
+  timezone: UTC
+
+feeds:
+  formats: [rss, atom, json]
+  items: 50
+
+blogs:
+  news:
+    title: News
+    description: About this blog.
+"""
+
+_FENCE = re.compile(r"^(?:---|\.\.\.)[ \t]*\r?$", re.MULTILINE)
+
+
+def init_project(folder: Path, now: datetime) -> list[Path]:
+    """A new project in `folder` that builds as it is; refuses to overwrite one."""
+    config_path = folder / CONFIG_NAME
+    if config_path.exists():
+        raise UsageError(f"{config_path} already exists; not overwriting a project")
+    written = [config_path]
+    write_atomic(config_path, _CONFIG.encode("utf-8"))
+    day = now.date().isoformat()
+    post = folder / "posts" / "news" / f"{day}-welcome.md"
+    text = _post_text("Welcome", now, f"tag:example.org,{day}:news/welcome", draft=False)
+    write_atomic(post, (text + "This is the first post. Edit or delete it.\n").encode("utf-8"))
+    written.append(post)
+    (folder / "email_templates").mkdir(exist_ok=True)
+    return written
+
+
+def new_post(config: Config, blog: str, title: str, now: datetime,
+             slug: str | None = None) -> Path:
+    """Write a draft post file with its id pinned; refuses to overwrite a file."""
+    if config.blog(blog) is None:
+        known = ", ".join(b.id for b in config.blogs)
+        raise UsageError(f"unknown blog {blog!r}; the config has {known}")
+    slug = slug or slugify(title)
+    if not slug:
+        raise UsageError(f"the title {title!r} gives no slug; pass --slug")
+    local = now.astimezone(ZoneInfo(config.site.timezone)).replace(microsecond=0)
+    path = config.posts_dir / blog / f"{local.date().isoformat()}-{slug}.md"
+    if path.exists():
+        raise UsageError(f"{path} already exists")
+    post_id = default_id(config, blog, slug, local)
+    write_atomic(path, (_post_text(title, local, post_id, draft=True) + "\n").encode("utf-8"))
+    return path
+
+
+def _post_text(title: str, date: datetime, post_id: str, *, draft: bool) -> str:
+    lines = [
+        "---",
+        f"title: {json.dumps(title, ensure_ascii=False)}",
+        f"date: {date.isoformat()}",
+        f"id: {json.dumps(post_id, ensure_ascii=False)}",
+        "tags: []",
+    ]
+    if draft:
+        lines.append("draft: true   # remove this line to publish")
+    return "\n".join([*lines, "---", ""])
+
+
+def pin_id(post: Post) -> None:
+    """Write `post`'s current id into its front matter, changing nothing else in the file.
+
+    The id line goes just before the closing `---`, in the file's own line
+    ending, so a byte-order mark, comments and field order all survive.
+    """
+    text = post.path.read_bytes().decode("utf-8")
+    bom = "\ufeff" if text.startswith("\ufeff") else ""
+    text = text.removeprefix(bom)
+    first = _FENCE.match(text)
+    closing = _FENCE.search(text, first.end()) if first else None
+    if first is None or closing is None:
+        raise FeedpressError(f"{post.path}: front matter not found; id not pinned")
+    newline = "\r\n" if first.group().endswith("\r") else "\n"
+    line = f"id: {json.dumps(post.id, ensure_ascii=False)}{newline}"
+    at = closing.start()
+    write_atomic(post.path, (bom + text[:at] + line + text[at:]).encode("utf-8"))

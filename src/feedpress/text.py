@@ -1,0 +1,33 @@
+"""Small text rules every stage agrees on: slugs and XML-safe characters."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+# Characters XML 1.0 does not allow anywhere, even escaped.
+_XML_FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
+_NOT_WORD = re.compile(r"[\W_]+")
+
+
+def slugify(text: str) -> str:
+    """A readable, stable URL segment: letters of any script kept, case folded.
+
+    "Côte d’Ivoire" becomes "côte-d-ivoire" and "Северный Кавказ" becomes
+    "северный-кавказ": non-Latin tags keep their own feed instead of
+    collapsing to an empty or transliterated slug. Combining marks (Arabic
+    vowel signs, say) are dropped so that a word spelled with or without
+    them gets one slug.
+    """
+    folded = unicodedata.normalize("NFKC", text).casefold()
+    kept = "".join(ch for ch in folded if unicodedata.category(ch) != "Mn")
+    return _NOT_WORD.sub("-", kept).strip("-")
+
+
+def has_xml_forbidden(text: str) -> bool:
+    return _XML_FORBIDDEN.search(text) is not None
+
+
+def strip_xml_forbidden(text: str) -> str:
+    """`text` without the characters XML 1.0 forbids (NUL, most C0 controls, U+FFFE/F)."""
+    return _XML_FORBIDDEN.sub("", text)
