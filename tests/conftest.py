@@ -1,0 +1,82 @@
+"""Fixtures shared by the tests: small throwaway projects written to real folders."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from feedpress import config as config_module
+from feedpress.builder import BuildReport, build
+from feedpress.config import Config
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = Path(__file__).resolve().parent / "data"
+NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+
+BASE_CONFIG: dict[str, Any] = {
+    "site": {
+        "title": "Test Newsroom",
+        "url": "https://news.example.org/",
+        "description": "Test site.",
+        "language": "en",
+        "timezone": "Europe/London",
+        "author": "desk",
+    },
+    "blogs": {
+        "alpha": {"title": "Alpha", "description": "About Alpha.", "language": "en"},
+        "beta": {"title": "بيتا", "description": "عن بيتا", "language": "ar"},
+    },
+    "authors": {
+        "desk": {"name": "News Desk", "email": "desk@news.example.org"},
+        "ann": {"name": "Ann Writer", "url": "https://news.example.org/ann/"},
+    },
+}
+
+
+class Project:
+    """A feedpress project in a temporary folder, written file by file."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.config_path = root / "feedpress.yaml"
+        self.posts = root / "posts"
+        self.out = root / "public"
+        self.write_config(BASE_CONFIG)
+
+    def write_config(self, data: dict[str, Any] | str) -> Path:
+        text = data if isinstance(data, str) else yaml.safe_dump(data, allow_unicode=True)
+        self.config_path.write_text(text, encoding="utf-8")
+        return self.config_path
+
+    def post(self, blog: str, name: str, body: str = "Body text.\n", **front: Any) -> Path:
+        """Write posts/<blog>/<name>.md with `front` as its YAML front matter."""
+        front.setdefault("title", name.replace("-", " ").title())
+        front.setdefault("date", "2026-11-01T10:00:00Z")
+        header = yaml.safe_dump(front, allow_unicode=True, sort_keys=False)
+        return self.raw(f"{blog}/{name}.md", f"---\n{header}---\n{body}")
+
+    def raw(self, relpath: str, content: str | bytes) -> Path:
+        """Write a post file byte for byte, for inputs `post` cannot express."""
+        path = self.posts / relpath
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(content, str):
+            path.write_bytes(content.encode("utf-8"))
+        else:
+            path.write_bytes(content)
+        return path
+
+    def config(self) -> Config:
+        return config_module.load(self.config_path)
+
+    def build(self, now: datetime = NOW, **options: Any) -> BuildReport:
+        return build(self.config(), now, **options)
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Iterator[Project]:
+    yield Project(tmp_path)
