@@ -185,8 +185,11 @@ def _entry(post: Post, rendered: Rendered, options: FeedOptions,
 
 
 def _finish_atom_entry(entry: etree._Element, post: Post) -> None:
-    """Add what feedgen cannot write right: the entry's language and enclosure link."""
+    """Add what feedgen cannot write right: the entry's language and its links' attributes."""
     entry.set(_XML_LANG, post.lang)
+    for link in entry.findall("link"):  # feedgen issue #135 dropped rel and type
+        link.set("rel", "alternate")
+        link.set("type", "text/html")
     if post.image is not None:
         link = etree.SubElement(entry, "link")
         link.set("rel", "enclosure")

@@ -1,0 +1,5 @@
+"""`python -m feedpress`: the same as the `feedpress` command."""
+
+from feedpress.cli import main
+
+main()
