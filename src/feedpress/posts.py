@@ -209,7 +209,7 @@ def _build(
         slug=slug,
         id=post_id or default_id(config, blog, slug, date),
         id_pinned=post_id is not None,
-        title=title.strip(),
+        title=" ".join(title.split()),  # one line: a CR or LF never reaches a feed or header
         url=link,
         date=date,
         updated=updated,
