@@ -1,16 +1,17 @@
 """feedpress: RSS, Atom and JSON feeds and an email digest from a folder of posts.
 
 The public API is what this module re-exports; everything else is an
-implementation detail that may change between releases.
+implementation detail that may change between releases. The build's heavy
+imports (feedgen, lxml, the Markdown renderer) load on first use, so that
+`feedpress --help` and an up-to-date check start quickly.
 """
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 __version__ = "0.1.0"
 
-from feedpress.builder import BuildReport, build, check
-from feedpress.config import Config
-from feedpress.config import load as load_config
 from feedpress.errors import (
     ConfigError,
     FeedpressError,
@@ -19,6 +20,29 @@ from feedpress.errors import (
     Severity,
 )
 from feedpress.model import Author, Blog, Image, Post, Site, Tag
+
+if TYPE_CHECKING:
+    from feedpress.builder import BuildReport, build, check
+    from feedpress.config import Config
+    from feedpress.config import load as load_config
+
+_LAZY = {
+    "BuildReport": ("feedpress.builder", "BuildReport"),
+    "build": ("feedpress.builder", "build"),
+    "check": ("feedpress.builder", "check"),
+    "Config": ("feedpress.config", "Config"),
+    "load_config": ("feedpress.config", "load"),
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _LAZY:
+        raise AttributeError(f"module 'feedpress' has no attribute {name!r}")
+    from importlib import import_module
+
+    module, attribute = _LAZY[name]
+    return getattr(import_module(module), attribute)
+
 
 __all__ = [
     "Author",
