@@ -57,7 +57,7 @@ def load(config: Config, now: datetime) -> tuple[catalog.Catalog, list[Post], li
         if post is not None:
             valid.append(post)
     cat, clashes = catalog.assemble(valid, now)
-    return cat, valid, problems + clashes
+    return cat, valid, problems + [_located(p) for p in clashes]
 
 
 def check(config: Config, now: datetime) -> list[Problem]:
@@ -66,7 +66,7 @@ def check(config: Config, now: datetime) -> list[Problem]:
     for post in valid:
         if not post.id_pinned:
             problems.append(Problem(
-                post.path, None, "id",
+                post.path, posts.locate(post.path, "id"), "id",
                 f"not pinned; it would change with the file's blog or slug. "
                 f"Run `feedpress pin-ids` to write id: {post.id}", Severity.WARNING))
     return sorted(problems, key=lambda p: (str(p.path), p.line or 0))
@@ -92,7 +92,7 @@ def build(
     files = render_files(config, cat)
     outcome = output.sync(out_dir or config.output_dir, files, dry_run=dry_run)
     warnings = [_as_warning(p) for p in problems]
-    feeds = len(files) - 1
+    feeds = (len(files) - 1) // len(config.feeds.formats)
     skipped = len({p.path for p in errors})
     return BuildReport(outcome, feeds, len(cat.posts), skipped, warnings, clock() - started)
 
@@ -123,6 +123,13 @@ def _memo(render: Callable[[Post], markup.Rendered]) -> Callable[[Post], markup.
 
 def _without(cat: catalog.Catalog, bad: set[Path]) -> catalog.Catalog:
     return catalog.Catalog(tuple(p for p in cat.posts if p.path not in bad), cat.tags)
+
+
+def _located(problem: Problem) -> Problem:
+    if problem.line is not None or problem.field is None:
+        return problem
+    line = posts.locate(problem.path, problem.field)
+    return Problem(problem.path, line, problem.field, problem.message, problem.severity)
 
 
 def _as_warning(problem: Problem) -> Problem:

@@ -18,7 +18,7 @@ from typing import Literal
 from urllib.parse import quote
 
 from feedpress.config import Config
-from feedpress.errors import Problem
+from feedpress.errors import Problem, relative
 from feedpress.model import FEED_FILE_NAMES, Author, Format, Post, Tag
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -161,7 +161,7 @@ def _clashes(posts: list[Post], field: str, key: object) -> list[Problem]:
         first = seen.setdefault(value, post)
         if first is not post:
             problems.append(Problem(post.path, None, field,
-                                    f"{value!r} is also used by {first.path}"))
+                                    f"{value!r} is also used by {relative(first.path)}"))
     return problems
 
 

@@ -157,7 +157,8 @@ def pin_ids() -> None:
     from feedpress.scaffold import pin_id
 
     _, posts, problems = load(_config(), _now())
-    _problems([p for p in problems if p.is_error])
+    errors = [p for p in problems if p.is_error]
+    _problems(errors)
     pinned = 0
     for post in posts:
         if not post.id_pinned:
@@ -165,6 +166,9 @@ def pin_ids() -> None:
             click.echo(f"pinned {post.id} in {_shown(post.path)}")
             pinned += 1
     click.echo(f"{pinned} id(s) pinned")
+    if errors:
+        click.echo(f"{len(errors)} error(s): invalid posts were left as they are", err=True)
+        sys.exit(1)
 
 
 @cli.command()
@@ -208,10 +212,10 @@ def _shown(path: Path) -> Path:
         return path
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     """The console script: turns feedpress's errors into messages and exit codes."""
     try:
-        cli.main(standalone_mode=False)
+        cli.main(args=argv, prog_name="feedpress", standalone_mode=False)
     except click.exceptions.Abort:
         click.echo("Aborted.", err=True)
         sys.exit(1)

@@ -142,7 +142,7 @@ def _read_site(fields: Fields | None, authors: dict[str, Author], top: Fields) -
 def _read_blogs(
     fields: Fields | None, site: Site | None, authors: dict[str, Author], top: Fields
 ) -> tuple[Blog, ...]:
-    if fields is None:
+    if fields is None or not fields.data:
         top.problem("blogs", "is required: list at least one blog")
         return ()
     blogs = []
@@ -233,7 +233,9 @@ def _language(fields: Fields, key: str, default: str) -> str:
 
 
 def _timezone(fields: Fields) -> str:
-    value = fields.text("timezone") or "UTC"
+    value = fields.text("timezone")
+    if value is None:
+        return "UTC"
     try:
         ZoneInfo(value)
     except (ZoneInfoNotFoundError, ValueError):
@@ -246,10 +248,16 @@ def _permalink(fields: Fields) -> str:
     default = "{blog_url}{slug}/"
     value = fields.text("permalink") or default
     try:
-        names = {name for _, name, _, _ in string.Formatter().parse(value) if name is not None}
+        parsed = [(n, spec, conv) for _, n, spec, conv in string.Formatter().parse(value)
+                  if n is not None]
     except ValueError as exc:
         fields.problem("permalink", f"is not a valid pattern: {exc}")
         return default
+    if any(spec or conv for _, spec, conv in parsed):
+        fields.problem("permalink", "placeholders take no format spec or conversion, "
+                       "e.g. {year}, not {year:d}")
+        return default
+    names = {name for name, _, _ in parsed}
     unknown = sorted(names - PERMALINK_FIELDS)
     if unknown:
         known = ", ".join(f"{{{n}}}" for n in sorted(PERMALINK_FIELDS))

@@ -31,7 +31,7 @@ class Problem:
     severity: Severity = Severity.ERROR
 
     def __str__(self) -> str:
-        shown = _relative(self.path)
+        shown = relative(self.path)
         where = f"{shown}:{self.line}" if self.line else f"{shown}"
         what = f"{self.field}: {self.message}" if self.field else self.message
         prefix = "warning: " if self.severity is Severity.WARNING else ""
@@ -42,7 +42,7 @@ class Problem:
         return self.severity is Severity.ERROR
 
 
-def _relative(path: Path) -> Path:
+def relative(path: Path) -> Path:
     """`path` as the user would type it from the current folder, where that is shorter."""
     try:
         return path.relative_to(Path.cwd())

@@ -22,6 +22,7 @@ import mimetypes
 import re
 from collections.abc import Callable
 from datetime import datetime
+from html import escape
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -166,7 +167,8 @@ def _entry(post: Post, rendered: Rendered, options: FeedOptions,
     entry.published(post.date)
     entry.updated(post.modified)
     entry.summary(rendered.summary or post.title, type="text")
-    entry.description(rendered.summary or post.title)
+    # RSS readers treat <description> as HTML: the plain-text summary is escaped for it.
+    entry.description(escape(rendered.summary or post.title, quote=False))
     if options.content == "full":
         entry.content(feed_html(post, rendered), type="html")
     for author in post.authors:

@@ -97,7 +97,7 @@ class Fields:
         if not isinstance(value, list):
             self.problem(key, f"must be a list of strings, not {_describe(value)}")
             return None
-        bad = [item for item in value if not isinstance(item, str | int | float) or item is True]
+        bad = [v for v in value if isinstance(v, bool) or not isinstance(v, str | int | float)]
         if bad:
             self.problem(key, f"must be a list of strings; {_describe(bad[0])} is not one")
             return None

@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
-from urllib.parse import quote, urljoin
+from urllib.parse import quote, urljoin, urlsplit
 from zoneinfo import ZoneInfo
 
 from feedpress import yamltext
@@ -151,7 +151,7 @@ class _PostFields:
             return None
         try:
             return parse_time(value, self.tz)
-        except ValueError as exc:
+        except (ValueError, OverflowError) as exc:
             self.fields.problem(key, f"{value!r} is not a valid date ({exc}); "
                                 "use ISO 8601, e.g. 2024-05-01 or 2024-05-01T09:30:00+02:00")
             return None
@@ -176,18 +176,23 @@ def _build(
         f.problem("updated", "is earlier than date")
     blog = _blog(f, source, config)
     slug = _slug(f, source)
-    authors = _authors(f, config)
-    tags = _tags(f)
+    authors = _authors(f, config, r)
+    tags = _tags(f, r)
     image = _image(f, r)
     summary = r.clean("summary", f.text("summary"))
     lang = f.text("lang")
     if lang is not None and not _LANGUAGE.match(lang):
         f.problem("lang", f"must be a language tag such as en, ar or pt-BR, not {lang!r}")
     post_id = f.text("id")
-    if post_id is not None and not _URI.match(post_id):
+    if data.get("id", "") is None or (post_id is not None and not post_id.strip()):
+        f.problem("id", "is empty; remove the line or give the post's permanent id")
+    elif post_id is not None and not _URI.match(post_id):
         f.problem("id", f"must be a URI such as tag:example.org,2024-05-01:blog/slug, "
                   f"not {post_id!r}")
     url = f.text("url")
+    if url is not None and urlsplit(urljoin(config.site.url, url.strip())).scheme not in (
+        "http", "https"):
+        f.problem("url", f"must be an http(s) URL or a path on the site, not {url!r}")
     breaking = f.flag("breaking", False)
     draft = f.flag("draft", False)
     f.finish(Severity.WARNING)
@@ -223,6 +228,25 @@ def _build(
         body=body,
     )
     return post, r.problems
+
+
+def locate(path: Path, field: str) -> int | None:
+    """The line of `field` in a post's front matter, else of its closing `---`.
+
+    For problems found after parsing (clashes between posts, unpinned ids):
+    it reads the file again, which only the error path pays for.
+    """
+    try:
+        text = path.read_bytes().decode("utf-8-sig").replace("\r\n", "\n")
+    except (OSError, UnicodeDecodeError):
+        return None
+    split = split_front_matter(text)
+    if isinstance(split, str):
+        return None
+    line = yamltext.key_lines(split.yaml).get((field,))
+    if line is not None:
+        return line + split.yaml_first_line - 1
+    return split.yaml.count("\n") + split.yaml_first_line
 
 
 def parse_time(value: str, tz: ZoneInfo) -> datetime:
@@ -272,20 +296,21 @@ def _slug(f: Fields, source: Source) -> str | None:
     return slug
 
 
-def _authors(f: Fields, config: Config) -> tuple[Author, ...] | None:
+def _authors(f: Fields, config: Config, r: _PostFields) -> tuple[Author, ...] | None:
     one = f.text_list("author")
     many = f.text_list("authors")
     if one is not None and many is not None:
         f.problem("authors", "give author or authors, not both")
         return None
-    refs = one if one is not None else many
+    key = "author" if one is not None else "authors"
+    refs = [r.clean(key, ref) or "" for ref in (one if one is not None else many) or []]
     return author_refs(refs, config.authors) if refs else None
 
 
-def _tags(f: Fields) -> tuple[Tag, ...]:
+def _tags(f: Fields, r: _PostFields) -> tuple[Tag, ...]:
     names = f.text_list("tags", single=False)
     tags: dict[str, Tag] = {}
-    for name in names or []:
+    for name in (r.clean("tags", n) or "" for n in names or []):
         slug = slugify(name)
         if not slug:
             f.problem("tags", f"tag {name!r} has no letters or digits to make a feed URL from")

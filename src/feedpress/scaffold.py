@@ -59,6 +59,8 @@ def new_post(config: Config, blog: str, title: str, now: datetime,
     if config.blog(blog) is None:
         known = ", ".join(b.id for b in config.blogs)
         raise UsageError(f"unknown blog {blog!r}; the config has {known}")
+    if slug is not None and (not slug or slugify(slug) != slug):
+        raise UsageError(f"{slug!r} is not a slug; try {slugify(slug)!r}")
     slug = slug or slugify(title)
     if not slug:
         raise UsageError(f"the title {title!r} gives no slug; pass --slug")

@@ -41,6 +41,11 @@ def load(text: str) -> Any:
     """Parse one YAML document, raising `YamlSyntaxError` on bad syntax."""
     try:
         return yaml.load(text, Loader=_Loader)
+    except yaml.reader.ReaderError as exc:
+        at = text.count("\n", 0, exc.position) + 1
+        char = exc.character
+        what = f"U+{ord(char):04X}" if isinstance(char, str) else f"U+{char:04X}"
+        raise YamlSyntaxError(f"invalid YAML: the character {what} is not allowed", at) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else None

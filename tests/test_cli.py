@@ -1,0 +1,727 @@
+"""The `feedpress` command as a user runs it: arguments in, output and exit code out.
+
+Every test goes through `feedpress.cli.main`, the console script, not the
+click group `cli`: `main` is where `FeedpressError`s become messages and
+exit codes, so `CliRunner().invoke(cli, ...)` would not show what a user
+sees (a `UsageError` would come back as an uncaught exception with exit
+code 1 instead of a message and exit code 2). `main` reads `sys.argv`, so
+the `feedpress` fixture runs it inside `CliRunner.isolation()` with
+`sys.argv` patched, and turns anything that escapes `main` into the
+traceback Python would print.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+import sys
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from conftest import BASE_CONFIG, Project
+from feedpress.cli import main
+
+NOW = "2026-11-25T12:00:00Z"
+LATER = "2027-03-01T00:00:00Z"
+SITE_FEEDS = ("rss.xml", "atom.xml", "feed.json")
+SUMMARY = re.compile(
+    r"^\d+ feeds and feeds\.opml: (?P<written>\d+) files written, (?P<unchanged>\d+) unchanged, "
+    r"(?P<removed>\d+) removed; (?P<posts>\d+) posts published(?:, (?P<skipped>\d+) skipped)?; "
+    r"\d+\.\d+s$"
+)
+# path:line: [warning: ]field: message
+PROBLEM = re.compile(r"^(?P<path>[^:\s]+):(?P<line>\d+): (?:warning: )?(?P<field>[\w.]+): \S")
+
+
+@dataclass(frozen=True)
+class Run:
+    """What one `feedpress` run printed and how it exited."""
+
+    exit_code: int
+    stdout: str
+    stderr: str
+    output: str  # stdout and stderr interleaved, as in a terminal
+
+
+Feedpress = Callable[..., Run]
+
+
+@pytest.fixture
+def feedpress(project: Project, monkeypatch: pytest.MonkeyPatch) -> Feedpress:
+    """`feedpress(*args, cwd=...)` runs the console script, by default in the project."""
+
+    def run(*args: str, cwd: Path | None = None) -> Run:
+        monkeypatch.chdir(cwd or project.root)
+        monkeypatch.setattr(sys, "argv", ["feedpress", *args])
+        with CliRunner().isolation() as (out, err, mixed):
+            code = 0
+            try:
+                main()
+            except SystemExit as exc:
+                code = exc.code if isinstance(exc.code, int) else int(exc.code is not None)
+            except Exception:  # noqa: BLE001 - shown as the user would see it
+                traceback.print_exc()  # what Python prints for an uncaught exception
+                code = 1
+            finally:
+                sys.stdout.flush()
+                sys.stderr.flush()
+            return Run(code, out.getvalue().decode(), err.getvalue().decode(),
+                       mixed.getvalue().decode())
+
+    return run
+
+
+def snapshot(folder: Path) -> dict[str, bytes]:
+    """Every file under `folder`, by relative path, with its bytes."""
+    return {p.relative_to(folder).as_posix(): p.read_bytes()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def feed_items(out: Path) -> list[dict[str, Any]]:
+    """The items of the site's JSON feed in `out`."""
+    items: list[dict[str, Any]] = json.loads((out / "feed.json").read_text("utf-8"))["items"]
+    return items
+
+
+def config_with(**site: Any) -> dict[str, Any]:
+    data = copy.deepcopy(BASE_CONFIG)
+    data["site"].update(site)
+    return data
+
+
+def assert_no_traceback(run: Run) -> None:
+    assert "Traceback" not in run.output, run.output
+
+
+# --- init -----------------------------------------------------------------------------
+
+
+def test_init_creates_a_project_that_builds_out_of_the_box(
+    feedpress: Feedpress, tmp_path: Path
+) -> None:
+    # No --now anywhere: a user runs `init` and then `build` with the real clock.
+    created = feedpress("init", "newsroom", cwd=tmp_path)
+    assert created.exit_code == 0, created.output
+    folder = tmp_path / "newsroom"
+    assert "created newsroom/feedpress.yaml" in created.stdout
+    assert (folder / "feedpress.yaml").is_file()
+    posts = list((folder / "posts").rglob("*.md"))
+    assert len(posts) == 1
+
+    checked = feedpress("check", cwd=folder)
+    assert checked.exit_code == 0, checked.output
+    assert "0 error(s), 0 warning(s)" in checked.stdout
+
+    built = feedpress("build", cwd=folder)
+    assert built.exit_code == 0, built.output
+    for name in (*SITE_FEEDS, "feeds.opml"):
+        assert (folder / "public" / name).is_file(), name
+    match = SUMMARY.match(built.stdout.strip())
+    assert match is not None, built.stdout
+    assert match["posts"] == "1"
+    assert [item["title"] for item in feed_items(folder / "public")] == ["Welcome"]
+
+
+def test_init_refuses_to_overwrite_an_existing_project(
+    feedpress: Feedpress, project: Project
+) -> None:
+    before = snapshot(project.root)
+    run = feedpress("init", str(project.root))
+    assert run.exit_code == 2, run.output
+    assert "already exists" in run.stderr
+    assert_no_traceback(run)
+    assert snapshot(project.root) == before
+
+
+def test_init_refuses_the_current_folder_when_it_is_a_project(
+    feedpress: Feedpress, project: Project
+) -> None:
+    before = snapshot(project.root)
+    run = feedpress("init", ".")
+    assert run.exit_code == 2, run.output
+    assert "feedpress.yaml already exists" in run.stderr
+    assert snapshot(project.root) == before
+
+
+# --- new ------------------------------------------------------------------------------
+
+
+def front_matter(path: Path) -> tuple[list[str], dict[str, Any]]:
+    text = path.read_text("utf-8")
+    assert text.startswith("---\n"), text
+    header = text.split("---\n")[1]
+    return header.splitlines(), yaml.load(header, Loader=yaml.BaseLoader)
+
+
+def test_new_creates_a_draft_dated_in_the_site_timezone_with_a_pinned_id(
+    feedpress: Feedpress, project: Project
+) -> None:
+    project.write_config(config_with(timezone="Asia/Tokyo"))
+    # 20:00 UTC on the 25th is 05:00 on the 26th in Tokyo.
+    run = feedpress("--now", "2026-11-25T20:00:00Z", "new", "--blog", "alpha",
+                    'Who funds the "Kessa" brigade?')
+    assert run.exit_code == 0, run.output
+    path = project.posts / "alpha" / "2026-11-26-who-funds-the-kessa-brigade.md"
+    assert path.is_file(), sorted(p.name for p in project.posts.rglob("*"))
+    assert "created posts/alpha/2026-11-26-who-funds-the-kessa-brigade.md" in run.stdout
+
+    lines, fields = front_matter(path)
+    assert fields["title"] == 'Who funds the "Kessa" brigade?'
+    assert "date: 2026-11-26T05:00:00+09:00" in lines
+    assert fields["id"] == "tag:news.example.org,2026-11-26:alpha/who-funds-the-kessa-brigade"
+    assert fields["draft"] == "true"
+
+    # Pinned: `check` has nothing to say about it.
+    checked = feedpress("check")
+    assert checked.exit_code == 0, checked.output
+    assert "0 error(s), 0 warning(s)" in checked.stdout
+    # A draft: not published, even long after its date.
+    built = feedpress("build", "--now", LATER)
+    assert built.exit_code == 0, built.output
+    assert feed_items(project.out) == []
+
+
+def test_a_new_post_once_published_carries_its_title_and_pinned_id(
+    feedpress: Feedpress, project: Project
+) -> None:
+    title = "Côte d’Ivoire: «الهدنة» holds"
+    run = feedpress("new", "--now", NOW, "--blog", "beta", title)
+    assert run.exit_code == 0, run.output
+    [path] = (project.posts / "beta").glob("*.md")
+    _, fields = front_matter(path)
+    text = path.read_text("utf-8")
+    path.write_text(text.replace("draft: true   # remove this line to publish\n", ""), "utf-8")
+
+    built = feedpress("build", "--now", LATER)
+    assert built.exit_code == 0, built.output
+    [item] = feed_items(project.out)
+    assert item["title"] == title
+    assert item["id"] == fields["id"]
+
+
+def test_new_with_an_unknown_blog_exits_2_and_writes_nothing(
+    feedpress: Feedpress, project: Project
+) -> None:
+    before = snapshot(project.root)
+    run = feedpress("new", "--blog", "gamma", "A title")
+    assert run.exit_code == 2, run.output
+    assert "unknown blog 'gamma'" in run.stderr
+    assert "alpha" in run.stderr and "beta" in run.stderr
+    assert_no_traceback(run)
+    assert snapshot(project.root) == before
+
+
+def test_new_refuses_to_overwrite_a_post(feedpress: Feedpress, project: Project) -> None:
+    first = feedpress("new", "--now", NOW, "--blog", "alpha", "Same title")
+    assert first.exit_code == 0, first.output
+    path = project.posts / "alpha" / "2026-11-25-same-title.md"
+    path.write_text(path.read_text("utf-8") + "Work in progress.\n", "utf-8")
+    before = path.read_bytes()
+
+    again = feedpress("new", "--now", NOW, "--blog", "alpha", "Same title")
+    assert again.exit_code == 2, again.output
+    assert "already exists" in again.stderr
+    assert_no_traceback(again)
+    assert path.read_bytes() == before
+
+
+@pytest.mark.parametrize("slug", ["../../../../escaped", "Two Words"])
+def test_new_rejects_a_slug_that_is_not_a_slug(
+    feedpress: Feedpress, project: Project, slug: str
+) -> None:
+    """BUG: `--slug` is used unchecked: `../` leaves posts/, spaces give a file whose
+    URL slug (from the file name) differs from the slug in its pinned id."""
+    before = snapshot(project.root)
+    run = feedpress("new", "--now", NOW, "--blog", "alpha", "--slug", slug, "Title")
+    assert run.exit_code == 2, run.output
+    assert_no_traceback(run)
+    assert snapshot(project.root) == before
+
+
+# --- pin-ids --------------------------------------------------------------------------
+
+# Comments, blank lines, odd field order, and a `---` rule in the body: all must survive.
+UNPINNED = (
+    "---\n"
+    "# notes for the desk\n"
+    "tags: [Sahel]   # one tag for now\n"
+    "title: 'Field notes'\n"
+    "\n"
+    "date: 2026-07-31T23:30:00Z\n"
+    "---\n"
+    "First part.\n"
+    "\n"
+    "---\n"
+    "\n"
+    "Second part.\n"
+)
+# 23:30 UTC on 31 July is 00:30 on 1 August in London (BST): the id's date is the local one.
+FIELD_NOTES_ID = "tag:news.example.org,2026-08-01:alpha/field-notes"
+
+
+def inserted(text: str, line: str) -> str:
+    """`text` with `line` inserted just before the closing fence of its front matter."""
+    head, sep, rest = text.partition("---")
+    newline = "\r\n" if rest.startswith("\r\n") else "\n"
+    at = rest.index(f"{newline}---", 1) + len(newline)
+    return head + sep + rest[:at] + line + newline + rest[at:]
+
+
+def test_pin_ids_inserts_exactly_one_id_line_and_nothing_else(
+    feedpress: Feedpress, project: Project
+) -> None:
+    path = project.raw("alpha/2026-08-01-field-notes.md", UNPINNED)
+    pinned = project.post("alpha", "already-pinned", id="urn:uuid:1", tags=["x"])
+    pinned_before = pinned.read_bytes()
+
+    run = feedpress("pin-ids")
+    assert run.exit_code == 0, run.output
+    expected = inserted(UNPINNED, f'id: "{FIELD_NOTES_ID}"')
+    assert path.read_bytes() == expected.encode("utf-8")
+    assert pinned.read_bytes() == pinned_before
+    assert f"pinned {FIELD_NOTES_ID} in posts/alpha/2026-08-01-field-notes.md" in run.stdout
+    assert "1 id(s) pinned" in run.stdout
+
+    again = feedpress("pin-ids")
+    assert again.exit_code == 0, again.output
+    assert "0 id(s) pinned" in again.stdout
+    assert path.read_bytes() == expected.encode("utf-8")
+
+
+def test_pin_ids_keeps_crlf_line_endings_and_a_byte_order_mark(
+    feedpress: Feedpress, project: Project
+) -> None:
+    text = UNPINNED.replace("\n", "\r\n")
+    path = project.raw("alpha/2026-08-01-field-notes.md", b"\xef\xbb\xbf" + text.encode())
+
+    run = feedpress("pin-ids")
+    assert run.exit_code == 0, run.output
+    expected = b"\xef\xbb\xbf" + inserted(text, f'id: "{FIELD_NOTES_ID}"').encode("utf-8")
+    assert path.read_bytes() == expected
+    assert b"\n" not in path.read_bytes().replace(b"\r\n", b"")
+
+
+def test_pinned_ids_are_reported_as_pinned_by_check(
+    feedpress: Feedpress, project: Project
+) -> None:
+    project.raw("alpha/2026-08-01-field-notes.md", UNPINNED)
+    project.post("beta", "2026-11-02-second")
+
+    before = feedpress("check")
+    assert before.exit_code == 0, before.output
+    assert "0 error(s), 2 warning(s)" in before.stdout
+    assert f"id: not pinned; it would change with the file's blog or slug. " \
+           f"Run `feedpress pin-ids` to write id: {FIELD_NOTES_ID}" in before.stderr
+
+    pinned = feedpress("pin-ids")
+    assert pinned.exit_code == 0, pinned.output
+    assert "2 id(s) pinned" in pinned.stdout
+
+    after = feedpress("check")
+    assert after.exit_code == 0, after.output
+    assert "0 error(s), 0 warning(s)" in after.stdout
+    assert "not pinned" not in after.output
+
+
+def test_renaming_a_pinned_post_keeps_its_id_in_the_feeds(
+    feedpress: Feedpress, project: Project
+) -> None:
+    path = project.raw("alpha/2026-08-01-field-notes.md", UNPINNED)
+    project.post("alpha", "2026-11-01-other")
+    first = feedpress("build", "--now", NOW)
+    assert first.exit_code == 0, first.output
+    ids_before = {item["url"]: item["id"] for item in feed_items(project.out)}
+    assert FIELD_NOTES_ID in ids_before.values()
+
+    assert feedpress("pin-ids").exit_code == 0
+    # Pinning the id a post already had changes no feed.
+    unchanged = feedpress("build", "--now", NOW, "--check")
+    assert unchanged.exit_code == 0, unchanged.output
+    assert "up to date" in unchanged.stdout
+
+    path.rename(path.with_name("2026-08-01-notes-from-the-field.md"))
+    second = feedpress("build", "--now", NOW)
+    assert second.exit_code == 0, second.output
+    ids_after = {item["url"]: item["id"] for item in feed_items(project.out)}
+    assert set(ids_after.values()) == set(ids_before.values())
+    moved = [url for url, post_id in ids_after.items() if post_id == FIELD_NOTES_ID]
+    assert moved == ["https://news.example.org/alpha/notes-from-the-field/"]
+
+
+def test_pin_ids_does_not_add_a_second_id_key_to_an_empty_one(
+    feedpress: Feedpress, project: Project
+) -> None:
+    """BUG: `id:` with no value counts as unpinned, and pin-ids adds another `id:` key
+    below it: a duplicate mapping key, which YAML forbids (PyYAML keeps the last)."""
+    path = project.raw("alpha/2026-11-02-empty-id.md",
+                       "---\ntitle: Empty id\ndate: 2026-11-02\nid:\n---\nBody.\n")
+    feedpress("pin-ids")
+    lines = path.read_text("utf-8").split("---\n")[1].splitlines()
+    assert len([line for line in lines if line.startswith("id:")]) == 1, lines
+
+
+def test_pin_ids_exits_1_when_a_post_is_invalid(
+    feedpress: Feedpress, project: Project
+) -> None:
+    """BUG: pin-ids lists the invalid posts it could not pin, then exits 0."""
+    good = project.raw("alpha/2026-08-01-field-notes.md", UNPINNED)
+    project.post("alpha", "broken", date="2026-02-30")
+    run = feedpress("pin-ids")
+    assert f'id: "{FIELD_NOTES_ID}"' in good.read_text("utf-8")  # the valid post is pinned
+    assert "posts/alpha/broken.md:2: date: '2026-02-30' is not a valid date" in run.stderr
+    assert_no_traceback(run)
+    assert run.exit_code == 1, run.output
+
+
+# --- check ----------------------------------------------------------------------------
+
+
+def test_check_prints_each_problem_as_path_line_field_message_and_exits_1(
+    feedpress: Feedpress, project: Project
+) -> None:
+    project.post("alpha", "bad-date", date="2026-02-30", id="urn:uuid:1")
+    project.post("alpha", "no-title", title=None, id="urn:uuid:2")
+    project.post("gamma", "unknown-blog", id="urn:uuid:3")
+    project.post("beta", "typo", colour="red", id="urn:uuid:4")
+
+    run = feedpress("check")
+    assert run.exit_code == 1, run.output
+    problems = run.stderr.splitlines()
+    assert "posts/alpha/bad-date.md:2: date: '2026-02-30' is not a valid date" in run.stderr
+    assert "posts/alpha/no-title.md:2: title: is required" in problems
+    assert any(p.startswith("posts/gamma/unknown-blog.md:1: blog: unknown blog 'gamma'")
+               for p in problems), problems
+    assert "posts/beta/typo.md:2: warning: colour: unknown key" in problems
+    assert all(PROBLEM.match(p) for p in problems), problems
+    assert run.stdout.strip() == "3 error(s), 1 warning(s)"
+    assert_no_traceback(run)
+
+
+def test_check_exits_0_with_only_warnings(feedpress: Feedpress, project: Project) -> None:
+    project.post("alpha", "typo", colour="red", id="urn:uuid:1")
+    project.post("alpha", "unpinned")
+    run = feedpress("check")
+    assert run.exit_code == 0, run.output
+    assert "posts/alpha/typo.md:2: warning: colour: unknown key" in run.stderr
+    assert "posts/alpha/unpinned.md" in run.stderr
+    assert run.stdout.strip() == "0 error(s), 2 warning(s)"
+
+
+def test_check_warns_about_each_unpinned_id(feedpress: Feedpress, project: Project) -> None:
+    project.post("alpha", "2026-10-05-one", date="2026-10-05")
+    project.post("beta", "2026-10-06-two", date="2026-10-06")
+    project.post("beta", "pinned", id="urn:uuid:1")
+    run = feedpress("check")
+    assert run.exit_code == 0, run.output
+    warnings = [line for line in run.stderr.splitlines() if "not pinned" in line]
+    assert len(warnings) == 2, run.stderr
+    assert warnings[0].startswith("posts/alpha/2026-10-05-one.md")
+    assert "id: tag:news.example.org,2026-10-05:alpha/one" in warnings[0]
+    assert warnings[1].startswith("posts/beta/2026-10-06-two.md")
+    assert "id: tag:news.example.org,2026-10-06:beta/two" in warnings[1]
+    assert all(": warning: id: not pinned" in w for w in warnings)
+
+
+def test_check_reports_two_posts_with_one_id_as_an_error(
+    feedpress: Feedpress, project: Project
+) -> None:
+    project.post("alpha", "first", id="urn:uuid:same")
+    project.post("beta", "second", id="urn:uuid:same")
+    run = feedpress("check")
+    assert run.exit_code == 1, run.output
+    assert run.stdout.strip() == "1 error(s), 0 warning(s)"
+    [problem] = run.stderr.splitlines()
+    assert "warning" not in problem
+    assert "id: 'urn:uuid:same' is also used by" in problem
+    assert "first.md" in problem and "second.md" in problem
+
+
+def test_check_locates_every_problem_by_line(feedpress: Feedpress, project: Project) -> None:
+    """BUG: the unpinned-id warning and the duplicate-id error have no line
+    (`path: warning: id: ...`), unlike the documented `path:line: field: message`."""
+    project.post("alpha", "unpinned")
+    project.post("alpha", "first", id="urn:uuid:same")
+    project.post("beta", "second", id="urn:uuid:same")
+    run = feedpress("check")
+    assert run.exit_code == 1, run.output
+    problems = run.stderr.splitlines()
+    assert len(problems) == 2, problems
+    assert all(PROBLEM.match(p) for p in problems), problems
+
+
+def test_check_reports_an_out_of_range_date_without_a_traceback(
+    feedpress: Feedpress, project: Project
+) -> None:
+    """BUG: a date that leaves datetime's range once turned to UTC raises OverflowError."""
+    project.write_config(config_with(timezone="Asia/Tokyo"))
+    project.post("alpha", "ancient", date="0001-01-01", id="urn:uuid:1")
+    run = feedpress("check")
+    assert_no_traceback(run)
+    assert run.exit_code == 1, run.output
+    assert "posts/alpha/ancient.md:2: date:" in run.stderr
+
+
+# --- build ----------------------------------------------------------------------------
+
+
+def test_build_with_invalid_posts_lists_every_error_and_writes_nothing(
+    feedpress: Feedpress, project: Project
+) -> None:
+    good = project.post("alpha", "good", id="urn:uuid:1", tags=["Sahel"])
+    assert feedpress("build", "--now", NOW).exit_code == 0
+    published = snapshot(project.out)
+
+    good.write_text(good.read_text("utf-8").replace("Body text.", "New body."), "utf-8")
+    project.post("alpha", "bad-date", date="2026-02-30", id="urn:uuid:2")
+    project.post("beta", "two-errors", title=None, lang="not a language", id="urn:uuid:3")
+
+    run = feedpress("build", "--now", NOW)
+    assert run.exit_code == 1, run.output
+    assert "posts/alpha/bad-date.md:2: date: '2026-02-30' is not a valid date" in run.stderr
+    assert "posts/beta/two-errors.md:2: title: is required" in run.stderr
+    assert "posts/beta/two-errors.md:3: lang: must be a language tag" in run.stderr
+    assert "3 error(s) in posts; nothing was written." in run.stderr
+    assert run.stdout == ""
+    assert_no_traceback(run)
+    assert snapshot(project.out) == published
+
+
+def test_build_keep_going_skips_invalid_posts_with_warnings(
+    feedpress: Feedpress, project: Project
+) -> None:
+    project.post("alpha", "good", id="urn:uuid:1")
+    project.post("alpha", "bad-date", date="2026-02-30", id="urn:uuid:2")
+    run = feedpress("build", "--now", NOW, "--keep-going")
+    assert run.exit_code == 0, run.output
+    assert ("posts/alpha/bad-date.md:2: warning: date: '2026-02-30' is not a valid date"
+            in run.stderr)
+    assert "(post skipped)" in run.stderr
+    match = SUMMARY.match(run.stdout.strip())
+    assert match is not None, run.stdout
+    assert (match["posts"], match["skipped"]) == ("1", "1")
+    assert [item["id"] for item in feed_items(project.out)] == ["urn:uuid:1"]
+
+
+def test_build_check_lists_what_would_change_and_writes_nothing(
+    feedpress: Feedpress, project: Project
+) -> None:
+    post = project.post("alpha", "good", id="urn:uuid:1")
+
+    fresh = feedpress("build", "--now", NOW, "--check")
+    assert fresh.exit_code == 1, fresh.output
+    would = fresh.stdout.splitlines()
+    assert "would change: rss.xml" in would
+    assert "would change: alpha/feed.json" in would
+    assert "would change: feeds.opml" in would
+    assert not project.out.exists()
+
+    built = feedpress("build", "--now", NOW)
+    assert built.exit_code == 0, built.output
+    published = snapshot(project.out)
+    current = feedpress("build", "--now", NOW, "--check")
+    assert current.exit_code == 0, current.output
+    assert current.stdout.strip() == "up to date"
+
+    post.write_text(post.read_text("utf-8").replace("Body text.", "New body."), "utf-8")
+    stale = feedpress("build", "--now", NOW, "--check")
+    assert stale.exit_code == 1, stale.output
+    changed = stale.stdout.splitlines()
+    assert "would change: alpha/feed.json" in changed
+    assert "would change: beta/feed.json" not in changed
+    assert "up to date" not in stale.stdout
+    assert snapshot(project.out) == published
+
+
+def test_build_ends_with_one_summary_line(feedpress: Feedpress, project: Project) -> None:
+    project.post("alpha", "one", id="urn:uuid:1", tags=["Gold"])
+    project.post("beta", "two", id="urn:uuid:2")
+
+    first = feedpress("build", "--now", NOW)
+    assert first.exit_code == 0, first.output
+    [line] = first.stdout.splitlines()
+    match = SUMMARY.match(line)
+    assert match is not None, line
+    files = len(snapshot(project.out)) - 1  # less the manifest
+    assert (match["written"], match["unchanged"], match["removed"], match["posts"]) == (
+        str(files), "0", "0", "2")
+
+    again = feedpress("build", "--now", NOW)
+    match = SUMMARY.match(again.stdout.strip())
+    assert match is not None, again.stdout
+    assert (match["written"], match["unchanged"]) == ("0", str(files))
+
+    project.post("alpha", "one", id="urn:uuid:1")  # the tag's feeds go
+    gone = feedpress("build", "--now", NOW)
+    match = SUMMARY.match(gone.stdout.strip())
+    assert match is not None, gone.stdout
+    assert match["removed"] == "3"
+    assert not (project.out / "tags" / "gold").exists()
+
+
+def test_build_now_makes_a_future_post_appear(feedpress: Feedpress, project: Project) -> None:
+    project.post("alpha", "future", date="2027-01-15T09:00:00Z", id="urn:uuid:future")
+    today = feedpress("build", "--now", NOW)
+    assert today.exit_code == 0, today.output
+    assert feed_items(project.out) == []
+
+    later = feedpress("build", "--now", LATER)
+    assert later.exit_code == 0, later.output
+    assert [item["id"] for item in feed_items(project.out)] == ["urn:uuid:future"]
+
+
+def test_build_out_writes_to_the_given_folder(
+    feedpress: Feedpress, project: Project, tmp_path: Path
+) -> None:
+    project.post("alpha", "one", id="urn:uuid:1")
+    run = feedpress("build", "--now", NOW, "--out", "elsewhere")
+    assert run.exit_code == 0, run.output
+    assert (project.root / "elsewhere" / "rss.xml").is_file()
+    assert not project.out.exists()
+
+
+@pytest.mark.parametrize("args", [
+    ["--config", "{config}", "--now", LATER, "build"],
+    ["build", "--config", "{config}", "--now", LATER],
+    ["--config", "{config}", "build", "--now", LATER],
+    ["--now", LATER, "build", "--config", "{config}"],
+], ids=["both-before", "both-after", "config-before", "now-before"])
+def test_config_and_now_are_accepted_before_and_after_the_command(
+    feedpress: Feedpress, project: Project, tmp_path: Path, args: list[str]
+) -> None:
+    project.post("alpha", "future", date="2027-01-15T09:00:00Z", id="urn:uuid:future")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    run = feedpress(*(a.format(config=project.config_path) for a in args), cwd=elsewhere)
+    assert run.exit_code == 0, run.output
+    assert [item["id"] for item in feed_items(project.out)] == ["urn:uuid:future"]
+    assert list(elsewhere.iterdir()) == []
+
+
+def test_paths_in_the_config_are_relative_to_its_folder(
+    feedpress: Feedpress, project: Project, tmp_path: Path
+) -> None:
+    site = tmp_path / "site"
+    site.mkdir()
+    data = copy.deepcopy(BASE_CONFIG)
+    data.update(posts_dir="content/posts", output_dir="build/feeds")
+    (site / "feedpress.yaml").write_text(yaml.safe_dump(data), "utf-8")
+    post = site / "content" / "posts" / "alpha" / "one.md"
+    post.parent.mkdir(parents=True)
+    post.write_text("---\ntitle: One\ndate: 2026-11-01\nid: urn:uuid:1\n---\nBody.\n", "utf-8")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+
+    for command in ("check", "build"):
+        run = feedpress("--config", "../site/feedpress.yaml", "--now", NOW, command,
+                        cwd=elsewhere)
+        assert run.exit_code == 0, run.output
+    assert [item["id"] for item in feed_items(site / "build" / "feeds")] == ["urn:uuid:1"]
+    assert list(elsewhere.iterdir()) == []
+
+
+# --- exit codes and errors ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("command", [
+    ["build"], ["check"], ["pin-ids"], ["new", "--blog", "alpha", "Title"],
+])
+def test_an_unknown_config_key_exits_1_naming_the_key(
+    feedpress: Feedpress, project: Project, command: list[str]
+) -> None:
+    data = copy.deepcopy(BASE_CONFIG)
+    data["theme"] = "dark"
+    data["site"]["colour"] = "red"
+    project.write_config(data)
+    before = snapshot(project.root)
+    run = feedpress(*command)
+    assert run.exit_code == 1, run.output
+    assert_no_traceback(run)
+    lines = {line.removeprefix("error: ") for line in run.stderr.splitlines()}
+    assert "feedpress.yaml:25: theme: unknown key" in lines, run.stderr
+    assert "feedpress.yaml:19: site.colour: unknown key" in lines, run.stderr
+    assert snapshot(project.root) == before
+
+
+def test_invalid_yaml_in_the_config_exits_1(feedpress: Feedpress, project: Project) -> None:
+    project.write_config("site: [unclosed\n")
+    run = feedpress("build")
+    assert run.exit_code == 1, run.output
+    assert run.stderr.startswith("error: feedpress.yaml:")
+    assert "invalid YAML" in run.stderr
+    assert_no_traceback(run)
+
+
+def test_a_missing_config_exits_1_naming_it(
+    feedpress: Feedpress, tmp_path: Path
+) -> None:
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    run = feedpress("build", cwd=empty)
+    assert run.exit_code == 1, run.output
+    assert "feedpress.yaml: cannot read config" in run.stderr
+    assert_no_traceback(run)
+
+
+@pytest.mark.parametrize("args", [
+    ["build", "--bogus"], ["check", "--bogus"], ["pin-ids", "--bogus"],
+    ["new", "--blog", "alpha", "--bogus", "Title"], ["init", "--bogus", "x"],
+    ["--bogus", "build"], ["publish"], ["new", "Title"],
+])
+def test_usage_errors_exit_2(feedpress: Feedpress, project: Project, args: list[str]) -> None:
+    before = snapshot(project.root)
+    run = feedpress(*args)
+    assert run.exit_code == 2, run.output
+    assert run.stderr.startswith("Usage: ")
+    assert "Error:" in run.stderr
+    assert_no_traceback(run)
+    assert snapshot(project.root) == before
+
+
+@pytest.mark.parametrize("args", [
+    ["--now", "next tuesday", "build"],
+    ["build", "--now", "2026-13-01"],
+    ["check", "--now", "2026-11-25T25:00"],
+    ["--now", "", "pin-ids"],
+])
+def test_a_bad_now_value_exits_2(feedpress: Feedpress, project: Project,
+                                 args: list[str]) -> None:
+    project.post("alpha", "one")
+    before = snapshot(project.root)
+    run = feedpress(*args)
+    assert run.exit_code == 2, run.output
+    assert "Invalid value for '--now'" in run.stderr
+    assert "is not an ISO 8601 time" in run.stderr
+    assert_no_traceback(run)
+    assert snapshot(project.root) == before
+
+
+@pytest.mark.parametrize("command", ["build", "check", "pin-ids", "new", "init"])
+@pytest.mark.parametrize("flag", ["--help", "-h"])
+def test_every_command_has_help_with_an_example(
+    feedpress: Feedpress, command: str, flag: str
+) -> None:
+    run = feedpress(command, flag)
+    assert run.exit_code == 0, run.output
+    # The program name in "Usage:" comes from how Python was started; the rest is fixed.
+    assert run.stdout.startswith("Usage: ")
+    assert f" {command} [OPTIONS]" in run.stdout.splitlines()[0]
+    example = run.stdout.split("Example:", 1)
+    assert len(example) == 2, run.stdout
+    assert f"feedpress {command}" in example[1]
+    assert "--config" in run.stdout and "--now" in run.stdout
+
+
+def test_the_group_has_help_with_an_example(feedpress: Feedpress) -> None:
+    run = feedpress("--help")
+    assert run.exit_code == 0, run.output
+    assert "Example:" in run.stdout
+    for command in ("build", "check", "init", "new", "pin-ids"):
+        assert f"  {command} " in run.stdout
