@@ -1,25 +1,45 @@
 """The build: config and posts in, feed files out.
 
 The stages run in order and each is a separate module: `posts` loads and
-validates, `catalog` decides what is published where, `feeds` serialises,
-`output` writes. This module only wires them together and keeps score.
+validates, `catalog` decides what is published where, `markup` renders,
+`feeds` serialises, `output` writes, and `cache` remembers parsed posts
+and built items between builds. This module wires them together, spreads
+the per-post work over the machine's cores, and keeps score.
+
+A rebuild does only what changed: files whose size and mtime are as
+cached are not read, posts whose bytes are as cached are not parsed, items
+are built only for posts that are new or changed, and a feed whose recipe
+(its channel and the digests of its items) is as the manifest says is not
+made again.
 """
 
 from __future__ import annotations
 
+import hashlib
+import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
+from multiprocessing import get_all_start_methods, get_context
 from pathlib import Path, PurePosixPath
+from typing import TypeVar
 
-from feedpress import catalog, markup, output, posts
+from feedpress import cache as cache_module
+from feedpress import catalog, feeds, markup, output, posts
+from feedpress.cache import Cache, Parsed, Stat, open_cache
 from feedpress.config import Config
 from feedpress.errors import InvalidPostsError, Problem, Severity
-from feedpress.feeds import FeedWriter, opml
-from feedpress.model import Post
+from feedpress.model import Format, Post
 
 OPML_NAME = PurePosixPath("feeds.opml")
+CACHE_NAME = Path(".feedpress") / "cache.sqlite"
+_PARALLEL_FROM = 200  # fewer tasks than this are not worth starting processes for
+
+T = TypeVar("T")
+R = TypeVar("R")
 
 
 @dataclass(frozen=True)
@@ -43,19 +63,24 @@ class BuildReport:
         )
 
 
-def load(config: Config, now: datetime) -> tuple[catalog.Catalog, list[Post], list[Problem]]:
-    """Every post, the published catalog, and every problem found on the way."""
+def default_cache(config: Config) -> Path:
+    """Where a project keeps its build cache: `.feedpress/` beside its config."""
+    return config.path.parent / CACHE_NAME
+
+
+def load(
+    config: Config, now: datetime, *, cache: Cache | None = None, jobs: int = 1
+) -> tuple[catalog.Catalog, list[Post], list[Problem]]:
+    """Every valid post, the published catalog, and every problem found on the way."""
+    if cache is None:
+        with open_cache(None, "") as memory:
+            return load(config, now, cache=memory, jobs=jobs)
     paths, problems = posts.discover(config)
-    valid: list[Post] = []
-    for path in paths:
-        source = posts.read(config, path)
-        if isinstance(source, Problem):
-            problems.append(source)
-            continue
-        post, found = posts.parse(source, config)
-        problems.extend(found)
-        if post is not None:
-            valid.append(post)
+    found = _parse_all(config, paths, cache, jobs, problems)
+    valid = [p.post for p in found if p.post is not None]
+    for parsed in found:
+        problems.extend(parsed.problems)
+    cache.forget_except({_key(config, path) for path in paths})
     cat, clashes = catalog.assemble(valid, now)
     return cat, valid, problems + [_located(p) for p in clashes]
 
@@ -79,46 +104,134 @@ def build(
     out_dir: Path | None = None,
     dry_run: bool = False,
     keep_going: bool = False,
+    cache_path: Path | None = None,
+    jobs: int | None = None,
     clock: Callable[[], float] = time.perf_counter,
 ) -> BuildReport:
-    """Write every feed; with any invalid post, raise and write nothing (unless `keep_going`)."""
+    """Write every feed; with any invalid post, raise and write nothing (unless `keep_going`).
+
+    `cache_path` None builds without a cache file (the CLI passes the
+    project's); `jobs` is the number of processes (default: one per core).
+    """
     started = clock()
-    cat, _, problems = load(config, now)
-    errors = [p for p in problems if p.is_error]
-    if errors and not keep_going:
-        raise InvalidPostsError(sorted(problems, key=lambda p: (str(p.path), p.line or 0)))
-    if errors:
-        cat = _without(cat, {p.path for p in errors})
-    files = render_files(config, cat)
-    outcome = output.sync(out_dir or config.output_dir, files, dry_run=dry_run)
+    workers = jobs or os.cpu_count() or 1
+    salt = cache_module.salt(config.fingerprint)
+    with open_cache(cache_path, salt) as store:
+        cat, _, problems = load(config, now, cache=store, jobs=workers)
+        errors = [p for p in problems if p.is_error]
+        if errors and not keep_going:
+            raise InvalidPostsError(sorted(problems, key=lambda p: (str(p.path), p.line or 0)))
+        if errors:
+            cat = _without(cat, {p.path for p in errors})
+        sink = output.Output(out_dir or config.output_dir, dry_run=dry_run)
+        specs = catalog.plan(config, cat)
+        _write_feeds(config, specs, store, sink, salt, workers)
+        sink.put(OPML_NAME, feeds.opml(config.site.title, specs, config.site.feeds_url,
+                                       config.feeds.formats[0]))
+        outcome = sink.finish()
     warnings = [_as_warning(p) for p in problems]
-    feeds = (len(files) - 1) // len(config.feeds.formats)
     skipped = len({p.path for p in errors})
-    return BuildReport(outcome, feeds, len(cat.posts), skipped, warnings, clock() - started)
+    return BuildReport(outcome, len(specs), len(cat.posts), skipped, warnings,
+                       clock() - started)
 
 
-def render_files(config: Config, cat: catalog.Catalog) -> dict[PurePosixPath, bytes]:
-    """Every file of the output folder, by path, as bytes."""
-    specs = catalog.plan(config, cat)
-    names = {slug: tag.name for slug, tag in cat.tags.items()}
-    writer = FeedWriter(config.site, config.feeds, _memo(markup.render), names)
-    files = {spec.file(fmt): writer.write(spec, fmt) for spec in specs
-             for fmt in config.feeds.formats}
-    files[OPML_NAME] = opml(config.site.title, specs, config.site.feeds_url,
-                            config.feeds.formats[0])
-    return files
+def _parse_all(config: Config, paths: list[Path], cache: Cache, jobs: int,
+               problems: list[Problem]) -> list[Parsed]:
+    """Parse what the cache cannot vouch for; reuse the rest."""
+    found: list[Parsed] = []
+    misses: list[tuple[posts.Source, Stat, str]] = []
+    for path in paths:
+        key = _key(config, path)
+        stat = _stat(path)
+        hit = cache.parsed(key, stat) if stat else None
+        if hit is not None:
+            found.append(hit[1])
+            continue
+        source = posts.read(config, path)
+        if isinstance(source, Problem):
+            problems.append(source)
+            continue
+        digest = hashlib.sha256(source.data).hexdigest()
+        same = cache.parsed_by_digest(key, digest)
+        if same is not None and stat is not None:
+            cache.store_parsed(key, stat, digest, same)
+            found.append(same)
+        else:
+            misses.append((source, stat or Stat(-1, -1), digest))
+    results = _map(partial(_parse_source, config), [m[0] for m in misses], jobs)
+    for (source, stat, digest), parsed in zip(misses, results, strict=True):
+        cache.store_parsed(_key(config, source.path), stat, digest, parsed)
+        found.append(parsed)
+    return found
 
 
-def _memo(render: Callable[[Post], markup.Rendered]) -> Callable[[Post], markup.Rendered]:
-    done: dict[str, markup.Rendered] = {}
+def _parse_source(config: Config, source: posts.Source) -> Parsed:
+    post, problems = posts.parse(source, config)
+    return Parsed(post, tuple(problems))
 
-    def once(post: Post) -> markup.Rendered:
-        found = done.get(post.id)
-        if found is None:
-            found = done[post.id] = render(post)
-        return found
 
-    return once
+def _write_feeds(config: Config, specs: list[catalog.FeedSpec], store: Cache,
+                 sink: output.Output, salt: str, jobs: int) -> None:
+    """Make every feed whose recipe changed, building only the items not cached yet."""
+    formats = config.feeds.formats
+    stale = [(spec, fmt, recipe) for spec in specs for fmt in formats
+             if not sink.fresh(spec.file(fmt), recipe := _recipe(spec, fmt, salt))]
+    needed = {post.path: post for spec, _, _ in stale for post in spec.posts}
+    _fill_items(config, list(needed.values()), store, jobs)
+    for spec, fmt, recipe in stale:
+        keys = [(_key(config, p.path), p.digest) for p in spec.posts]
+        found = store.items(keys, fmt)
+        fragments = [found[key] for key, _ in keys]
+        sink.put(spec.file(fmt), feeds.feed(config.site, spec, fmt, fragments), recipe)
+
+
+def _fill_items(config: Config, needed: list[Post], store: Cache, jobs: int) -> None:
+    formats = config.feeds.formats
+    keys = [(_key(config, p.path), p.digest) for p in needed]
+    have = set(store.items(keys, formats[0])) if keys else set()
+    missing = [p for p, (key, _) in zip(needed, keys, strict=True) if key not in have]
+    built = _map(partial(_build_items, config), missing, jobs)
+    store.store_items(
+        (_key(config, post.path), post.digest, fmt, fragment)
+        for post, fragments in zip(missing, built, strict=True)
+        for fmt, fragment in fragments.items()
+    )
+
+
+def _build_items(config: Config, post: Post) -> dict[Format, str]:
+    rendered = markup.render(post, posts.read_body(post))
+    return feeds.item_fragments(post, rendered, config.feeds)
+
+
+def _recipe(spec: catalog.FeedSpec, fmt: Format, salt: str) -> str:
+    """A digest of everything a feed file is made from: same recipe, same bytes."""
+    parts = [salt, fmt, spec.kind, str(spec.folder), spec.title, spec.description, spec.link,
+             spec.language, repr(spec.authors)]
+    parts.extend(f"{post.path}\0{post.digest}" for post in spec.posts)
+    return hashlib.sha256("\0".join(parts).encode("utf-8")).hexdigest()
+
+
+def _map(func: Callable[[T], R], items: Sequence[T], jobs: int) -> Iterable[R]:
+    """`map` over processes when there is enough work to pay for starting them."""
+    if jobs <= 1 or len(items) < _PARALLEL_FROM:
+        return [func(item) for item in items]
+    context = get_context("fork" if "fork" in get_all_start_methods() else "spawn")
+    chunk = max(1, len(items) // (jobs * 16))
+    with ProcessPoolExecutor(jobs, mp_context=context) as pool:
+        return list(pool.map(func, items, chunksize=chunk))
+
+
+def _key(config: Config, path: Path) -> str:
+    """A post file's cache key: its path under the posts folder (a hot path: no pathlib)."""
+    return str(path)[len(str(config.posts_dir)) + 1 :].replace(os.sep, "/")
+
+
+def _stat(path: Path) -> Stat | None:
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return Stat(st.st_size, st.st_mtime_ns)
 
 
 def _without(cat: catalog.Catalog, bad: set[Path]) -> catalog.Catalog:

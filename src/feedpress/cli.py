@@ -99,7 +99,12 @@ def cli(ctx: click.Context, config_path: Path | None, now: datetime | None) -> N
               help="Write nothing; list the files that would change and exit 1 if any would.")
 @click.option("--keep-going", is_flag=True,
               help="Skip invalid posts (listed as warnings) instead of failing the build.")
-def build(out: Path | None, dry_run: bool, keep_going: bool) -> None:
+@click.option("--no-cache", is_flag=True,
+              help="Neither read nor write the build cache in .feedpress/.")
+@click.option("--jobs", type=click.IntRange(min=1), metavar="N",
+              help="Processes to use (default: one per CPU core).")
+def build(out: Path | None, dry_run: bool, keep_going: bool, no_cache: bool,
+          jobs: int | None) -> None:
     """Build every feed into the output folder.
 
     With any invalid post the build fails, lists every error and writes
@@ -111,8 +116,11 @@ def build(out: Path | None, dry_run: bool, keep_going: bool) -> None:
         feedpress build --check      # in CI: fail if public/ is out of date
     """
     from feedpress.builder import build as run_build
+    from feedpress.builder import default_cache
 
-    report = run_build(_config(), _now(), out_dir=out, dry_run=dry_run, keep_going=keep_going)
+    config = _config()
+    report = run_build(config, _now(), out_dir=out, dry_run=dry_run, keep_going=keep_going,
+                       cache_path=None if no_cache else default_cache(config), jobs=jobs)
     _problems(report.warnings)
     if dry_run:
         for path in report.outcome.changed:

@@ -20,7 +20,6 @@ from __future__ import annotations
 import json
 import mimetypes
 import re
-from collections.abc import Callable
 from datetime import datetime
 from html import escape
 from typing import Any
@@ -48,106 +47,100 @@ _RSS_NSMAP = {
 }
 _NS_DECLARATION = re.compile(r' xmlns(?::\w+)?="[^"]*"')
 
-Renderer = Callable[[Post], Rendered]
+def item_fragments(post: Post, rendered: Rendered, options: FeedOptions) -> dict[Format, str]:
+    """`post` as an item in each configured format, serialised once for every feed.
+
+    An item depends on its post alone (its tags keep the post's own
+    spelling), so it can be built in any process and cached by the post's
+    digest.
+    """
+    return {fmt: _fragment(post, rendered, options, fmt) for fmt in options.formats}
 
 
-class FeedWriter:
-    """Turns feed specs into file contents, reusing each post's item across feeds."""
+def feed(site: Site, spec: FeedSpec, fmt: Format, fragments: list[str]) -> bytes:
+    """The whole feed file: the channel, built by feedgen, with the items spliced in."""
+    if fmt == "json":
+        return _json_feed(site, spec, fragments)
+    head = _channel(site, spec, fmt)
+    close = "</channel>" if fmt == "rss" else "</feed>"
+    cut = head.rindex(close)
+    body = "".join(f"\n{item}" for item in fragments)
+    return (head[:cut] + body + "\n" + head[cut:] + "\n").encode("utf-8")
 
-    def __init__(self, site: Site, options: FeedOptions, render: Renderer,
-                 tag_names: dict[str, str]) -> None:
-        self.site = site
-        self.options = options
-        self.render = render
-        self.tag_names = tag_names
-        self._items: dict[tuple[Format, str], str] = {}
 
-    def write(self, spec: FeedSpec, fmt: Format) -> bytes:
-        items = [self._item(post, fmt) for post in spec.posts]
-        if fmt == "json":
-            return self._json(spec, items)
-        head = self._channel(spec, fmt)
-        close = "</channel>" if fmt == "rss" else "</feed>"
-        cut = head.rindex(close)
-        body = "".join(f"\n{item}" for item in items)
-        return (head[:cut] + body + "\n" + head[cut:] + "\n").encode("utf-8")
+def _fragment(post: Post, rendered: Rendered, options: FeedOptions, fmt: Format) -> str:
+    if fmt == "json":
+        item = _json_item(post, rendered, options)
+        return json.dumps(item, ensure_ascii=False, indent=None)
+    entry = _entry(post, rendered, options, _categories(post), fmt)
+    element = entry.rss_entry() if fmt == "rss" else entry.atom_entry()
+    if fmt == "rss":
+        _finish_rss_item(element, post)
+        parent = etree.Element("rss", nsmap=_RSS_NSMAP)
+    else:
+        _finish_atom_entry(element, post)
+        parent = etree.Element(f"{{{_ATOM}}}feed", nsmap={None: _ATOM})  # type: ignore[dict-item]
+    parent.append(element)
+    return _strip_declarations(etree.tostring(element, encoding="unicode"))
 
-    def _item(self, post: Post, fmt: Format) -> str:
-        key = (fmt, post.id)
-        item = self._items.get(key)
-        if item is None:
-            item = self._items[key] = self._build_item(post, fmt)
-        return item
 
-    def _build_item(self, post: Post, fmt: Format) -> str:
-        rendered = self.render(post)
-        if fmt == "json":
-            return json.dumps(self._json_item(post, rendered), ensure_ascii=False, indent=None)
-        entry = _entry(post, rendered, self.options, self._categories(post), fmt)
-        element = entry.rss_entry() if fmt == "rss" else entry.atom_entry()
-        if fmt == "rss":
-            _finish_rss_item(element, post)
-            parent = etree.Element("rss", nsmap=_RSS_NSMAP)
-        else:
-            _finish_atom_entry(element, post)
-            parent = etree.Element(f"{{{_ATOM}}}feed", nsmap={None: _ATOM})  # type: ignore[dict-item]
-        parent.append(element)
-        return _strip_declarations(etree.tostring(element, encoding="unicode"))
+def _categories(post: Post) -> list[str]:
+    names = [tag.name for tag in post.tags]
+    return [*names, BREAKING_CATEGORY] if post.breaking else names
 
-    def _categories(self, post: Post) -> list[str]:
-        names = [self.tag_names.get(tag.slug, tag.name) for tag in post.tags]
-        return [*names, BREAKING_CATEGORY] if post.breaking else names
 
-    def _channel(self, spec: FeedSpec, fmt: Format) -> str:
-        fg = FeedGenerator()
-        fg.load_extension("dc")
-        fg.load_extension("media")
-        self_url = spec.url(self.site.feeds_url, fmt)
-        fg.id(self_url)
-        fg.title(spec.title)
-        fg.subtitle(spec.description) if fmt == "atom" else fg.description(spec.description)
-        fg.link(href=self_url, rel="self", type=_MIME[fmt])
-        fg.link(href=spec.link, rel="alternate", type="text/html")
-        fg.language(spec.language)
-        fg.generator(*GENERATOR)
-        fg.updated(spec.updated)
-        fg.lastBuildDate(spec.updated)
-        for author in spec.authors:
-            fg.author(_author(author))
-        raw: bytes = fg.rss_str() if fmt == "rss" else fg.atom_str()
-        return raw.decode("utf-8")
+def _channel(site: Site, spec: FeedSpec, fmt: Format) -> str:
+    fg = FeedGenerator()
+    fg.load_extension("dc")
+    fg.load_extension("media")
+    self_url = spec.url(site.feeds_url, fmt)
+    fg.id(self_url)
+    fg.title(spec.title)
+    fg.subtitle(spec.description) if fmt == "atom" else fg.description(spec.description)
+    fg.link(href=self_url, rel="self", type=_MIME[fmt])
+    fg.link(href=spec.link, rel="alternate", type="text/html")
+    fg.language(spec.language)
+    fg.generator(*GENERATOR)
+    fg.updated(spec.updated)
+    fg.lastBuildDate(spec.updated)
+    for author in spec.authors:
+        fg.author(_author(author))
+    raw: bytes = fg.rss_str() if fmt == "rss" else fg.atom_str()
+    return raw.decode("utf-8")
 
-    def _json(self, spec: FeedSpec, items: list[str]) -> bytes:
-        head: dict[str, Any] = {
-            "version": "https://jsonfeed.org/version/1.1",
-            "title": spec.title,
-            "home_page_url": spec.link,
-            "feed_url": spec.url(self.site.feeds_url, "json"),
-            "description": spec.description,
-            "language": spec.language,
-            "authors": [_json_author(a) for a in spec.authors],
-        }
-        text = json.dumps(head, ensure_ascii=False, indent=2)
-        body = ",\n    ".join(items)
-        return (text[:-2] + f',\n  "items": [\n    {body}\n  ]\n}}\n').encode("utf-8")
 
-    def _json_item(self, post: Post, rendered: Rendered) -> dict[str, Any]:
-        item: dict[str, Any] = {"id": post.id, "url": post.url, "title": post.title}
-        if self.options.content == "full":
-            item["content_html"] = feed_html(post, rendered)
-        else:
-            item["content_text"] = rendered.summary
-        item["summary"] = rendered.summary
-        if post.image is not None:
-            item["image"] = post.image.url
-        item["date_published"] = _rfc3339(post.date)
-        item["date_modified"] = _rfc3339(post.modified)
-        item["authors"] = [_json_author(a) for a in post.authors]
-        item["tags"] = self._categories(post)
-        item["language"] = post.lang
-        if post.image is not None or post.breaking:
-            item["_feedpress"] = _json_extension(post)
-        return item
+def _json_feed(site: Site, spec: FeedSpec, items: list[str]) -> bytes:
+    head: dict[str, Any] = {
+        "version": "https://jsonfeed.org/version/1.1",
+        "title": spec.title,
+        "home_page_url": spec.link,
+        "feed_url": spec.url(site.feeds_url, "json"),
+        "description": spec.description,
+        "language": spec.language,
+        "authors": [_json_author(a) for a in spec.authors],
+    }
+    text = json.dumps(head, ensure_ascii=False, indent=2)
+    body = ",\n    ".join(items)
+    return (text[:-2] + f',\n  "items": [\n    {body}\n  ]\n}}\n').encode("utf-8")
+
+
+def _json_item(post: Post, rendered: Rendered, options: FeedOptions) -> dict[str, Any]:
+    item: dict[str, Any] = {"id": post.id, "url": post.url, "title": post.title}
+    if options.content == "full":
+        item["content_html"] = feed_html(post, rendered)
+    else:
+        item["content_text"] = rendered.summary
+    item["summary"] = rendered.summary
+    if post.image is not None:
+        item["image"] = post.image.url
+    item["date_published"] = _rfc3339(post.date)
+    item["date_modified"] = _rfc3339(post.modified)
+    item["authors"] = [_json_author(a) for a in post.authors]
+    item["tags"] = _categories(post)
+    item["language"] = post.lang
+    if post.image is not None or post.breaking:
+        item["_feedpress"] = _json_extension(post)
+    return item
 
 
 _MIME: dict[Format, str] = {

@@ -48,10 +48,10 @@ class Rendered:
     summary: str
 
 
-def render(post: Post) -> Rendered:
-    """Render and sanitise `post`'s body; done once per post and reused by every feed."""
+def render(post: Post, body: str) -> Rendered:
+    """Render and sanitise `post`'s Markdown `body`; done once per post, reused by every feed."""
     raw = cmarkgfm.markdown_to_html_with_extensions(
-        post.body, options=_CMARK_OPTIONS, extensions=_EXTENSIONS
+        body, options=_CMARK_OPTIONS, extensions=_EXTENSIONS
     )
     html = sanitize(raw, post.url)
     return Rendered(html, post.summary or first_paragraph(html))

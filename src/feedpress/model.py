@@ -7,7 +7,7 @@ timezone-aware and in UTC.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Literal
@@ -77,10 +77,12 @@ class Tag:
 
 @dataclass(frozen=True)
 class Post:
-    """One published-or-not post, validated, its Markdown not yet rendered.
+    """One published-or-not post, validated; its body stays in its file.
 
-    Rendering is left to a later stage, so that posts which appear in no
-    feed never pay for it.
+    The Markdown body is read and rendered by a later stage, and only for
+    posts that appear in a feed: a big archive costs neither the memory to
+    hold every body nor the time to render it. `digest` is the SHA-256 of
+    the file's bytes, which identifies this version of the post.
     """
 
     path: Path
@@ -99,7 +101,7 @@ class Post:
     image: Image | None
     lang: str
     draft: bool
-    body: str = field(repr=False)
+    digest: str
 
     @property
     def modified(self) -> datetime:

@@ -4,7 +4,9 @@ Every file is written to a temporary name beside it and renamed into place,
 so a reader (or a web server) sees the old file or the new one, never half
 of one. Files whose bytes did not change are not touched. A manifest
 remembers what feedpress wrote, so that feeds of tags or blogs that are
-gone can be removed without touching anything else in the folder.
+gone can be removed without touching anything else in the folder, and
+with each file the digest of what it was made from (its "recipe"), so a
+rebuild can tell an unchanged feed without making it again.
 """
 
 from __future__ import annotations
@@ -12,13 +14,20 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from feedpress.errors import FeedpressError
 
 MANIFEST = ".feedpress-manifest.json"
+
+
+@dataclass(frozen=True)
+class Entry:
+    """What the manifest knows of one file: its recipe and its size."""
+
+    recipe: str
+    size: int
 
 
 @dataclass
@@ -34,28 +43,51 @@ class Outcome:
         return sorted(self.written + self.removed)
 
 
-def sync(out_dir: Path, files: Mapping[PurePosixPath, bytes], *, dry_run: bool = False) -> Outcome:
-    """Make `out_dir` hold `files`, and remove what an earlier sync wrote that is gone."""
-    outcome = Outcome()
-    previous = read_manifest(out_dir)
-    for relpath in sorted(files):
-        target = out_dir / relpath
-        if _same(target, files[relpath]):
-            outcome.unchanged.append(relpath)
-            continue
-        outcome.written.append(relpath)
-        if not dry_run:
-            write_atomic(target, files[relpath])
-    for relpath in sorted(previous - set(files)):
-        target = out_dir / relpath
-        if target.is_file():
-            outcome.removed.append(relpath)
-            if not dry_run:
-                target.unlink()
-                _prune(target.parent, out_dir)
-    if not dry_run:
-        _write_manifest(out_dir, files)
-    return outcome
+class Output:
+    """One build's writes into `out_dir`, file by file, so no build holds them all."""
+
+    def __init__(self, out_dir: Path, *, dry_run: bool = False) -> None:
+        self.out_dir = out_dir
+        self.dry_run = dry_run
+        self.previous = read_manifest(out_dir)
+        self.outcome = Outcome()
+        self._entries: dict[PurePosixPath, Entry] = {}
+
+    def fresh(self, relpath: PurePosixPath, recipe: str) -> bool:
+        """True, and the file kept, if it was made from `recipe` and is still there whole."""
+        known = self.previous.get(relpath)
+        if known is None or known.recipe != recipe or not _has_size(self.out_dir / relpath,
+                                                                    known.size):
+            return False
+        self._entries[relpath] = known
+        self.outcome.unchanged.append(relpath)
+        return True
+
+    def put(self, relpath: PurePosixPath, data: bytes, recipe: str = "") -> None:
+        """Make the file hold `data`, writing it only if its bytes differ."""
+        self._entries[relpath] = Entry(recipe, len(data))
+        target = self.out_dir / relpath
+        if _same(target, data):
+            self.outcome.unchanged.append(relpath)
+            return
+        self.outcome.written.append(relpath)
+        if not self.dry_run:
+            write_atomic(target, data)
+
+    def finish(self) -> Outcome:
+        """Remove what an earlier build wrote that this one did not; save the manifest."""
+        for relpath in sorted(set(self.previous) - set(self._entries)):
+            target = self.out_dir / relpath
+            if target.is_file():
+                self.outcome.removed.append(relpath)
+                if not self.dry_run:
+                    target.unlink()
+                    _prune(target.parent, self.out_dir)
+        if not self.dry_run:
+            _write_manifest(self.out_dir, self._entries)
+        self.outcome.written.sort()
+        self.outcome.unchanged.sort()
+        return self.outcome
 
 
 def write_atomic(target: Path, data: bytes) -> None:
@@ -75,28 +107,34 @@ def write_atomic(target: Path, data: bytes) -> None:
         raise FeedpressError(f"{target}: cannot write: {exc.strerror}") from None
 
 
-def read_manifest(out_dir: Path) -> set[PurePosixPath]:
+def read_manifest(out_dir: Path) -> dict[PurePosixPath, Entry]:
     """The files an earlier build wrote; paths that would leave `out_dir` are ignored."""
     try:
         listed = json.loads((out_dir / MANIFEST).read_text("utf-8"))["files"]
-    except (OSError, ValueError, KeyError, TypeError):
-        return set()
-    paths = {PurePosixPath(p) for p in listed if isinstance(p, str)}
-    return {p for p in paths if not p.is_absolute() and ".." not in p.parts}
+        entries = {PurePosixPath(p): Entry(str(e["recipe"]), int(e["size"]))
+                   for p, e in listed.items()}
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return {}
+    return {p: e for p, e in entries.items() if not p.is_absolute() and ".." not in p.parts}
 
 
-def _write_manifest(out_dir: Path, files: Mapping[PurePosixPath, bytes]) -> None:
-    listed = {"files": sorted(p.as_posix() for p in files)}
-    data = (json.dumps(listed, ensure_ascii=False, indent=1) + "\n").encode("utf-8")
+def _write_manifest(out_dir: Path, entries: dict[PurePosixPath, Entry]) -> None:
+    listed = {p.as_posix(): {"recipe": e.recipe, "size": e.size}
+              for p, e in sorted(entries.items())}
+    data = (json.dumps({"files": listed}, ensure_ascii=False, indent=1) + "\n").encode("utf-8")
     if not _same(out_dir / MANIFEST, data):
         write_atomic(out_dir / MANIFEST, data)
 
 
-def _same(target: Path, data: bytes) -> bool:
+def _has_size(target: Path, size: int) -> bool:
     try:
-        return target.stat().st_size == len(data) and target.read_bytes() == data
+        return target.stat().st_size == size
     except OSError:
         return False
+
+
+def _same(target: Path, data: bytes) -> bool:
+    return _has_size(target, len(data)) and target.read_bytes() == data
 
 
 def _prune(folder: Path, root: Path) -> None:

@@ -8,6 +8,7 @@ with the posts, so a run reports every bad file at once.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 from dataclasses import dataclass
@@ -18,7 +19,7 @@ from zoneinfo import ZoneInfo
 
 from feedpress import yamltext
 from feedpress.config import Config, author_refs
-from feedpress.errors import Problem, Severity
+from feedpress.errors import FeedpressError, Problem, Severity
 from feedpress.fields import Fields
 from feedpress.model import Author, Image, Post, Tag
 from feedpress.text import has_xml_forbidden, slugify, strip_xml_forbidden
@@ -111,6 +112,23 @@ def parse(source: Source, config: Config) -> tuple[Post | None, list[Problem]]:
     return _build(shown, source, split, data, config)
 
 
+def read_body(post: Post) -> str:
+    """The Markdown body of `post`, read again from its file, XML-safe.
+
+    Raises `FeedpressError` if the file changed since it was parsed: its
+    body and its front matter must come from one version of the file.
+    """
+    try:
+        data = post.path.read_bytes()
+    except OSError as exc:
+        raise FeedpressError(f"{post.path}: cannot read: {exc.strerror}") from None
+    if hashlib.sha256(data).hexdigest() != post.digest:
+        raise FeedpressError(f"{post.path}: changed during the build; build again")
+    split = split_front_matter(data.decode("utf-8-sig").replace("\r\n", "\n"))
+    assert not isinstance(split, str), "parsed before, so it splits"
+    return strip_xml_forbidden(split.body)
+
+
 def split_front_matter(text: str) -> FrontMatter | str:
     """Split a post's text at its `---` fences, or say why it cannot be."""
     if not text.strip():
@@ -196,12 +214,10 @@ def _build(
     breaking = f.flag("breaking", False)
     draft = f.flag("draft", False)
     f.finish(Severity.WARNING)
-    body = front.body
-    if has_xml_forbidden(body):
+    if has_xml_forbidden(front.body):
         r.problems.append(Problem(shown, None, "body",
                                   "control characters that XML forbids were removed",
                                   Severity.WARNING))
-        body = strip_xml_forbidden(body)
     if any(p.is_error for p in r.problems):
         return None, r.problems
     assert title and date and blog and slug
@@ -225,7 +241,7 @@ def _build(
         image=_absolute_image(image, link),
         lang=lang or blog_conf.language,
         draft=draft,
-        body=body,
+        digest=hashlib.sha256(source.data).hexdigest(),
     )
     return post, r.problems
 

@@ -1,0 +1,185 @@
+"""The build cache: parsed posts and built feed items, kept between builds.
+
+A rebuild re-parses only the post files whose bytes changed and rebuilds
+only the items of those posts. The cache lives in a SQLite file in the
+project's `.feedpress/` folder. Every entry is keyed by the file's path and
+the SHA-256 of its bytes, so a post can never be served stale: a changed
+byte is a different key. The whole cache is also salted with everything
+else that shapes the output (the config file's bytes, feedpress's own
+source code, the versions of the libraries that render and serialise); a
+different salt empties it.
+
+The stat shortcut (same size and mtime as last time means same bytes) is
+git's: it spares reading unchanged files. A file edited within the same
+clock tick as its last build and with the same size could slip past it,
+so entries whose mtime is within two seconds of the build that cached
+them are always re-read.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import pickle
+import sqlite3
+import time
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from feedpress import __version__
+from feedpress.errors import FeedpressError, Problem
+from feedpress.model import Format, Post
+
+SCHEMA_VERSION = "1"
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS sources (
+    path TEXT PRIMARY KEY,
+    size INTEGER NOT NULL,
+    mtime_ns INTEGER NOT NULL,
+    digest TEXT NOT NULL,
+    parsed BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS items (
+    path TEXT NOT NULL,
+    digest TEXT NOT NULL,
+    format TEXT NOT NULL,
+    data TEXT NOT NULL,
+    PRIMARY KEY (path, format)
+);
+"""
+_LIBRARIES = ("feedgen", "cmarkgfm", "nh3", "lxml", "PyYAML")
+_RACY_NS = 2_000_000_000
+_BATCH = 500  # below SQLite's limit on bound parameters
+
+
+@dataclass(frozen=True)
+class Parsed:
+    """What parsing one file gave: the post (None when invalid) and its problems."""
+
+    post: Post | None
+    problems: tuple[Problem, ...]
+
+
+@dataclass(frozen=True)
+class Stat:
+    size: int
+    mtime_ns: int
+
+
+def salt(config_fingerprint: str, *, version: str = __version__, code: bytes | None = None) -> str:
+    """Everything besides a post's own bytes that shapes what is cached.
+
+    `code` defaults to feedpress's own source files, so that even an
+    unreleased change to how items are written empties the cache.
+    """
+    digest = hashlib.sha256()
+    digest.update(f"{SCHEMA_VERSION}\0{version}\0{config_fingerprint}\0".encode())
+    for name in _LIBRARIES:
+        try:
+            digest.update(f"{name}={metadata.version(name)}\0".encode())
+        except metadata.PackageNotFoundError:
+            digest.update(f"{name}=?\0".encode())
+    digest.update(_source_code() if code is None else code)
+    return digest.hexdigest()
+
+
+def _source_code() -> bytes:
+    return b"\0".join(p.read_bytes() for p in sorted(Path(__file__).parent.glob("*.py")))
+
+
+class Cache:
+    """A SQLite file of parsed posts and item fragments; `None` path keeps nothing."""
+
+    def __init__(self, connection: sqlite3.Connection, started_ns: int) -> None:
+        self._db = connection
+        self._started_ns = started_ns
+
+    def parsed(self, path: str, stat: Stat) -> tuple[str, Parsed] | None:
+        """The cached parse of `path` if its size and mtime say it is unchanged."""
+        row = self._db.execute(
+            "SELECT size, mtime_ns, digest, parsed FROM sources WHERE path = ?", (path,)
+        ).fetchone()
+        if row is None or (row[0], row[1]) != (stat.size, stat.mtime_ns):
+            return None
+        return row[2], _loads(row[3])
+
+    def parsed_by_digest(self, path: str, digest: str) -> Parsed | None:
+        row = self._db.execute(
+            "SELECT parsed FROM sources WHERE path = ? AND digest = ?", (path, digest)
+        ).fetchone()
+        return None if row is None else _loads(row[0])
+
+    def store_parsed(self, path: str, stat: Stat, digest: str, parsed: Parsed) -> None:
+        # A file modified in the last moments may change again within the mtime's
+        # resolution; record an mtime that can never match, so it is re-read.
+        mtime = stat.mtime_ns if stat.mtime_ns < self._started_ns - _RACY_NS else -1
+        self._db.execute(
+            "INSERT OR REPLACE INTO sources VALUES (?, ?, ?, ?, ?)",
+            (path, stat.size, mtime, digest, pickle.dumps(parsed, pickle.HIGHEST_PROTOCOL)),
+        )
+
+    def items(self, keys: Iterable[tuple[str, str]], fmt: Format) -> dict[str, str]:
+        """The cached fragments in `fmt` of the posts keyed (path, digest), by path."""
+        wanted = dict(keys)
+        found: dict[str, str] = {}
+        paths = list(wanted)
+        for start in range(0, len(paths), _BATCH):
+            batch = paths[start : start + _BATCH]
+            marks = ",".join("?" * len(batch))
+            rows = self._db.execute(
+                f"SELECT path, digest, data FROM items WHERE format = ? AND path IN ({marks})",
+                (fmt, *batch),
+            )
+            found.update((path, data) for path, digest, data in rows if wanted[path] == digest)
+        return found
+
+    def store_items(self, rows: Iterable[tuple[str, str, Format, str]]) -> None:
+        self._db.executemany("INSERT OR REPLACE INTO items VALUES (?, ?, ?, ?)", rows)
+
+    def forget_except(self, paths: set[str]) -> None:
+        """Drop the entries of files that are gone, so the cache does not grow forever."""
+        stale = [(p,) for (p,) in self._db.execute("SELECT path FROM sources") if p not in paths]
+        self._db.executemany("DELETE FROM sources WHERE path = ?", stale)
+        self._db.executemany("DELETE FROM items WHERE path = ?", stale)
+
+
+@contextmanager
+def open_cache(db_path: Path | None, cache_salt: str) -> Iterator[Cache]:
+    """The cache at `db_path` (created if missing, emptied if its salt differs)."""
+    started = time.time_ns()
+    connection = _connect(db_path)
+    try:
+        with connection:
+            connection.executescript(_SCHEMA)
+            row = connection.execute("SELECT value FROM meta WHERE key = 'salt'").fetchone()
+            if row is None or row[0] != cache_salt:
+                connection.execute("DELETE FROM sources")
+                connection.execute("DELETE FROM items")
+                connection.execute("INSERT OR REPLACE INTO meta VALUES ('salt', ?)", (cache_salt,))
+        with connection:
+            yield Cache(connection, started)
+    finally:
+        connection.close()
+
+
+def _connect(db_path: Path | None) -> sqlite3.Connection:
+    if db_path is None:
+        return sqlite3.connect(":memory:")
+    try:
+        db_path.parent.mkdir(parents=True, exist_ok=True)
+        connection = sqlite3.connect(db_path)
+        connection.execute("PRAGMA journal_mode = WAL")
+        connection.execute("PRAGMA synchronous = NORMAL")
+    except (OSError, sqlite3.Error) as exc:
+        raise FeedpressError(f"{db_path}: cannot open the build cache: {exc}") from None
+    return connection
+
+
+def _loads(blob: Any) -> Parsed:
+    parsed = pickle.loads(blob)  # the project's own cache file, never downloaded
+    assert isinstance(parsed, Parsed)
+    return parsed

@@ -1,0 +1,173 @@
+"""The build cache and incremental rebuilds: fast, and never stale.
+
+These tests prove the cache is used (by planting a marker in it that only
+a cache hit can put into a feed) and that every input that shapes the
+output (a post's bytes, the config, feedpress's version and code) makes it
+let go.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import time
+from pathlib import Path
+
+from conftest import NOW, Project
+from feedpress import cache as cache_module
+from feedpress.builder import BuildReport, build, default_cache
+from feedpress.cache import open_cache
+
+
+def cached_build(project: Project, **options: object) -> BuildReport:
+    config = project.config()
+    return build(config, NOW, cache_path=default_cache(config), **options)  # type: ignore[arg-type]
+
+
+def plant(project: Project, old: str, new: str) -> int:
+    """Rewrite every cached item fragment, so that only a cache hit shows `new`."""
+    with sqlite3.connect(default_cache(project.config())) as db:
+        changed = db.execute("UPDATE items SET data = replace(data, ?, ?)", (old, new)).rowcount
+    return changed
+
+
+def age(path: Path, seconds: int = 3600) -> None:
+    """Date a file an hour back, as a checkout long before the build would be."""
+    past = time.time() - seconds
+    os.utime(path, (past, past))
+
+
+def site_rss(project: Project) -> str:
+    return (project.out / "rss.xml").read_text("utf-8")
+
+
+def test_a_rebuild_with_nothing_changed_writes_nothing(project: Project) -> None:
+    for n in range(3):
+        age(project.post("alpha", f"post-{n}", f"Body {n}.\n", tags=["x"]))
+    first = cached_build(project)
+    again = cached_build(project)
+    assert first.outcome.written and not again.outcome.written
+    assert again.outcome.unchanged == sorted(first.outcome.written)
+
+
+def test_an_unchanged_post_is_served_from_the_cache(project: Project) -> None:
+    age(project.post("alpha", "kept", "Original words.\n"))
+    cached_build(project)
+    assert plant(project, "Original words", "From the cache") > 0
+    (project.out / "rss.xml").unlink()  # force the feed to be made again
+    cached_build(project)
+    assert "From the cache" in site_rss(project)
+
+
+def test_an_edited_post_is_never_served_stale(project: Project) -> None:
+    path = project.post("alpha", "edited", "Original words.\n")
+    age(path)
+    cached_build(project)
+    plant(project, "Original words", "From the cache")
+    path.write_text(path.read_text("utf-8").replace("Original", "Revised!"), "utf-8")
+    age(path)
+    report = cached_build(project)
+    assert "Revised! words" in site_rss(project)
+    assert "From the cache" not in site_rss(project)
+    assert "rss.xml" in {p.as_posix() for p in report.outcome.written}
+
+
+def test_an_edit_in_the_same_second_and_size_is_still_seen(project: Project) -> None:
+    """The racy case of stat caching: a file changed right after a build, same size and mtime."""
+    path = project.post("alpha", "racy", "Words AAAA.\n")
+    cached_build(project)
+    stat = path.stat()
+    path.write_text(path.read_text("utf-8").replace("AAAA", "BBBB"), "utf-8")
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert path.stat().st_size == stat.st_size
+    cached_build(project)
+    assert "Words BBBB" in site_rss(project)
+
+
+def test_a_config_change_empties_the_cache(project: Project) -> None:
+    age(project.post("alpha", "post", "Original words.\n"))
+    cached_build(project)
+    plant(project, "Original words", "From the cache")
+    config = project.config_path.read_text("utf-8")
+    project.write_config(config.replace("title: Test Newsroom", "title: Renamed Newsroom"))
+    cached_build(project)
+    rss = site_rss(project)
+    assert "Renamed Newsroom" in rss and "Original words" in rss
+    assert "From the cache" not in rss
+
+
+def test_the_salt_changes_with_version_code_and_config() -> None:
+    base = cache_module.salt("config", version="1.0", code=b"code")
+    assert cache_module.salt("config", version="1.0", code=b"code") == base
+    assert cache_module.salt("config", version="1.1", code=b"code") != base
+    assert cache_module.salt("config", version="1.0", code=b"other") != base
+    assert cache_module.salt("other", version="1.0", code=b"code") != base
+    assert cache_module.salt("config") != base  # the real version and code
+
+
+def test_a_new_salt_empties_a_cache_file(project: Project) -> None:
+    """What a new feedpress version does to the cache an older one left."""
+    age(project.post("alpha", "post", "Original words.\n"))
+    cached_build(project)
+    plant(project, "Original words", "From the cache")
+    db_path = default_cache(project.config())
+    with open_cache(db_path, "an older version's salt"):
+        pass
+    (project.out / "rss.xml").unlink()
+    cached_build(project)
+    assert "Original words" in site_rss(project)
+    with sqlite3.connect(db_path) as db:
+        assert db.execute("SELECT count(*) FROM items").fetchone()[0] > 0
+
+
+def test_a_deleted_post_leaves_the_feeds_and_the_cache(project: Project) -> None:
+    age(project.post("alpha", "stays", tags=["kept"]))
+    gone = project.post("alpha", "goes", "Soon gone.\n", tags=["ephemeral"])
+    age(gone)
+    cached_build(project)
+    assert (project.out / "tags" / "ephemeral" / "rss.xml").exists()
+    gone.unlink()
+    report = cached_build(project)
+    assert "Soon gone" not in site_rss(project)
+    assert not (project.out / "tags" / "ephemeral").exists()
+    assert any(p.as_posix() == "tags/ephemeral/rss.xml" for p in report.outcome.removed)
+    with sqlite3.connect(default_cache(project.config())) as db:
+        paths = {row[0] for row in db.execute("SELECT path FROM sources")}
+    assert paths == {"alpha/stays.md"}
+
+
+def test_a_hand_deleted_feed_is_written_again(project: Project) -> None:
+    age(project.post("alpha", "post"))
+    cached_build(project)
+    original = (project.out / "alpha" / "atom.xml").read_bytes()
+    (project.out / "alpha" / "atom.xml").unlink()
+    report = cached_build(project)
+    assert (project.out / "alpha" / "atom.xml").read_bytes() == original
+    assert [p.as_posix() for p in report.outcome.written] == ["alpha/atom.xml"]
+
+
+def test_cached_and_uncached_builds_are_byte_identical(project: Project, tmp_path: Path) -> None:
+    for n in range(5):
+        age(project.post("alpha", f"p{n}", f"Body *{n}*.\n", tags=[f"t{n % 2}"]))
+    cached_build(project)
+    cached_build(project, out_dir=tmp_path / "second")
+    build(project.config(), NOW, out_dir=tmp_path / "plain")
+    for folder in ("second", "plain"):
+        for path in project.out.rglob("*.xml"):
+            twin = tmp_path / folder / path.relative_to(project.out)
+            assert twin.read_bytes() == path.read_bytes(), (folder, path)
+
+
+def test_parallel_and_serial_builds_are_byte_identical(project: Project, tmp_path: Path) -> None:
+    """Enough posts to start worker processes; the output must not depend on them."""
+    for n in range(260):
+        project.post("alpha" if n % 3 else "beta", f"post-{n:03d}", f"Body {n} [link](../x/).\n",
+                     date=f"2026-10-{1 + n % 28:02d}T{n % 24:02d}:00:00Z", tags=[f"tag {n % 7}"])
+    build(project.config(), NOW, out_dir=tmp_path / "one", jobs=1)
+    build(project.config(), NOW, out_dir=tmp_path / "two", jobs=2)
+    one = sorted(p.relative_to(tmp_path / "one") for p in (tmp_path / "one").rglob("*.*"))
+    two = sorted(p.relative_to(tmp_path / "two") for p in (tmp_path / "two").rglob("*.*"))
+    assert one == two and len(one) > 20
+    for relpath in one:
+        first, second = (tmp_path / run / relpath for run in ("one", "two"))
+        assert first.read_bytes() == second.read_bytes(), relpath
