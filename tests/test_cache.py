@@ -171,4 +171,3 @@ def test_parallel_and_serial_builds_are_byte_identical(project: Project, tmp_pat
     for relpath in one:
         first, second = (tmp_path / run / relpath for run in ("one", "two"))
         assert first.read_bytes() == second.read_bytes(), relpath
-        assert first.read_bytes() == second.read_bytes(), relpath
