@@ -123,7 +123,8 @@ def build(
             raise InvalidPostsError(sorted(problems, key=lambda p: (str(p.path), p.line or 0)))
         if errors:
             cat = _without(cat, {p.path for p in errors})
-        sink = output.Output(out_dir or config.output_dir, dry_run=dry_run)
+        sink = output.Output(out_dir or config.output_dir, dry_run=dry_run,
+                             trust=cache_path is not None)
         specs = catalog.plan(config, cat)
         _write_feeds(config, specs, store, sink, salt, workers)
         sink.put(OPML_NAME, feeds.opml(config.site.title, specs, config.site.feeds_url,

@@ -159,9 +159,11 @@ def _entry(post: Post, rendered: Rendered, options: FeedOptions,
     entry.link(href=post.url, rel="alternate", type="text/html")
     entry.published(post.date)
     entry.updated(post.modified)
-    entry.summary(rendered.summary or post.title, type="text")
-    # RSS readers treat <description> as HTML: the plain-text summary is escaped for it.
-    entry.description(escape(rendered.summary or post.title, quote=False))
+    entry.summary(rendered.summary, type="text")
+    if fmt == "rss":
+        # RSS readers treat <description> as HTML: the plain-text summary is escaped for it.
+        # (feedgen's description() would also set an Atom entry's content.)
+        entry.description(escape(rendered.summary, quote=False))
     if options.content == "full":
         entry.content(feed_html(post, rendered), type="html")
     for author in post.authors:

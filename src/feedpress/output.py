@@ -5,8 +5,10 @@ so a reader (or a web server) sees the old file or the new one, never half
 of one. Files whose bytes did not change are not touched. A manifest
 remembers what feedpress wrote, so that feeds of tags or blogs that are
 gone can be removed without touching anything else in the folder, and
-with each file the digest of what it was made from (its "recipe"), so a
-rebuild can tell an unchanged feed without making it again.
+with each file the digest of what it was made from (its "recipe") and its
+size, so a rebuild can tell an unchanged feed without making it again. (A
+feed edited by hand to the same size is not noticed; `build --no-cache`
+makes and compares every file.)
 """
 
 from __future__ import annotations
@@ -46,9 +48,11 @@ class Outcome:
 class Output:
     """One build's writes into `out_dir`, file by file, so no build holds them all."""
 
-    def __init__(self, out_dir: Path, *, dry_run: bool = False) -> None:
+    def __init__(self, out_dir: Path, *, dry_run: bool = False, trust: bool = True) -> None:
+        """`trust` False makes every file again instead of believing the manifest's recipes."""
         self.out_dir = out_dir
         self.dry_run = dry_run
+        self.trust = trust
         self.previous = read_manifest(out_dir)
         self.outcome = Outcome()
         self._entries: dict[PurePosixPath, Entry] = {}
@@ -56,8 +60,9 @@ class Output:
     def fresh(self, relpath: PurePosixPath, recipe: str) -> bool:
         """True, and the file kept, if it was made from `recipe` and is still there whole."""
         known = self.previous.get(relpath)
-        if known is None or known.recipe != recipe or not _has_size(self.out_dir / relpath,
-                                                                    known.size):
+        if not self.trust or known is None or known.recipe != recipe:
+            return False
+        if not _has_size(self.out_dir / relpath, known.size):
             return False
         self._entries[relpath] = known
         self.outcome.unchanged.append(relpath)
