@@ -213,6 +213,51 @@ def init(folder: Path) -> None:
         click.echo(f"created {_shown(path)}")
 
 
+def _mail_command(stream: str, help_text: str) -> Callable[..., None]:
+    @cli.command(stream, help=help_text)
+    @common
+    @click.option("--preview", "preview_dir", required=True,
+                  type=click.Path(file_okay=False, path_type=Path),
+                  help="Write the message for one subscriber into this folder.")
+    @click.option("--since", callback=_parse_now, metavar="ISO-TIME",
+                  help="Only posts published after this time.")
+    @click.option("--until", callback=_parse_now, metavar="ISO-TIME",
+                  help="Only posts published up to this time (default: now).")
+    @click.option("--subscriber", metavar="EMAIL",
+                  help="Preview this subscriber's variant (default: the first in the CSV).")
+    def command(preview_dir: Path, since: datetime | None, until: datetime | None,
+                subscriber: str | None) -> None:
+        from feedpress.mailing import preview
+
+        done = preview(_config(), stream, preview_dir, _now(),  # type: ignore[arg-type]
+                       since=since, until=until, subscriber_email=subscriber)
+        if done is None:
+            what = "posts" if stream == "digest" else "breaking posts"
+            click.echo(f"Nothing new to send: no {what} in the window.")
+            return
+        for note in done.notes:
+            click.echo(f"note: {note}", err=True)
+        for path in done.paths:
+            click.echo(str(_shown(path)))
+
+    return command
+
+
+_mail_command("digest", """Preview the subscriber email digest.
+
+    \b
+    Example:
+        feedpress digest --preview preview/
+        feedpress digest --preview preview/ --since 2026-11-20 --subscriber ana@example.org
+    """)
+_mail_command("alert", """Preview the breaking-news alert for the newest breaking post.
+
+    \b
+    Example:
+        feedpress alert --preview preview/
+    """)
+
+
 def _shown(path: Path) -> Path:
     try:
         return path.absolute().relative_to(Path.cwd())

@@ -8,6 +8,7 @@ every wrong type is reported, all at once, naming the key and its line.
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 import string
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from feedpress import yamltext
 from feedpress.errors import ConfigError, Problem
 from feedpress.fields import Fields
+from feedpress.mailsettings import EmailSettings, read_email
 from feedpress.model import ALL_FORMATS, Author, Blog, FeedOptions, Format, Site
 
 CONFIG_NAME = "feedpress.yaml"
@@ -39,6 +41,7 @@ class Config:
     posts_dir: Path
     output_dir: Path
     fingerprint: str
+    email: EmailSettings
 
     def blog(self, blog_id: str) -> Blog | None:
         for blog in self.blogs:
@@ -74,11 +77,18 @@ def load(path: Path) -> Config:
         return lines.get(key)
 
     top = Fields(data, path=path, prefix=(), locate=locate, problems=problems)
-    config = _read(top, path, hashlib.sha256(raw).hexdigest())
+    config = _read(top, path, _fingerprint(data))
     if problems:
         raise ConfigError(problems)
     assert config is not None
     return config
+
+
+def _fingerprint(data: dict[str, Any]) -> str:
+    """A digest of everything in the config that shapes the feeds (not the email block)."""
+    feeds_only = {key: value for key, value in data.items() if key != "email"}
+    text = json.dumps(feeds_only, sort_keys=True, ensure_ascii=False, default=str)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def _read(top: Fields, path: Path, fingerprint: str) -> Config | None:
@@ -89,10 +99,11 @@ def _read(top: Fields, path: Path, fingerprint: str) -> Config | None:
     feeds = _read_feeds(top.section("feeds"))
     posts_dir = root / (top.text("posts_dir") or "posts")
     output_dir = root / (top.text("output_dir") or "public")
+    email = read_email(top.section("email"), root, site.domain if site else "example.org")
     top.finish()
     if site is None:
         return None
-    return Config(path, site, blogs, authors, feeds, posts_dir, output_dir, fingerprint)
+    return Config(path, site, blogs, authors, feeds, posts_dir, output_dir, fingerprint, email)
 
 
 def _read_authors(fields: Fields | None) -> dict[str, Author]:

@@ -1,0 +1,126 @@
+"""Digests and alerts from the catalog to finished messages, for preview or sending.
+
+This is where the pure selection (`digest`), the templates (`render`) and
+the message assembly (`messages`) meet the project: its posts, its
+subscriber list and the secret for unsubscribe tokens.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from feedpress import digest as select
+from feedpress import subscribers as subscriber_list
+from feedpress.builder import load
+from feedpress.config import Config
+from feedpress.errors import FeedpressError, InvalidPostsError, Problem, UsageError
+from feedpress.messages import MessageMaker, Recipient, Stream
+from feedpress.model import Post
+from feedpress.output import write_atomic
+from feedpress.render import Body, Renderer, personalise
+from feedpress.subscribers import Subscriber
+
+PREVIEW_SECRET = b"feedpress preview only: set the secret variable to send"
+
+
+@dataclass(frozen=True)
+class Preview:
+    """What a preview wrote, and what the reader should know about it."""
+
+    paths: list[Path]
+    notes: list[str]
+
+
+def secret(config: Config, *, required: bool) -> tuple[bytes, list[str]]:
+    """The unsubscribe-token key from the environment; previews may do without it."""
+    name = config.email.secret_env
+    value = os.environ.get(name)
+    if value:
+        return value.encode("utf-8"), []
+    if required:
+        raise FeedpressError(f"the environment variable {name} (email.secret_env) is not set; "
+                             "it signs the unsubscribe links")
+    return PREVIEW_SECRET, [f"{name} is not set: the preview's unsubscribe links use a "
+                            "placeholder key"]
+
+
+def published(config: Config, now: datetime) -> list[Post]:
+    """Every published post, newest first; invalid posts stop here as they stop a build."""
+    catalog, _, problems = load(config, now)
+    if any(p.is_error for p in problems):
+        raise InvalidPostsError(problems)
+    return list(catalog.posts)
+
+
+def sample_subscriber(config: Config, email: str | None) -> tuple[Subscriber, list[Problem]]:
+    """The subscriber a preview is for: `email`'s row, else the first valid row, else a sample."""
+    rows, problems = (subscriber_list.load(config.email.subscribers)
+                      if config.email.subscribers.exists() else ([], []))
+    if email is not None:
+        for row in rows:
+            if row.email.lower() == email.lower():
+                return row, problems
+        raise UsageError(f"{email} is not a valid row of {config.email.subscribers}")
+    if rows:
+        return rows[0], problems
+    return Subscriber(*subscriber_list.SAMPLE), problems
+
+
+def digest_body(config: Config, renderer: Renderer, posts: list[Post],
+                subscriber: Subscriber) -> Body | None:
+    mine = [p for p in posts if select.matches(p, subscriber.choice)]
+    if not mine:
+        return None
+    laid_out = select.compose(mine, config.blogs, config.email.digest.max_items)
+    subject = (config.email.digest.subject.replace("{site}", config.site.title)
+               .replace("{count}", str(laid_out.count)))
+    return renderer.digest(laid_out, subject)
+
+
+def alert_body(config: Config, renderer: Renderer, post: Post) -> Body:
+    return renderer.alert(post, f"{config.email.alert.subject_prefix} {post.title}")
+
+
+def write_preview(out: Path, stem: str, maker: MessageMaker, subscriber: Subscriber,
+                  body: Body) -> list[Path]:
+    """`stem`.html, `stem`.txt and `stem`.eml; the .html is exactly the message's HTML part."""
+    recipient = Recipient(subscriber.email, subscriber.name)
+    text, html = personalise(body, recipient.name, recipient.email,
+                             maker.unsubscribe_url(recipient.email))
+    _, message = maker.make(recipient)
+    paths = [out / f"{stem}.html", out / f"{stem}.txt", out / f"{stem}.eml"]
+    for path, data in zip(paths, (html.encode(), text.encode(), message), strict=True):
+        write_atomic(path, data)
+    return paths
+
+
+def preview(config: Config, stream: Stream, out: Path, now: datetime, *,
+            since: datetime | None = None, until: datetime | None = None,
+            subscriber_email: str | None = None) -> Preview | None:
+    """Write the next digest (or the newest alert) for one subscriber into `out`.
+
+    Returns None when there is nothing to send. Never touches the state
+    database: a preview changes nothing.
+    """
+    posts = published(config, now)
+    key, notes = secret(config, required=False)
+    subscriber, problems = sample_subscriber(config, subscriber_email)
+    notes.extend(str(p) for p in problems)
+    renderer = Renderer(config)
+    if stream == "digest":
+        window = select.Window(
+            since or now - config.email.digest.first_window, until or now)
+        body = digest_body(config, renderer, select.in_window(posts, window), subscriber)
+        stem = "digest"
+    else:
+        breaking = [p for p in posts if p.breaking and (until is None or p.date <= until)
+                    and (since is None or p.date > since)]
+        body = alert_body(config, renderer, breaking[0]) if breaking else None
+        stem = "alert"
+    if body is None:
+        return None
+    maker = MessageMaker(config.email, config.site.title, body, stream, now, key)
+    return Preview(write_preview(out, stem, maker, subscriber, body), notes)

@@ -1,0 +1,205 @@
+"""The `email:` block of `feedpress.yaml`: who sends, to whom, how, and how often.
+
+Read and validated with the rest of the config; secrets are never in it,
+only the names of the environment variables that hold them.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import timedelta
+from email.utils import parseaddr
+from pathlib import Path
+from typing import Literal
+
+from feedpress.fields import Fields
+
+_DURATION = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
+_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_LIST_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.-]*\.[A-Za-z0-9-]+$")
+
+Security = Literal["starttls", "ssl", "none"]
+
+
+@dataclass(frozen=True)
+class SmtpSettings:
+    host: str = "127.0.0.1"
+    port: int = 587
+    security: Security = "starttls"
+    username_env: str = "FEEDPRESS_SMTP_USERNAME"
+    password_env: str = "FEEDPRESS_SMTP_PASSWORD"
+    timeout: float = 30.0
+    connections: int = 4
+    rate: float = 0.0
+    max_errors: int = 50
+    retries: int = 3
+    retry_backoff: float = 2.0
+    ca_file: Path | None = None
+
+
+@dataclass(frozen=True)
+class DigestSettings:
+    subject: str = "{site} — {count} new posts"
+    max_items: int = 30
+    first_window: timedelta = timedelta(days=7)
+
+
+@dataclass(frozen=True)
+class AlertSettings:
+    subject_prefix: str = "BREAKING:"
+    max_age: timedelta = timedelta(hours=24)
+
+
+@dataclass(frozen=True)
+class EmailSettings:
+    """Everything the digest, the alerts and their sending need."""
+
+    sender: str
+    sender_name: str
+    sender_address: str
+    list_id: str
+    subscribers: Path
+    state: Path
+    secret_env: str
+    unsubscribe_url: str
+    unsubscribe_mailto: str | None
+    transport: Literal["maildir", "smtp"]
+    maildir: Path
+    smtp: SmtpSettings
+    digest: DigestSettings
+    alert: AlertSettings
+    templates: Path
+
+    @property
+    def domain(self) -> str:
+        return self.sender_address.rpartition("@")[2]
+
+    @property
+    def alert_list_id(self) -> str:
+        return f"alerts.{self.list_id}"
+
+
+def read_email(fields: Fields | None, root: Path, site_domain: str) -> EmailSettings:
+    """The `email:` block, or its defaults (a sample sender on the site's domain)."""
+    f = fields or Fields({}, path=Path(), prefix=("email",), locate=lambda _: None,
+                         problems=[])
+    sender = f.text("from") or f"Newsletter <newsletter@{site_domain}>"
+    name, address = parseaddr(sender)
+    if "@" not in address or "\n" in sender or "\r" in sender:
+        f.problem("from", f"must be an address such as 'News <news@example.org>', not {sender!r}")
+        address = f"newsletter@{site_domain}"
+    list_id = f.text("list_id") or f"newsletter.{site_domain}"
+    if not _LIST_ID.match(list_id):
+        f.problem("list_id", f"must be a domain-like name such as blogs.example.org, "
+                  f"not {list_id!r}")
+    settings = EmailSettings(
+        sender=sender,
+        sender_name=name,
+        sender_address=address,
+        list_id=list_id,
+        subscribers=root / (f.text("subscribers") or "subscribers.csv"),
+        state=root / (f.text("state") or ".feedpress/state.db"),
+        secret_env=_env_name(f, "secret_env", "FEEDPRESS_SECRET"),
+        unsubscribe_url=_unsubscribe_url(f, site_domain),
+        unsubscribe_mailto=f.text("unsubscribe_mailto"),
+        transport=f.choice("transport", ("maildir", "smtp"), "maildir"),  # type: ignore[arg-type]
+        maildir=root / (f.text("maildir") or "outbox"),
+        smtp=_read_smtp(f.section("smtp"), root),
+        digest=_read_digest(f.section("digest")),
+        alert=_read_alert(f.section("alert")),
+        templates=root / (f.text("templates") or "email_templates"),
+    )
+    f.finish()
+    return settings
+
+
+def _read_smtp(f: Fields | None, root: Path) -> SmtpSettings:
+    d = SmtpSettings()
+    if f is None:
+        return d
+    ca_file = f.text("ca_file")
+    smtp = SmtpSettings(
+        host=f.text("host") or d.host,
+        port=f.integer("port", d.port, minimum=1),
+        security=f.choice("security", ("starttls", "ssl", "none"), d.security),  # type: ignore[arg-type]
+        username_env=_env_name(f, "username_env", d.username_env),
+        password_env=_env_name(f, "password_env", d.password_env),
+        timeout=_number(f, "timeout", d.timeout, minimum=0.1),
+        connections=f.integer("connections", d.connections, minimum=1),
+        rate=_number(f, "rate", d.rate, minimum=0),
+        max_errors=f.integer("max_errors", d.max_errors, minimum=1),
+        retries=f.integer("retries", d.retries, minimum=0),
+        retry_backoff=_number(f, "retry_backoff", d.retry_backoff, minimum=0),
+        ca_file=root / ca_file if ca_file else None,
+    )
+    f.finish()
+    return smtp
+
+
+def _read_digest(f: Fields | None) -> DigestSettings:
+    d = DigestSettings()
+    if f is None:
+        return d
+    digest = DigestSettings(
+        subject=f.text("subject") or d.subject,
+        max_items=f.integer("max_items", d.max_items, minimum=1),
+        first_window=_duration(f, "first_window", d.first_window),
+    )
+    f.finish()
+    return digest
+
+
+def _read_alert(f: Fields | None) -> AlertSettings:
+    d = AlertSettings()
+    if f is None:
+        return d
+    alert = AlertSettings(
+        subject_prefix=f.text("subject_prefix") or d.subject_prefix,
+        max_age=_duration(f, "max_age", d.max_age),
+    )
+    f.finish()
+    return alert
+
+
+def parse_duration(text: str) -> timedelta:
+    """`7d`, `24h`, `30m`, `90s` or `2w` as a timedelta; ValueError otherwise."""
+    match = _DURATION.match(text)
+    if match is None:
+        raise ValueError(f"{text!r} is not a duration such as 7d, 24h or 30m")
+    return timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+
+
+def _duration(f: Fields, key: str, default: timedelta) -> timedelta:
+    value = f.text(key)
+    if value is None:
+        return default
+    try:
+        return parse_duration(value)
+    except ValueError as exc:
+        f.problem(key, str(exc))
+        return default
+
+
+def _number(f: Fields, key: str, default: float, minimum: float) -> float:
+    value = f.get(key, int | float, "a number")  # type: ignore[arg-type]
+    if value is not None and value < minimum:
+        f.problem(key, f"must be at least {minimum}, not {value}")
+        return default
+    return default if value is None else float(value)
+
+
+def _env_name(f: Fields, key: str, default: str) -> str:
+    value = f.text(key) or default
+    if not _ENV_NAME.match(value):
+        f.problem(key, f"must name an environment variable, such as {default}, not {value!r}")
+        return default
+    return value
+
+
+def _unsubscribe_url(f: Fields, site_domain: str) -> str:
+    value = f.text("unsubscribe_url") or f"https://{site_domain}/unsubscribe?token={{token}}"
+    if "{token}" not in value or not value.startswith("https://"):
+        f.problem("unsubscribe_url", "must be an https URL containing {token}")
+    return value

@@ -1,0 +1,202 @@
+"""Email bodies from Jinja2 templates, with the CSS inlined once per body.
+
+The templates shipped in the package can each be overridden by a file of
+the same name in the project's `email_templates/`. A body is rendered
+and inlined (premailer is slow) once for every distinct digest; what
+differs between subscribers (their name, address and unsubscribe link)
+is left as placeholders that `personalise` fills in by plain substitution.
+"""
+
+from __future__ import annotations
+
+import logging
+import textwrap
+from dataclasses import dataclass
+from datetime import datetime
+from html import escape
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import jinja2
+
+from feedpress.config import Config
+from feedpress.digest import Digest
+from feedpress.errors import FeedpressError
+from feedpress.markup import render as render_markdown
+from feedpress.model import FEED_FILE_NAMES, Author, Post
+from feedpress.posts import read_body
+
+WIDTH = 72
+MAX_HTML_BYTES = 100_000
+RTL = frozenset({"ar", "fa", "he", "ur", "ps", "yi", "dv", "ckb", "sd", "ug"})
+# Placeholders: letters only, so neither escaping, premailer nor wrapping touches them.
+NAME = "FeedpressSubscriberNameQx7"
+EMAIL = "FeedpressSubscriberEmailQx7"
+UNSUBSCRIBE = "FeedpressUnsubscribeUrlQx7"
+WORDS = {
+    "hello": "Hello",
+    "breaking": "Breaking News",
+    "read_more": "Read more",
+    "more_on_site": "more on the site",
+    "why_digest": "You get this digest because you subscribed to {site} as",
+    "why_alert": "You get breaking-news alerts because you subscribed to {site} as",
+    "feeds_instead": "Prefer a feed reader? Subscribe to the feeds instead:",
+    "unsubscribe": "Unsubscribe from this digest",
+    "unsubscribe_alerts": "Unsubscribe from breaking-news alerts",
+}
+
+
+@dataclass(frozen=True)
+class Body:
+    """A message's subject, text and HTML, with the subscriber's details as placeholders."""
+
+    subject: str
+    text: str
+    html: str
+
+
+class Renderer:
+    """The project's templates, loaded once; `digest` and `alert` make bodies."""
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self.tz = ZoneInfo(config.site.timezone)
+        self.env = _environment(config.email.templates)
+        self.env.filters.update(direction=direction, names=_names, localtime=self._localtime)
+        self._summaries: dict[str, str] = {}
+        try:
+            self.css = self.env.loader.get_source(self.env, "style.css")[0]  # type: ignore[union-attr]
+        except jinja2.TemplateNotFound:
+            self.css = ""
+
+    def digest(self, digest: Digest, subject: str) -> Body:
+        context = self._context(subject, digest.posts)
+        context.update(digest=digest, preheader=_preheader(digest.posts))
+        return self._body("digest", subject, context)
+
+    def alert(self, post: Post, subject: str) -> Body:
+        context = self._context(subject, (post,))
+        context.update(post=post, preheader=self._summary(post))
+        return self._body("alert", subject, context)
+
+    def _body(self, name: str, subject: str, context: dict[str, Any]) -> Body:
+        try:
+            html = self.env.get_template(f"{name}.html").render(context)
+            text = self.env.get_template(f"{name}.txt").render(context)
+        except jinja2.TemplateError as exc:
+            where = getattr(exc, "filename", None) or getattr(exc, "name", None) or name
+            line = getattr(exc, "lineno", None)
+            raise FeedpressError(f"{where}:{line or ''}: template error: {exc}") from None
+        inlined = inline(html)
+        if len(inlined.encode("utf-8")) > MAX_HTML_BYTES:
+            raise FeedpressError(
+                f"the {name} HTML is over {MAX_HTML_BYTES:,} bytes, where Gmail clips it; "
+                "lower email.digest.max_items")
+        return Body(subject, wrap(text), inlined)
+
+    def _context(self, subject: str, posts: tuple[Post, ...]) -> dict[str, Any]:
+        site = self.config.site
+        feeds_url = site.feeds_url
+        first = FEED_FILE_NAMES[self.config.feeds.formats[0]]
+        feeds = {"site": feeds_url + first}
+        feeds.update({b.id: f"{feeds_url}{b.id}/{first}" for b in self.config.blogs})
+        return {
+            "site": site, "blogs": self.config.blogs, "subject": subject, "css": self.css,
+            "words": WORDS, "feeds": feeds, "name": NAME, "email": EMAIL,
+            "unsubscribe_url": UNSUBSCRIBE,
+            "summaries": {p.id: self._summary(p) for p in posts},
+        }
+
+    def _summary(self, post: Post) -> str:
+        found = self._summaries.get(post.id)
+        if found is None:
+            found = post.summary or render_markdown(post, read_body(post)).summary
+            self._summaries[post.id] = found
+        return found
+
+    def _localtime(self, moment: datetime) -> str:
+        local = moment.astimezone(self.tz)
+        return f"{local:%d %b %Y, %H:%M} {local.tzname()}"
+
+
+def personalise(body: Body, name: str, email: str, unsubscribe_url: str) -> tuple[str, str]:
+    """The text and HTML of `body` for one subscriber: plain substitution, no re-rendering."""
+    shown = name or email
+    text = body.text.replace(NAME, shown).replace(EMAIL, email)
+    text = text.replace(UNSUBSCRIBE, unsubscribe_url)
+    html = body.html.replace(NAME, escape(shown)).replace(EMAIL, escape(email))
+    html = html.replace(UNSUBSCRIBE, escape(unsubscribe_url))
+    return text, html
+
+
+def inline(html: str) -> str:
+    """Inline `style.css` into the elements with premailer, keeping @media rules.
+
+    premailer's traps, avoided here: it strips `!important` from the @media
+    rules it keeps (its issue #241), so dark mode and narrow screens would
+    lose; it downloads linked stylesheets; it logs a warning for every
+    property cssutils does not know (Outlook's mso-*).
+    """
+    from premailer import Premailer
+
+    return str(Premailer(
+        html,
+        strip_important=False,
+        allow_network=False,
+        allow_loading_external_files=False,
+        disable_validation=True,
+        cssutils_logging_level=logging.CRITICAL,
+        remove_classes=False,
+        keep_style_tags=False,
+        disable_leftover_css=False,
+        align_floating_images=False,
+    ).transform(pretty_print=False))
+
+
+def wrap(text: str) -> str:
+    """Lines of at most `WIDTH` characters, except a line that is a URL and nothing else."""
+    out: list[str] = []
+    for line in text.splitlines():
+        stripped = line.strip()
+        if len(line) <= WIDTH or (" " not in stripped and "://" in stripped):
+            out.append(line.rstrip())
+        else:
+            out.extend(textwrap.wrap(line, WIDTH, break_on_hyphens=False) or [""])
+    return "\n".join(_squeeze(out)) + "\n"
+
+
+def direction(language: str) -> str:
+    return "rtl" if language.split("-")[0].lower() in RTL else "ltr"
+
+
+def _names(authors: tuple[Author, ...]) -> str:
+    return ", ".join(a.name for a in authors)
+
+
+def _preheader(posts: tuple[Post, ...]) -> str:
+    return " · ".join(p.title for p in posts[:3])
+
+
+def _squeeze(lines: list[str]) -> list[str]:
+    """At most one blank line in a row, none at the start or end."""
+    kept: list[str] = []
+    for line in lines:
+        if line or (kept and kept[-1]):
+            kept.append(line)
+    while kept and not kept[-1]:
+        kept.pop()
+    return kept
+
+
+def _environment(project_templates: Path) -> jinja2.Environment:
+    loaders: list[jinja2.BaseLoader] = []
+    if project_templates.is_dir():
+        loaders.append(jinja2.FileSystemLoader(project_templates))
+    loaders.append(jinja2.PackageLoader("feedpress", "templates/email"))
+    return jinja2.Environment(
+        loader=jinja2.ChoiceLoader(loaders),
+        autoescape=jinja2.select_autoescape(["html"]),
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+    )

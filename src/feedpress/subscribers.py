@@ -1,0 +1,91 @@
+"""The subscriber list: a CSV as exported from any CRM, checked row by row.
+
+Columns: `email`, `name`, and optionally `blogs` and `tags` (`;`-separated
+blog ids and tag names; empty means all) and `alerts` (yes/no, default
+yes). A bad or duplicate row is reported with its line number and skipped;
+every other subscriber still gets their mail. Addresses are checked for
+syntax only (email-validator, no DNS): a run must not depend on the network.
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+from pathlib import Path
+
+from email_validator import EmailNotValidError, validate_email
+
+from feedpress.errors import Problem, Severity
+from feedpress.text import slugify
+
+_YES = {"yes", "y", "true", "1", ""}
+_NO = {"no", "n", "false", "0"}
+SAMPLE = ("reader@example.org", "Sample Reader")
+
+
+@dataclass(frozen=True)
+class Subscriber:
+    email: str
+    name: str
+    blogs: frozenset[str] = frozenset()
+    tags: frozenset[str] = frozenset()
+    alerts: bool = True
+    line: int = 0
+
+    @property
+    def choice(self) -> tuple[frozenset[str], frozenset[str]]:
+        """What decides this subscriber's posts: everyone with the same choice gets one body."""
+        return self.blogs, self.tags
+
+
+def load(path: Path) -> tuple[list[Subscriber], list[Problem]]:
+    """Every valid row of the CSV at `path`, and a problem for every other row."""
+    try:
+        text = path.read_bytes().decode("utf-8-sig")
+    except OSError as exc:
+        return [], [Problem(path, None, "subscribers", f"cannot read: {exc.strerror}")]
+    except UnicodeDecodeError:
+        return [], [Problem(path, None, "subscribers", "not valid UTF-8")]
+    rows = csv.reader(text.splitlines())
+    header = [h.strip().lower() for h in next(rows, [])]
+    if "email" not in header:
+        return [], [Problem(path, 1, "email", "the header must have an email column")]
+    subscribers: list[Subscriber] = []
+    problems: list[Problem] = []
+    seen: dict[str, int] = {}
+    for line, row in enumerate(rows, start=2):
+        found = _row(path, line, dict(zip(header, row, strict=False)), seen)
+        if isinstance(found, Problem):
+            problems.append(found)
+        elif found is not None:
+            subscribers.append(found)
+    return subscribers, problems
+
+
+def _row(path: Path, line: int, row: dict[str, str],
+         seen: dict[str, int]) -> Subscriber | Problem | None:
+    raw = (row.get("email") or "").strip()
+    if not raw and not any(v.strip() for v in row.values()):
+        return None  # a blank line
+    try:
+        email = validate_email(raw, check_deliverability=False).normalized
+    except EmailNotValidError as exc:
+        return _skip(path, line, "email", f"{raw!r} is not a valid address ({exc})")
+    first = seen.setdefault(email.lower(), line)
+    if first != line:
+        return _skip(path, line, "email", f"{email} is already on line {first}")
+    alerts = (row.get("alerts") or "").strip().lower()
+    if alerts not in _YES | _NO:
+        return _skip(path, line, "alerts", f"must be yes or no, not {alerts!r}")
+    name = " ".join((row.get("name") or "").split())
+    return Subscriber(email, name, _split(row.get("blogs"), str.lower),
+                      _split(row.get("tags"), slugify), alerts in _YES, line)
+
+
+def _split(cell: str | None, normal: object) -> frozenset[str]:
+    parts = (p.strip() for p in (cell or "").split(";"))
+    return frozenset(normal(p) for p in parts if p)  # type: ignore[operator]
+
+
+def _skip(path: Path, line: int, field: str, message: str) -> Problem:
+    return Problem(path, line, field, f"{message}; row skipped", Severity.WARNING)
