@@ -49,7 +49,25 @@ def init_project(folder: Path, now: datetime) -> list[Path]:
     text = _post_text("Welcome", now, f"tag:example.org,{day}:news/welcome", draft=False)
     write_atomic(post, (text + "This is the first post. Edit or delete it.\n").encode("utf-8"))
     written.append(post)
-    (folder / "email_templates").mkdir(exist_ok=True)
+    written.extend(copy_email_templates(folder / "email_templates"))
+    ignore = folder / ".gitignore"
+    if not ignore.exists():
+        write_atomic(ignore, b"/public/\n/.feedpress/\n/outbox/\n")
+        written.append(ignore)
+    return written
+
+
+def copy_email_templates(target: Path) -> list[Path]:
+    """The default email templates, copied for editing; existing files are kept."""
+    from importlib.resources import files
+
+    written = []
+    for source in sorted(files("feedpress").joinpath("templates/email").iterdir(),
+                         key=lambda s: s.name):
+        path = target / source.name
+        if source.is_file() and not path.exists():
+            write_atomic(path, source.read_bytes())
+            written.append(path)
     return written
 
 
