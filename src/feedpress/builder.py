@@ -18,7 +18,7 @@ from __future__ import annotations
 import hashlib
 import os
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -140,35 +140,53 @@ def _parse_all(config: Config, paths: list[Path], cache: Cache, jobs: int,
                problems: list[Problem]) -> list[Parsed]:
     """Parse what the cache cannot vouch for; reuse the rest."""
     found: list[Parsed] = []
-    misses: list[tuple[posts.Source, Stat, str]] = []
+    misses: list[Path] = []
     for path in paths:
-        key = _key(config, path)
-        stat = _stat(path)
-        hit = cache.parsed(key, stat) if stat else None
-        if hit is not None:
-            found.append(hit[1])
-            continue
-        source = posts.read(config, path)
-        if isinstance(source, Problem):
-            problems.append(source)
-            continue
-        digest = hashlib.sha256(source.data).hexdigest()
-        same = cache.parsed_by_digest(key, digest)
-        if same is not None and stat is not None:
-            cache.store_parsed(key, stat, digest, same)
-            found.append(same)
+        hit = _cached(config, path, cache)
+        if hit is None:
+            misses.append(path)  # parsed below by a worker, which reads the file itself
         else:
-            misses.append((source, stat or Stat(-1, -1), digest))
-    results = _map(partial(_parse_source, config), [m[0] for m in misses], jobs)
-    for (source, stat, digest), parsed in zip(misses, results, strict=True):
-        cache.store_parsed(_key(config, source.path), stat, digest, parsed)
+            found.append(hit)
+    for path, result in zip(misses, _map(partial(_parse_path, config), misses, jobs),
+                            strict=True):
+        if isinstance(result, Problem):
+            problems.append(result)
+            continue
+        stat, digest, parsed = result
+        cache.store_parsed(_key(config, path), stat, digest, parsed)
         found.append(parsed)
     return found
 
 
-def _parse_source(config: Config, source: posts.Source) -> Parsed:
+def _cached(config: Config, path: Path, cache: Cache) -> Parsed | None:
+    """The cached parse of `path` if its stat, or failing that its bytes, are unchanged."""
+    key = _key(config, path)
+    stat = _stat(path)
+    known = cache.entry(key)
+    if known is None or stat is None:
+        return None
+    if (known.size, known.mtime_ns) == (stat.size, stat.mtime_ns):
+        return known.parsed()
+    try:
+        data = path.read_bytes() if stat.size <= posts.MAX_POST_BYTES else b""
+    except OSError:
+        return None
+    digest = hashlib.sha256(data).hexdigest()
+    if digest != known.digest:
+        return None
+    parsed = known.parsed()
+    cache.store_parsed(key, stat, digest, parsed)
+    return parsed
+
+
+def _parse_path(config: Config, path: Path) -> tuple[Stat, str, Parsed] | Problem:
+    """Read, hash and parse one post file: the per-post work a worker process does."""
+    stat = _stat(path) or Stat(-1, -1)
+    source = posts.read(config, path)
+    if isinstance(source, Problem):
+        return source
     post, problems = posts.parse(source, config)
-    return Parsed(post, tuple(problems))
+    return stat, hashlib.sha256(source.data).hexdigest(), Parsed(post, tuple(problems))
 
 
 def _write_feeds(config: Config, specs: list[catalog.FeedSpec], store: Cache,
@@ -192,7 +210,7 @@ def _fill_items(config: Config, needed: list[Post], store: Cache, jobs: int) -> 
     have = set(store.items(keys, formats[0])) if keys else set()
     missing = [p for p, (key, _) in zip(needed, keys, strict=True) if key not in have]
     built = _map(partial(_build_items, config), missing, jobs)
-    store.store_items(
+    store.store_items(  # consumed as the workers deliver, so no build holds every item
         (_key(config, post.path), post.digest, fmt, fragment)
         for post, fragments in zip(missing, built, strict=True)
         for fmt, fragment in fragments.items()
@@ -212,14 +230,19 @@ def _recipe(spec: catalog.FeedSpec, fmt: Format, salt: str) -> str:
     return hashlib.sha256("\0".join(parts).encode("utf-8")).hexdigest()
 
 
-def _map(func: Callable[[T], R], items: Sequence[T], jobs: int) -> Iterable[R]:
-    """`map` over processes when there is enough work to pay for starting them."""
+def _map(func: Callable[[T], R], items: Sequence[T], jobs: int) -> Iterator[R]:
+    """`map` over processes when there is enough work to pay for starting them.
+
+    Results come back in order, as they are ready, for the caller to store
+    and drop: memory stays flat however many posts there are.
+    """
     if jobs <= 1 or len(items) < _PARALLEL_FROM:
-        return [func(item) for item in items]
+        yield from (func(item) for item in items)
+        return
     context = get_context("fork" if "fork" in get_all_start_methods() else "spawn")
-    chunk = max(1, len(items) // (jobs * 16))
+    chunk = max(1, min(64, len(items) // (jobs * 16)))
     with ProcessPoolExecutor(jobs, mp_context=context) as pool:
-        return list(pool.map(func, items, chunksize=chunk))
+        yield from pool.map(func, items, chunksize=chunk)
 
 
 def _key(config: Config, path: Path) -> str:

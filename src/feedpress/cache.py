@@ -65,6 +65,19 @@ class Parsed:
 
 
 @dataclass(frozen=True)
+class Entry:
+    """A cached parse, with the size, mtime and digest of the file it was made from."""
+
+    size: int
+    mtime_ns: int
+    digest: str
+    blob: bytes
+
+    def parsed(self) -> Parsed:
+        return _loads(self.blob)
+
+
+@dataclass(frozen=True)
 class Stat:
     size: int
     mtime_ns: int
@@ -98,20 +111,12 @@ class Cache:
         self._db = connection
         self._started_ns = started_ns
 
-    def parsed(self, path: str, stat: Stat) -> tuple[str, Parsed] | None:
-        """The cached parse of `path` if its size and mtime say it is unchanged."""
+    def entry(self, path: str) -> Entry | None:
+        """What the cache holds for the post file at `path`, if anything."""
         row = self._db.execute(
             "SELECT size, mtime_ns, digest, parsed FROM sources WHERE path = ?", (path,)
         ).fetchone()
-        if row is None or (row[0], row[1]) != (stat.size, stat.mtime_ns):
-            return None
-        return row[2], _loads(row[3])
-
-    def parsed_by_digest(self, path: str, digest: str) -> Parsed | None:
-        row = self._db.execute(
-            "SELECT parsed FROM sources WHERE path = ? AND digest = ?", (path, digest)
-        ).fetchone()
-        return None if row is None else _loads(row[0])
+        return None if row is None else Entry(row[0], row[1], row[2], row[3])
 
     def store_parsed(self, path: str, stat: Stat, digest: str, parsed: Parsed) -> None:
         # A file modified in the last moments may change again within the mtime's
