@@ -171,3 +171,20 @@ def test_parallel_and_serial_builds_are_byte_identical(project: Project, tmp_pat
     for relpath in one:
         first, second = (tmp_path / run / relpath for run in ("one", "two"))
         assert first.read_bytes() == second.read_bytes(), relpath
+
+
+def test_cached_posts_round_trip_exactly() -> None:
+    """Every field of every sample post, and its problems, survive the cache's encoding."""
+    from conftest import ROOT
+    from feedpress.builder import load
+    from feedpress.cache import Parsed, pack, unpack
+    from feedpress.config import load as load_config
+
+    _, valid, problems = load(load_config(ROOT / "feedpress.yaml"), NOW)
+    assert len(valid) >= 15
+    for post in valid:
+        mine = tuple(p for p in problems if p.path == post.path)
+        parsed = Parsed(post, mine)
+        assert unpack(pack(parsed)) == parsed
+    empty = Parsed(None, ())
+    assert unpack(pack(empty)) == empty

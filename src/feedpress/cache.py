@@ -19,21 +19,23 @@ them are always re-read.
 from __future__ import annotations
 
 import hashlib
-import pickle
+import marshal
 import sqlite3
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 from feedpress import __version__
-from feedpress.errors import FeedpressError, Problem
-from feedpress.model import Format, Post
+from feedpress.errors import FeedpressError, Problem, Severity
+from feedpress.model import Author, Format, Image, Post, Tag
 
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS sources (
@@ -74,7 +76,7 @@ class Entry:
     blob: bytes
 
     def parsed(self) -> Parsed:
-        return _loads(self.blob)
+        return unpack(self.blob)
 
 
 @dataclass(frozen=True)
@@ -124,7 +126,7 @@ class Cache:
         mtime = stat.mtime_ns if stat.mtime_ns < self._started_ns - _RACY_NS else -1
         self._db.execute(
             "INSERT OR REPLACE INTO sources VALUES (?, ?, ?, ?, ?)",
-            (path, stat.size, mtime, digest, pickle.dumps(parsed, pickle.HIGHEST_PROTOCOL)),
+            (path, stat.size, mtime, digest, pack(parsed)),
         )
 
     def items(self, keys: Iterable[tuple[str, str]], fmt: Format) -> dict[str, str]:
@@ -184,7 +186,54 @@ def _connect(db_path: Path | None) -> sqlite3.Connection:
     return connection
 
 
-def _loads(blob: Any) -> Parsed:
-    parsed = pickle.loads(blob)  # the project's own cache file, never downloaded
-    assert isinstance(parsed, Parsed)
-    return parsed
+def pack(parsed: Parsed) -> bytes:
+    """`parsed` as nested tuples of plain values, in marshal's format.
+
+    A no-op rebuild loads every cached post, so this is on its hot path:
+    marshal and plain tuples load several times faster than pickled
+    dataclasses and paths.
+    """
+    post = parsed.post
+    return marshal.dumps((None if post is None else _post_row(post),
+                          tuple(_problem_row(p) for p in parsed.problems)))
+
+
+def unpack(blob: bytes) -> Parsed:
+    post_row, problem_rows = marshal.loads(blob)  # the project's own cache file
+    post = None if post_row is None else _post_from_row(post_row)
+    return Parsed(post, tuple(_problem_from_row(row) for row in problem_rows))
+
+
+def _post_row(p: Post) -> tuple[Any, ...]:
+    image = None if p.image is None else (p.image.url, p.image.alt, p.image.caption)
+    return (str(p.path), p.blog, p.slug, p.id, p.id_pinned, p.title, p.url, _us(p.date),
+            None if p.updated is None else _us(p.updated),
+            tuple((a.name, a.email, a.url) for a in p.authors),
+            tuple((t.slug, t.name) for t in p.tags), p.breaking, p.summary, image, p.lang,
+            p.draft, p.digest)
+
+
+def _post_from_row(r: tuple[Any, ...]) -> Post:
+    return Post(
+        path=Path(r[0]), blog=r[1], slug=r[2], id=r[3], id_pinned=r[4], title=r[5], url=r[6],
+        date=_time(r[7]), updated=None if r[8] is None else _time(r[8]),
+        authors=tuple(Author(*a) for a in r[9]), tags=tuple(Tag(*t) for t in r[10]),
+        breaking=r[11], summary=r[12], image=None if r[13] is None else Image(*r[13]),
+        lang=r[14], draft=r[15], digest=r[16],
+    )
+
+
+def _problem_row(p: Problem) -> tuple[Any, ...]:
+    return (str(p.path), p.line, p.field, p.message, p.severity.value)
+
+
+def _problem_from_row(r: tuple[Any, ...]) -> Problem:
+    return Problem(Path(r[0]), r[1], r[2], r[3], Severity(r[4]))
+
+
+def _us(moment: datetime) -> int:
+    return (moment - _EPOCH) // timedelta(microseconds=1)
+
+
+def _time(us: int) -> datetime:
+    return _EPOCH + timedelta(microseconds=us)
