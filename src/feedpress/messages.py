@@ -14,21 +14,24 @@ RFC 2047-encoded by the standard library.
 from __future__ import annotations
 
 import binascii
+import re
 import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from email.header import Header
 from email.utils import format_datetime, formataddr
+from html import escape
 from typing import Literal
 from urllib.parse import quote
 
 from feedpress import tokens
 from feedpress.mailsettings import EmailSettings
-from feedpress.render import Body, personalise
+from feedpress.render import EMAIL, NAME, UNSUBSCRIBE, Body
 
 Stream = Literal["digest", "alerts"]
 URGENT = ("X-Priority: 1", "Importance: High", "Priority: urgent")
+_PLACEHOLDERS = re.compile(f"({NAME}|{EMAIL}|{UNSUBSCRIBE})")
 
 
 @dataclass(frozen=True)
@@ -47,6 +50,8 @@ class MessageMaker:
         self.stream = stream
         self.secret = secret
         self.list_id = settings.list_id if stream == "digest" else settings.alert_list_id
+        self._text = _EncodedPart(body.text, html=False)
+        self._html = _EncodedPart(body.html, html=True)
         label = site_title if stream == "digest" else f"{site_title} alerts"
         self._common = [
             f"From: {_address(settings.sender_name, settings.sender_address)}",
@@ -65,7 +70,8 @@ class MessageMaker:
     def make(self, recipient: Recipient) -> tuple[str, bytes]:
         """The Message-ID and the bytes of the message for `recipient`."""
         url = self.unsubscribe_url(recipient.email)
-        text, html = personalise(self.body, recipient.name, recipient.email, url)
+        values = {NAME: recipient.name or recipient.email, EMAIL: recipient.email,
+                  UNSUBSCRIBE: url}
         message_id = f"<{uuid.uuid4().hex}@{self.settings.domain}>"
         boundary = f"=_feedpress_{secrets.token_hex(12)}"
         head = [
@@ -77,8 +83,8 @@ class MessageMaker:
         ]
         parts = [
             "\r\n".join(head), "", "This is a message in MIME format.",
-            f"--{boundary}", _part("text/plain", text),
-            f"--{boundary}", _part("text/html", html),
+            f"--{boundary}", _PART_HEAD.format("text/plain") + self._text.fill(values),
+            f"--{boundary}", _PART_HEAD.format("text/html") + self._html.fill(values),
             f"--{boundary}--", "",
         ]
         return message_id, "\r\n".join(parts).encode("ascii")
@@ -91,11 +97,46 @@ class MessageMaker:
         return ", ".join(links)
 
 
-def _part(content_type: str, content: str) -> str:
-    encoded = binascii.b2a_qp(content.replace("\r\n", "\n").encode("utf-8"), istext=True)
-    body = encoded.decode("ascii").replace("\n", "\r\n")
-    return (f"Content-Type: {content_type}; charset=utf-8\r\n"
-            f"Content-Transfer-Encoding: quoted-printable\r\n\r\n{body}")
+_PART_HEAD = ("Content-Type: {}; charset=utf-8\r\n"
+              "Content-Transfer-Encoding: quoted-printable\r\n\r\n")
+_SOFT_BREAK = "=\r\n"
+
+
+class _EncodedPart:
+    """A body part, quoted-printable encoded once, with holes for the subscriber's details.
+
+    The static text between placeholders is encoded when the maker is made;
+    per message only the short values are encoded, each set between soft
+    line breaks (`=` at the end of a line, which decoders drop), so no line
+    can grow past quoted-printable's 76 characters.
+    """
+
+    def __init__(self, content: str, *, html: bool) -> None:
+        self.html = html
+        self.pieces: list[str] = []  # static, hole, static, hole, ..., static
+        for n, piece in enumerate(_PLACEHOLDERS.split(content.replace("\r\n", "\n"))):
+            self.pieces.append(_qp(piece) if n % 2 == 0 else piece)
+
+    def fill(self, values: dict[str, str]) -> str:
+        out = []
+        for n, piece in enumerate(self.pieces):
+            if n % 2 == 0:
+                out.append(piece)
+            else:
+                value = escape(values[piece]) if self.html else values[piece]
+                out.append(f"{_SOFT_BREAK}{_qp(value)}{_SOFT_BREAK}")
+        return "".join(out)
+
+
+def _qp(text: str) -> str:
+    encoded = binascii.b2a_qp(text.encode("utf-8"), istext=True).decode("ascii")
+    head, newline, last = encoded.rpartition("\n")
+    if len(last) >= 76:  # leave room for the soft break that may follow
+        cut = 70
+        while "=" in last[cut - 2 : cut]:
+            cut -= 1
+        last = last[:cut] + "=\n" + last[cut:]
+    return (head + newline + last).replace("\n", "\r\n")
 
 
 def one_line(text: str) -> str:

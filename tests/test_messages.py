@@ -1,0 +1,70 @@
+"""Messages made by substitution decode to exactly the personalised bodies."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+from pathlib import Path
+
+import pytest
+
+from conftest import NOW, ROOT
+from feedpress import digest as select
+from feedpress.config import load
+from feedpress.mailing import alert_body, digest_body, published
+from feedpress.messages import MessageMaker, Recipient, Stream
+from feedpress.render import Body, Renderer, personalise
+from feedpress.subscribers import Subscriber
+
+NAMES = ["Ana", "عمر حداد " * 12, "O'Brien & <Sons>", "", "x" * 200, "é" * 100]
+
+
+def sample_bodies() -> list[tuple[Body, Stream]]:
+    config = load(ROOT / "feedpress.yaml")
+    posts = published(config, NOW)
+    window = select.Window(NOW - config.email.digest.first_window, NOW)
+    renderer = Renderer(config)
+    digest = digest_body(config, renderer, select.in_window(posts, window),
+                         Subscriber("a@example.org", "A"))
+    assert digest is not None
+    alert = alert_body(config, renderer, next(p for p in posts if p.breaking))
+    return [(digest, "digest"), (alert, "alerts")]
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_parts_decode_to_the_personalised_bodies(name: str) -> None:
+    config = load(ROOT / "feedpress.yaml")
+    for body, stream in sample_bodies():
+        maker = MessageMaker(config.email, config.site.title, body, stream, NOW, b"key")
+        recipient = Recipient("reader.with.a.long.address@example.org", name.strip())
+        _, raw = maker.make(recipient)
+        message = email.message_from_bytes(raw, policy=email.policy.default)
+        text = message.get_body(("plain",)).get_content().replace("\r\n", "\n")
+        html = message.get_body(("html",)).get_content().replace("\r\n", "\n")
+        expected = personalise(body, recipient.name, recipient.email,
+                               maker.unsubscribe_url(recipient.email))
+        assert (text, html) == expected, stream
+
+
+def test_no_encoded_line_is_longer_than_quoted_printable_allows() -> None:
+    config = load(ROOT / "feedpress.yaml")
+    for body, stream in sample_bodies():
+        maker = MessageMaker(config.email, config.site.title, body, stream, NOW, b"key")
+        for name in NAMES:
+            _, raw = maker.make(Recipient("r@example.org", name.strip()))
+            lines = raw.split(b"\r\n\r\n", 1)[1].split(b"\r\n")
+            assert max(len(line) for line in lines) <= 76, (stream, name)
+            assert b"\n" not in raw.replace(b"\r\n", b""), "bare LF in a message"
+
+
+def test_sample_previews_are_written_for_the_cli(tmp_path: Path) -> None:
+    """The .eml of a preview parses, and its HTML part is the .html file, byte for byte."""
+    from feedpress.mailing import preview
+
+    config = load(ROOT / "feedpress.yaml")
+    done = preview(config, "digest", tmp_path / "a" / "b", NOW)
+    assert done is not None
+    eml = email.message_from_bytes((tmp_path / "a/b/digest.eml").read_bytes(),
+                                   policy=email.policy.default)
+    html = eml.get_body(("html",)).get_content().replace("\r\n", "\n")
+    assert html == (tmp_path / "a/b/digest.html").read_text("utf-8")
