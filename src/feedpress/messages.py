@@ -50,6 +50,7 @@ class MessageMaker:
         self.stream = stream
         self.secret = secret
         self.list_id = settings.list_id if stream == "digest" else settings.alert_list_id
+        self._mailto_subject = quote(f"unsubscribe {self.list_id} ")
         self._text = _EncodedPart(body.text, html=False)
         self._html = _EncodedPart(body.html, html=True)
         label = site_title if stream == "digest" else f"{site_title} alerts"
@@ -64,8 +65,9 @@ class MessageMaker:
         ]
 
     def unsubscribe_url(self, email: str) -> str:
-        token = tokens.make(self.secret, email, self.list_id)
-        return self.settings.unsubscribe_url.replace("{token}", quote(token, safe=""))
+        # A token is URL-safe base64 and a dot: nothing in it needs quoting.
+        return self.settings.unsubscribe_url.replace(
+            "{token}", tokens.make(self.secret, email, self.list_id))
 
     def make(self, recipient: Recipient) -> tuple[str, bytes]:
         """The Message-ID and the bytes of the message for `recipient`."""
@@ -92,7 +94,7 @@ class MessageMaker:
     def _list_unsubscribe(self, url: str, email: str) -> str:
         links = [f"<{url}>"]
         if self.settings.unsubscribe_mailto:
-            subject = quote(f"unsubscribe {self.list_id} {email}")
+            subject = self._mailto_subject + quote(email, safe="@")
             links.append(f"<mailto:{self.settings.unsubscribe_mailto}?subject={subject}>")
         return ", ".join(links)
 
