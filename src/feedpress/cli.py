@@ -229,8 +229,8 @@ def _mail_command(stream: str, help_text: str) -> Callable[..., None]:
                 subscriber: str | None) -> None:
         from feedpress.mailing import preview
 
-        done = preview(_config(), stream, preview_dir, _now(),  # type: ignore[arg-type]
-                       since=since, until=until, subscriber_email=subscriber)
+        done = preview(_config(), "digest" if stream == "digest" else "alerts", preview_dir,
+                       _now(), since=since, until=until, subscriber_email=subscriber)
         if done is None:
             what = "posts" if stream == "digest" else "breaking posts"
             click.echo(f"Nothing new to send: no {what} in the window.")

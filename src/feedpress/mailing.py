@@ -20,7 +20,7 @@ from feedpress.errors import FeedpressError, InvalidPostsError, Problem, UsageEr
 from feedpress.messages import MessageMaker, Recipient, Stream
 from feedpress.model import Post
 from feedpress.output import write_atomic
-from feedpress.render import Body, Renderer, personalise
+from feedpress.render import MAX_HTML_BYTES, PERSONAL_BYTES, Body, Renderer, personalise
 from feedpress.subscribers import Subscriber
 
 PREVIEW_SECRET = b"feedpress preview only: set the secret variable to send"
@@ -71,13 +71,24 @@ def sample_subscriber(config: Config, email: str | None) -> tuple[Subscriber, li
 
 def digest_body(config: Config, renderer: Renderer, posts: list[Post],
                 subscriber: Subscriber) -> Body | None:
+    """The digest body for `subscriber`'s choice, or None when no post matches.
+
+    Past the size where Gmail clips a message, fewer posts are shown and the
+    rest counted in "N more on the site": on the busiest day a digest still
+    goes out.
+    """
     mine = [p for p in posts if select.matches(p, subscriber.choice)]
     if not mine:
         return None
-    laid_out = select.compose(mine, config.blogs, config.email.digest.max_items)
     subject = (config.email.digest.subject.replace("{site}", config.site.title)
-               .replace("{count}", str(laid_out.count)))
-    return renderer.digest(laid_out, subject)
+               .replace("{count}", str(len(mine))))
+    shown = config.email.digest.max_items
+    while True:
+        body = renderer.digest(select.compose(mine, config.blogs, shown), subject)
+        if body.fits or shown == 1:
+            return body
+        ratio = (MAX_HTML_BYTES - PERSONAL_BYTES) / len(body.html.encode("utf-8"))
+        shown = max(1, min(shown - 1, int(min(shown, len(mine)) * ratio * 0.95)))
 
 
 def alert_body(config: Config, renderer: Renderer, post: Post) -> Body:

@@ -27,11 +27,12 @@ from urllib.parse import quote
 
 from feedpress import tokens
 from feedpress.mailsettings import EmailSettings
-from feedpress.render import EMAIL, NAME, UNSUBSCRIBE, Body
+from feedpress.render import PLACEHOLDER, Body, fill_line, values
 
 Stream = Literal["digest", "alerts"]
 URGENT = ("X-Priority: 1", "Importance: High", "Priority: urgent")
-_PLACEHOLDERS = re.compile(f"({NAME}|{EMAIL}|{UNSUBSCRIBE})")
+_HOLES = re.compile(f"({PLACEHOLDER.pattern})")
+_LINE_HOLES = re.compile(f"^(.*(?:{PLACEHOLDER.pattern}).*)$", re.MULTILINE)
 
 
 @dataclass(frozen=True)
@@ -72,8 +73,7 @@ class MessageMaker:
     def make(self, recipient: Recipient) -> tuple[str, bytes]:
         """The Message-ID and the bytes of the message for `recipient`."""
         url = self.unsubscribe_url(recipient.email)
-        values = {NAME: recipient.name or recipient.email, EMAIL: recipient.email,
-                  UNSUBSCRIBE: url}
+        found = values(recipient.name, recipient.email, url)
         message_id = f"<{uuid.uuid4().hex}@{self.settings.domain}>"
         boundary = f"=_feedpress_{secrets.token_hex(12)}"
         head = [
@@ -85,8 +85,8 @@ class MessageMaker:
         ]
         parts = [
             "\r\n".join(head), "", "This is a message in MIME format.",
-            f"--{boundary}", _PART_HEAD.format("text/plain") + self._text.fill(values),
-            f"--{boundary}", _PART_HEAD.format("text/html") + self._html.fill(values),
+            f"--{boundary}", _PART_HEAD.format("text/plain") + self._text.fill(found),
+            f"--{boundary}", _PART_HEAD.format("text/html") + self._html.fill(found),
             f"--{boundary}--", "",
         ]
         return message_id, "\r\n".join(parts).encode("ascii")
@@ -107,26 +107,29 @@ _SOFT_BREAK = "=\r\n"
 class _EncodedPart:
     """A body part, quoted-printable encoded once, with holes for the subscriber's details.
 
-    The static text between placeholders is encoded when the maker is made;
-    per message only the short values are encoded, each set between soft
-    line breaks (`=` at the end of a line, which decoders drop), so no line
-    can grow past quoted-printable's 76 characters.
+    The static text is encoded when the maker is made; per message only the
+    holes are. In the HTML a hole is a placeholder, set between soft line
+    breaks (`=` at the end of a line, which decoders drop) so that no line
+    grows past quoted-printable's 76 characters. In the text a hole is a
+    whole line, wrapped again at 72 columns if the filled-in value made it
+    long.
     """
 
     def __init__(self, content: str, *, html: bool) -> None:
         self.html = html
-        self.pieces: list[str] = []  # static, hole, static, hole, ..., static
-        for n, piece in enumerate(_PLACEHOLDERS.split(content.replace("\r\n", "\n"))):
-            self.pieces.append(_qp(piece) if n % 2 == 0 else piece)
+        content = content.replace("\r\n", "\n")
+        pieces = (_HOLES if html else _LINE_HOLES).split(content)
+        self.pieces = [_qp(p) if n % 2 == 0 else p for n, p in enumerate(pieces)]
 
-    def fill(self, values: dict[str, str]) -> str:
+    def fill(self, found: dict[str, str]) -> str:
         out = []
         for n, piece in enumerate(self.pieces):
             if n % 2 == 0:
                 out.append(piece)
+            elif self.html:
+                out.append(f"{_SOFT_BREAK}{_qp(escape(found[piece]))}{_SOFT_BREAK}")
             else:
-                value = escape(values[piece]) if self.html else values[piece]
-                out.append(f"{_SOFT_BREAK}{_qp(value)}{_SOFT_BREAK}")
+                out.append(_qp(fill_line(piece, found)))
         return "".join(out)
 
 

@@ -10,6 +10,7 @@ is left as placeholders that `personalise` fills in by plain substitution.
 from __future__ import annotations
 
 import logging
+import re
 import textwrap
 from dataclasses import dataclass
 from datetime import datetime
@@ -29,11 +30,13 @@ from feedpress.posts import read_body
 
 WIDTH = 72
 MAX_HTML_BYTES = 100_000
+PERSONAL_BYTES = 2_000  # room for a subscriber's name, address and unsubscribe link
 RTL = frozenset({"ar", "fa", "he", "ur", "ps", "yi", "dv", "ckb", "sd", "ug"})
 # Placeholders: letters only, so neither escaping, premailer nor wrapping touches them.
 NAME = "FeedpressSubscriberNameQx7"
 EMAIL = "FeedpressSubscriberEmailQx7"
 UNSUBSCRIBE = "FeedpressUnsubscribeUrlQx7"
+PLACEHOLDER = re.compile(f"{NAME}|{EMAIL}|{UNSUBSCRIBE}")
 WORDS = {
     "hello": "Hello",
     "breaking": "Breaking News",
@@ -54,6 +57,11 @@ class Body:
     subject: str
     text: str
     html: str
+
+    @property
+    def fits(self) -> bool:
+        """Whether the HTML, once personalised, stays under the size where Gmail clips it."""
+        return len(self.html.encode("utf-8")) <= MAX_HTML_BYTES - PERSONAL_BYTES
 
 
 class Renderer:
@@ -88,12 +96,7 @@ class Renderer:
             where = getattr(exc, "filename", None) or getattr(exc, "name", None) or name
             line = getattr(exc, "lineno", None)
             raise FeedpressError(f"{where}:{line or ''}: template error: {exc}") from None
-        inlined = inline(html)
-        if len(inlined.encode("utf-8")) > MAX_HTML_BYTES:
-            raise FeedpressError(
-                f"the {name} HTML is over {MAX_HTML_BYTES:,} bytes, where Gmail clips it; "
-                "lower email.digest.max_items")
-        return Body(subject, wrap(text), inlined)
+        return Body(subject, wrap(text), inline(html))
 
     def _context(self, subject: str, posts: tuple[Post, ...]) -> dict[str, Any]:
         site = self.config.site
@@ -120,13 +123,24 @@ class Renderer:
         return f"{local:%d %b %Y, %H:%M} {local.tzname()}"
 
 
+def values(name: str, email: str, unsubscribe_url: str) -> dict[str, str]:
+    """What each placeholder stands for, for one subscriber."""
+    return {NAME: name or email, EMAIL: email, UNSUBSCRIBE: unsubscribe_url}
+
+
+def fill_line(line: str, found: dict[str, str]) -> str:
+    """A text line with its placeholders filled in, wrapped again if that made it long."""
+    for placeholder, value in found.items():
+        line = line.replace(placeholder, value)
+    return wrap(line).removesuffix("\n") if len(line) > WIDTH else line
+
+
 def personalise(body: Body, name: str, email: str, unsubscribe_url: str) -> tuple[str, str]:
-    """The text and HTML of `body` for one subscriber: plain substitution, no re-rendering."""
-    shown = name or email
-    text = body.text.replace(NAME, shown).replace(EMAIL, email)
-    text = text.replace(UNSUBSCRIBE, unsubscribe_url)
-    html = body.html.replace(NAME, escape(shown)).replace(EMAIL, escape(email))
-    html = html.replace(UNSUBSCRIBE, escape(unsubscribe_url))
+    """The text and HTML of `body` for one subscriber: substitution, no re-rendering."""
+    found = values(name, email, unsubscribe_url)
+    text = "\n".join(fill_line(line, found) if PLACEHOLDER.search(line) else line
+                     for line in body.text.split("\n"))
+    html = PLACEHOLDER.sub(lambda m: escape(found[m.group()]), body.html)
     return text, html
 
 
@@ -151,6 +165,9 @@ def inline(html: str) -> str:
         keep_style_tags=False,
         disable_leftover_css=False,
         align_floating_images=False,
+        # Keep the templates' pixel width and height attributes (Outlook reads those);
+        # premailer would otherwise copy CSS values such as "100%" into them.
+        disable_basic_attributes=["width", "height"],
     ).transform(pretty_print=False))
 
 

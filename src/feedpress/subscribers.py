@@ -10,6 +10,7 @@ syntax only (email-validator, no DNS): a run must not depend on the network.
 from __future__ import annotations
 
 import csv
+import io
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -46,7 +47,7 @@ def load(path: Path) -> tuple[list[Subscriber], list[Problem]]:
         return [], [Problem(path, None, "subscribers", f"cannot read: {exc.strerror}")]
     except UnicodeDecodeError:
         return [], [Problem(path, None, "subscribers", "not valid UTF-8")]
-    rows = csv.reader(text.splitlines())
+    rows = csv.reader(io.StringIO(text, newline=""))
     header = [h.strip().lower() for h in next(rows, [])]
     if "email" not in header:
         return [], [Problem(path, 1, "email", "the header must have an email column")]
@@ -68,9 +69,15 @@ def _row(path: Path, line: int, row: dict[str, str],
     if not raw and not any(v.strip() for v in row.values()):
         return None  # a blank line
     try:
-        email = validate_email(raw, check_deliverability=False).normalized
+        checked = validate_email(raw, check_deliverability=False)
     except EmailNotValidError as exc:
         return _skip(path, line, "email", f"{raw!r} is not a valid address ({exc})")
+    # An internationalised domain is sent in its ASCII (punycode) form; a non-ASCII
+    # local part would need SMTPUTF8 end to end, which feedpress does not rely on.
+    email = checked.ascii_email
+    if email is None:
+        return _skip(path, line, "email", f"{raw!r} has non-ASCII letters before the @, "
+                     "which needs SMTPUTF8; feedpress sends plain ASCII addresses only")
     first = seen.setdefault(email.lower(), line)
     if first != line:
         return _skip(path, line, "email", f"{email} is already on line {first}")
