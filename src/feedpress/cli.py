@@ -216,45 +216,101 @@ def init(folder: Path) -> None:
 def _mail_command(stream: str, help_text: str) -> Callable[..., None]:
     @cli.command(stream, help=help_text)
     @common
-    @click.option("--preview", "preview_dir", required=True,
-                  type=click.Path(file_okay=False, path_type=Path),
-                  help="Write the message for one subscriber into this folder.")
+    @click.option("--preview", "preview_dir", type=click.Path(file_okay=False, path_type=Path),
+                  help="Write the message for one subscriber into this folder; send nothing.")
+    @click.option("--send", is_flag=True, help="Send to every eligible subscriber.")
+    @click.option("--dry-run", "dry_run", type=click.Path(file_okay=False, path_type=Path),
+                  help="Write every message into this folder as .eml; record nothing.")
+    @click.option("--to", metavar="ADDRESS", help="Send one test message here; record nothing.")
     @click.option("--since", callback=_parse_now, metavar="ISO-TIME",
-                  help="Only posts published after this time.")
+                  help="Preview: only posts published after this time.")
     @click.option("--until", callback=_parse_now, metavar="ISO-TIME",
-                  help="Only posts published up to this time (default: now).")
+                  help="Preview: only posts published up to this time (default: now).")
     @click.option("--subscriber", metavar="EMAIL",
                   help="Preview this subscriber's variant (default: the first in the CSV).")
-    def command(preview_dir: Path, since: datetime | None, until: datetime | None,
+    def command(preview_dir: Path | None, send: bool, dry_run: Path | None, to: str | None,
+                since: datetime | None, until: datetime | None,
                 subscriber: str | None) -> None:
-        from feedpress.mailing import preview
-
-        done = preview(_config(), "digest" if stream == "digest" else "alerts", preview_dir,
-                       _now(), since=since, until=until, subscriber_email=subscriber)
-        if done is None:
-            what = "posts" if stream == "digest" else "breaking posts"
-            click.echo(f"Nothing new to send: no {what} in the window.")
-            return
-        for note in done.notes:
-            click.echo(f"note: {note}", err=True)
-        for path in done.paths:
-            click.echo(str(_shown(path)))
+        chosen = sum(x is not None for x in (preview_dir, dry_run, to)) + send
+        if chosen != 1:
+            raise click.UsageError("give exactly one of --preview DIR, --send, --dry-run DIR "
+                                   "and --to ADDRESS")
+        kind = "digest" if stream == "digest" else "alerts"
+        what = "posts" if stream == "digest" else "breaking posts"
+        if preview_dir is not None:
+            _preview(kind, preview_dir, since, until, subscriber, what)
+        else:
+            _send(kind, dry_run, to, what)
 
     return command
 
 
-_mail_command("digest", """Preview the subscriber email digest.
+def _preview(kind: str, folder: Path, since: datetime | None, until: datetime | None,
+             subscriber: str | None, what: str) -> None:
+    from feedpress.mailing import preview
+
+    done = preview(_config(), kind, folder, _now(),  # type: ignore[arg-type]
+                   since=since, until=until, subscriber_email=subscriber)
+    if done is None:
+        click.echo(f"Nothing new to send: no {what} in the window.")
+        return
+    for note in done.notes:
+        click.echo(f"note: {note}", err=True)
+    for path in done.paths:
+        click.echo(str(_shown(path)))
+
+
+def _send(kind: str, dry_run: Path | None, to: str | None, what: str) -> None:
+    from feedpress.mailing import SendOptions, send
+
+    progress = _Progress()
+    summary = send(_config(), kind, _now(),  # type: ignore[arg-type]
+                   SendOptions(dry_run=dry_run, to=to, progress=progress))
+    progress.finish()
+    if summary is None:
+        click.echo(f"Nothing new to send: no {what} in the window.")
+        return
+    for problem in summary.problems:
+        click.echo(f"warning: {problem}", err=True)
+    if summary.stopped:
+        click.echo(f"stopped early: {summary.stopped}", err=True)
+    click.echo(summary.line())
+    sys.exit(summary.exit_code)
+
+
+class _Progress:
+    """A bar on a terminal; on a log, a plain line every 1,000 messages."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.tty = sys.stdout.isatty()
+
+    def __call__(self, address: str, outcome: str) -> None:
+        self.count += 1
+        if self.tty:
+            click.echo(f"\r{self.count} messages: {address} {outcome}\033[K", nl=False)
+        elif self.count % 1000 == 0:
+            click.echo(f"{self.count} messages...")
+
+    def finish(self) -> None:
+        if self.tty and self.count:
+            click.echo()
+
+
+_mail_command("digest", """Preview or send the subscriber email digest.
 
     \b
     Example:
         feedpress digest --preview preview/
         feedpress digest --preview preview/ --since 2026-11-20 --subscriber ana@example.org
+        feedpress digest --send
     """)
-_mail_command("alert", """Preview the breaking-news alert for the newest breaking post.
+_mail_command("alert", """Preview or send breaking-news alerts.
 
     \b
     Example:
         feedpress alert --preview preview/
+        feedpress alert --send
     """)
 
 

@@ -8,6 +8,8 @@ subscriber list and the secret for unsubscribe tokens.
 from __future__ import annotations
 
 import os
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -21,7 +23,10 @@ from feedpress.messages import MessageMaker, Recipient, Stream
 from feedpress.model import Post
 from feedpress.output import write_atomic
 from feedpress.render import MAX_HTML_BYTES, PERSONAL_BYTES, Body, Renderer, personalise
+from feedpress.send import Job, Policy, Sender, Summary
+from feedpress.store import Campaign, Store, open_store, send_lock
 from feedpress.subscribers import Subscriber
+from feedpress.transports import MaildirTransport, SmtpTransport, Transport, credentials
 
 PREVIEW_SECRET = b"feedpress preview only: set the secret variable to send"
 
@@ -135,3 +140,178 @@ def preview(config: Config, stream: Stream, out: Path, now: datetime, *,
         return None
     maker = MessageMaker(config.email, config.site.title, body, stream, now, key)
     return Preview(write_preview(out, stem, maker, subscriber, body), notes)
+
+
+# -- sending ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SendOptions:
+    """How a send runs: where messages go, and whether anything is recorded."""
+
+    transport: Transport | None = None  # None: the config's
+    dry_run: Path | None = None  # write DIR/*.eml instead, record nothing
+    to: str | None = None  # one test message to this address, record nothing
+    progress: Callable[[str, str], None] | None = None
+    sleep: Callable[[float], None] = time.sleep
+
+
+def send(config: Config, stream: Stream, now: datetime, options: SendOptions) -> Summary | None:
+    """Send the next digest, or every alert that is due; None when there is nothing to send."""
+    posts = published(config, now)
+    key, _ = secret(config, required=options.dry_run is None)
+    rows, problems = subscriber_list.load(config.email.subscribers)
+    renderer = Renderer(config)
+    settings = config.email
+    if options.dry_run is not None or options.to is not None:
+        return _without_ledger(config, stream, now, posts, rows, renderer, key, options)
+    with send_lock(settings.state), open_store(settings.state, now) as ledger:
+        plans = _plans(config, stream, now, posts, ledger)
+        if not plans:
+            return None
+        summary = Summary(problems=[str(p) for p in problems])
+        transport = options.transport or _transport(config)
+        for campaign, campaign_posts in plans:
+            done = _send_campaign(config, stream, now, campaign, campaign_posts, rows, ledger,
+                                  renderer, key, transport, options)
+            _add(summary, done)
+            if done.stopped:
+                break
+        return summary
+
+
+def _plans(config: Config, stream: Stream, now: datetime, posts: list[Post],
+           ledger: Store) -> list[tuple[Campaign, list[Post]]]:
+    """The campaigns to (re)send: an unfinished one first, else a new one if anything is due."""
+    by_id = {p.id: p for p in posts}
+    if stream == "digest":
+        unfinished = ledger.unfinished_digest()
+        if unfinished is not None:
+            return [(unfinished, [by_id[i] for i in unfinished.posts if i in by_id])]
+        window = select.next_window(now, ledger.last_digest_end(),
+                                    config.email.digest.first_window)
+        due = select.in_window(posts, window, ledger.posts_in_digests())
+        if not due:
+            return []
+        campaign = ledger.open_digest(window.since, window.until, [p.id for p in due])
+        return [(campaign, due)]
+    plans = [(c, [by_id[c.post_id]]) for c in ledger.unfinished_alerts() if c.post_id in by_id]
+    for post in select.alerts_due(posts, now, config.email.alert.max_age,
+                                  ledger.alerted_posts()):
+        plans.append((ledger.open_alert(post.id), [post]))
+    return plans
+
+
+def _send_campaign(config: Config, stream: Stream, now: datetime, campaign: Campaign,
+                   posts: list[Post], rows: list[Subscriber], ledger: Store, renderer: Renderer,
+                   key: bytes, transport: Transport, options: SendOptions) -> Summary:
+    done = ledger.statuses(campaign)
+    suppressed = ledger.suppressed(stream)
+    sender = Sender(transport, ledger, campaign, config.email.sender_address,
+                    _policy(config), sleep=options.sleep, progress=options.progress)
+    makers = _Makers(config, stream, now, posts, renderer, key)
+    skipped = 0
+
+    def jobs() -> Iterator[Job]:
+        nonlocal skipped
+        for row in rows:
+            if not _eligible(row, stream, suppressed):
+                continue
+            if done.get(row.email.lower()) in ("sent", "bounced"):
+                skipped += 1
+                continue
+            maker = makers.get(row)
+            if maker is not None:
+                yield Job(Recipient(row.email, row.name), maker)
+
+    summary = sender.run(jobs())
+    summary.skipped += skipped
+    if not summary.pending and not summary.stopped:
+        ledger.complete(campaign)
+    return summary
+
+
+class _Makers:
+    """One message maker per distinct body: a body is rendered and inlined once."""
+
+    def __init__(self, config: Config, stream: Stream, now: datetime, posts: list[Post],
+                 renderer: Renderer, key: bytes) -> None:
+        self.config, self.stream, self.now, self.posts = config, stream, now, posts
+        self.renderer, self.key = renderer, key
+        self._found: dict[object, MessageMaker | None] = {}
+
+    def get(self, row: Subscriber) -> MessageMaker | None:
+        choice = row.choice
+        if choice not in self._found:
+            self._found[choice] = self._make(row)
+        return self._found[choice]
+
+    def _make(self, row: Subscriber) -> MessageMaker | None:
+        if self.stream == "digest":
+            body = digest_body(self.config, self.renderer, self.posts, row)
+        else:
+            post = self.posts[0]
+            body = (alert_body(self.config, self.renderer, post)
+                    if select.matches(post, row.choice) else None)
+        if body is None:
+            return None
+        return MessageMaker(self.config.email, self.config.site.title, body, self.stream,
+                            self.now, self.key)
+
+
+def _eligible(row: Subscriber, stream: Stream, suppressed: frozenset[str]) -> bool:
+    return row.email.lower() not in suppressed and (stream == "digest" or row.alerts)
+
+
+def _without_ledger(config: Config, stream: Stream, now: datetime, posts: list[Post],
+                    rows: list[Subscriber], renderer: Renderer, key: bytes,
+                    options: SendOptions) -> Summary | None:
+    """`--dry-run DIR` (every message as a file) or `--to ADDRESS` (one test message)."""
+    if stream == "digest":
+        window = select.next_window(now, None, config.email.digest.first_window)
+        due = select.in_window(posts, window)
+    else:
+        due = select.alerts_due(posts, now, config.email.alert.max_age)[:1]
+    if not due:
+        return None
+    makers = _Makers(config, stream, now, due, renderer, key)
+    summary = Summary()
+    if options.to is not None:
+        maker = makers.get(Subscriber(options.to, ""))
+        if maker is None:
+            return None
+        connection = (options.transport or _transport(config)).connect()
+        try:
+            connection.deliver(config.email.sender_address, options.to,
+                               maker.make(Recipient(options.to, ""))[1])
+        finally:
+            connection.close()
+        summary.sent = 1
+        return summary
+    assert options.dry_run is not None
+    for n, row in enumerate(r for r in rows if _eligible(r, stream, frozenset())):
+        maker = makers.get(row)
+        if maker is not None:
+            write_atomic(options.dry_run / f"{n + 1:06d}-{row.email}.eml",
+                         maker.make(Recipient(row.email, row.name))[1])
+            summary.sent += 1
+    return summary
+
+
+def _policy(config: Config) -> Policy:
+    smtp = config.email.smtp
+    return Policy(retries=smtp.retries, backoff=smtp.retry_backoff,
+                  max_errors=smtp.max_errors, rate=smtp.rate)
+
+
+def _transport(config: Config) -> Transport:
+    settings = config.email
+    if settings.transport == "maildir":
+        return MaildirTransport(settings.maildir)
+    return SmtpTransport(settings.smtp, credentials(settings.smtp))
+
+
+def _add(total: Summary, part: Summary) -> None:
+    for name in ("sent", "skipped", "retried", "bounced", "pending"):
+        setattr(total, name, getattr(total, name) + getattr(part, name))
+    total.stopped = total.stopped or part.stopped

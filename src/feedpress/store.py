@@ -109,6 +109,12 @@ class Store:
             "ORDER BY id DESC").fetchone()
         return _campaign(row) if row else None
 
+    def unfinished_alerts(self) -> list[Campaign]:
+        rows = self._db.execute(
+            f"SELECT {_CAMPAIGN} FROM campaigns WHERE kind = 'alert' AND completed_at IS NULL "
+            "ORDER BY id")
+        return [_campaign(row) for row in rows]
+
     def last_digest_end(self) -> datetime | None:
         """Where the next digest's window starts: the end of the last completed one."""
         row = self._db.execute(
@@ -231,7 +237,8 @@ def open_store(path: Path, clock: datetime, *, create: bool = True) -> Iterator[
         raise FeedpressError(f"{path}: no send ledger yet (nothing has been sent)")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        db = sqlite3.connect(path, timeout=10)
+        # Worker threads record deliveries; `Sender` serialises them with its own lock.
+        db = sqlite3.connect(path, timeout=10, check_same_thread=False)
         db.execute("PRAGMA journal_mode = WAL")
         db.execute("PRAGMA foreign_keys = ON")
         _migrate(db)

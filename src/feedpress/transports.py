@@ -1,0 +1,169 @@
+"""Where messages go: an SMTP server (over one or more connections) or a Maildir.
+
+A transport only delivers and says what happened; retrying, recording and
+deciding when to stop belong to `send`. Each outcome is one of: accepted,
+`TemporaryFailure` (4xx, a dropped connection, a timeout: worth another
+try) or `PermanentFailure` (5xx: this address will not take mail).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import mailbox
+import os
+import smtplib
+import socket
+import ssl
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from feedpress.errors import FeedpressError
+from feedpress.mailsettings import SmtpSettings
+
+
+class TemporaryFailure(Exception):
+    """Worth trying again later: a 4xx reply, a dropped connection, a timeout."""
+
+
+class PermanentFailure(Exception):
+    """A 5xx reply: the address bounced."""
+
+
+class Connection(Protocol):
+    def deliver(self, sender: str, recipient: str, message: bytes) -> None: ...
+    def close(self) -> None: ...
+
+
+class Transport(Protocol):
+    connections: int
+
+    def connect(self) -> Connection: ...
+
+
+@dataclass(frozen=True)
+class Credentials:
+    username: str
+    password: str
+
+
+class MaildirTransport:
+    """Writes each message into a Maildir folder (tmp/ then new/), which any mail client opens."""
+
+    connections = 1
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+
+    def connect(self) -> Connection:
+        try:
+            return _MaildirConnection(mailbox.Maildir(self.folder, create=True))
+        except OSError as exc:
+            raise FeedpressError(f"{self.folder}: cannot open the Maildir: {exc}") from None
+
+
+class _MaildirConnection:
+    def __init__(self, box: mailbox.Maildir) -> None:
+        self.box = box
+
+    def deliver(self, sender: str, recipient: str, message: bytes) -> None:
+        try:
+            self.box.add(message)
+        except OSError as exc:
+            raise TemporaryFailure(f"cannot write to the Maildir: {exc}") from None
+
+    def close(self) -> None:
+        self.box.close()
+
+
+class SmtpTransport:
+    """An SMTP server, with TLS certificates always verified."""
+
+    def __init__(self, settings: SmtpSettings, credentials: Credentials | None) -> None:
+        self.settings = settings
+        self.credentials = credentials
+        self.connections = settings.connections
+        self.context = ssl.create_default_context(
+            cafile=str(settings.ca_file) if settings.ca_file else None)
+
+    def connect(self) -> Connection:
+        s = self.settings
+        try:
+            if s.security == "ssl":
+                client: smtplib.SMTP = smtplib.SMTP_SSL(s.host, s.port, timeout=s.timeout,
+                                                        context=self.context)
+            else:
+                client = smtplib.SMTP(s.host, s.port, timeout=s.timeout)
+                if s.security == "starttls":
+                    client.starttls(context=self.context)
+            if self.credentials is not None:
+                client.login(self.credentials.username, self.credentials.password)
+        except ssl.SSLCertVerificationError as exc:
+            raise FeedpressError(f"{s.host}:{s.port}: the server's certificate does not "
+                                 f"verify ({exc.verify_message}); set email.smtp.ca_file "
+                                 "to trust its CA") from None
+        except smtplib.SMTPAuthenticationError as exc:
+            raise FeedpressError(f"{s.host}:{s.port}: login refused: "
+                                 f"{_failure(exc.smtp_code, exc.smtp_error)}") from None
+        except smtplib.SMTPNotSupportedError:
+            raise FeedpressError(f"{s.host}:{s.port} does not offer STARTTLS; set "
+                                 "email.smtp.security") from None
+        except (OSError, smtplib.SMTPException) as exc:
+            raise TemporaryFailure(f"cannot connect to {s.host}:{s.port}: {exc}") from None
+        return _SmtpConnection(client)
+
+
+class _SmtpConnection:
+    def __init__(self, client: smtplib.SMTP) -> None:
+        self.client = client
+
+    def deliver(self, sender: str, recipient: str, message: bytes) -> None:
+        try:
+            self.client.sendmail(sender, [recipient], message)
+        except smtplib.SMTPRecipientsRefused as exc:
+            code, text = next(iter(exc.recipients.values()))
+            raise _failure(code, text) from None
+        except smtplib.SMTPResponseException as exc:
+            raise _failure(exc.smtp_code, exc.smtp_error) from None
+        except (OSError, smtplib.SMTPException) as exc:
+            raise TemporaryFailure(f"connection lost: {exc}") from None
+
+    def close(self) -> None:
+        try:
+            self.client.quit()
+        except (OSError, smtplib.SMTPException):
+            self.client.close()
+
+
+def _failure(code: int, text: bytes | str) -> Exception:
+    message = f"{code} {text.decode(errors='replace') if isinstance(text, bytes) else text}"
+    return PermanentFailure(message) if 500 <= code < 600 else TemporaryFailure(message)
+
+
+def credentials(settings: SmtpSettings) -> Credentials | None:
+    """SMTP login from the environment variables the config names, or None for no AUTH."""
+    username = os.environ.get(settings.username_env)
+    password = os.environ.get(settings.password_env)
+    if not username and not password:
+        return None
+    if not (username and password):
+        raise FeedpressError(f"set both {settings.username_env} and {settings.password_env}, "
+                             "or neither")
+    if settings.security == "none" and not is_loopback(settings.host):
+        raise FeedpressError(
+            f"refusing to send the SMTP password unencrypted to {settings.host}; set "
+            "email.smtp.security to starttls or ssl (plain is allowed only to loopback)")
+    return Credentials(username, password)
+
+
+def is_loopback(host: str) -> bool:
+    """127.0.0.0/8, ::1, or a name that resolves only to those."""
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        pass
+    try:
+        infos = socket.getaddrinfo(host, None)
+    except OSError:
+        return False
+    return bool(infos) and all(ipaddress.ip_address(i[4][0]).is_loopback for i in infos)
