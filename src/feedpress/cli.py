@@ -314,6 +314,126 @@ _mail_command("alert", """Preview or send breaking-news alerts.
     """)
 
 
+@cli.group()
+def subscribers() -> None:
+    """The subscriber list (the CSV), with the ledger's unsubscribes and bounces.
+
+    \b
+    Example:
+        feedpress subscribers list
+        feedpress subscribers unsubscribe ana@example.org --stream alerts
+    """
+
+
+@subscribers.command("list")
+@common
+def subscribers_list() -> None:
+    """Every valid subscriber and what they get.
+
+    \b
+    Example:
+        feedpress subscribers list
+    """
+    from feedpress.audience import members
+
+    found, problems = members(_config(), _now())
+    _problems(problems)
+    for m in found:
+        gets = ", ".join(m.gets) or "nothing (suppressed)"
+        click.echo(f"{m.subscriber.email}\t{m.subscriber.name}\t{gets}")
+    click.echo(f"{len(found)} subscriber(s)")
+
+
+@subscribers.command("check")
+@common
+def subscribers_check() -> None:
+    """Check the CSV; exit 1 if any row has a problem.
+
+    \b
+    Example:
+        feedpress subscribers check
+    """
+    from feedpress.subscribers import load
+
+    rows, problems = load(_config().email.subscribers)
+    _problems(problems)
+    click.echo(f"{len(rows)} valid row(s), {len(problems)} problem(s)")
+    if problems:
+        sys.exit(1)
+
+
+@subscribers.command("export")
+@common
+def subscribers_export() -> None:
+    """Print the list as CSV, with what each subscriber gets.
+
+    \b
+    Example:
+        feedpress subscribers export > subscribers-now.csv
+    """
+    from feedpress.audience import export, members
+
+    found, problems = members(_config(), _now())
+    _problems(problems)
+    click.echo(export(found), nl=False)
+
+
+def _suppression_command(name: str, suppressed: bool, help_text: str) -> None:
+    @subscribers.command(name, help=help_text)
+    @common
+    @click.argument("email")
+    @click.option("--stream", type=click.Choice(["digest", "alerts", "all"]), default="all",
+                  show_default=True, help="Which stream.")
+    def command(email: str, stream: str) -> None:
+        from feedpress.audience import set_suppressed, streams_for
+
+        changed = set_suppressed(_config(), _now(), email, streams_for(stream),
+                                 suppressed=suppressed)
+        verb = "unsubscribed from" if suppressed else "resubscribed to"
+        click.echo(f"{email} {verb} {stream} ({changed} change(s))")
+
+
+_suppression_command("unsubscribe", True, """Stop sending a stream to EMAIL (it wins over the CSV).
+
+    \b
+    Example:
+        feedpress subscribers unsubscribe ana@example.org --stream alerts
+    """)
+_suppression_command("resubscribe", False, """Undo an unsubscribe or a bounce for EMAIL.
+
+    \b
+    Example:
+        feedpress subscribers resubscribe ana@example.org
+    """)
+
+
+@cli.command("serve-unsubscribe")
+@common
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8025, show_default=True, type=int)
+def serve_unsubscribe(host: str, port: int) -> None:
+    """Serve the unsubscribe links (GET shows a page, POST unsubscribes; RFC 8058).
+
+    Run it behind your web server, which handles TLS.
+
+    \b
+    Example:
+        feedpress serve-unsubscribe --host 127.0.0.1 --port 8025
+    """
+    from wsgiref.simple_server import make_server
+
+    from feedpress.mailing import secret
+    from feedpress.unsubscribe import UnsubscribeApp
+
+    config = _config()
+    key, _ = secret(config, required=True)
+    lists = {config.email.list_id: "digest", config.email.alert_list_id: "alerts"}
+    app = UnsubscribeApp(key, config.email.state, lists)  # type: ignore[arg-type]
+    with make_server(host, port, app) as server:
+        click.echo(f"serving unsubscribe links on http://{host}:{port}/unsubscribe")
+        server.serve_forever()
+
+
 def _shown(path: Path) -> Path:
     try:
         return path.absolute().relative_to(Path.cwd())
