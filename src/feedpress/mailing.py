@@ -19,7 +19,7 @@ from feedpress import subscribers as subscriber_list
 from feedpress.builder import load
 from feedpress.config import Config
 from feedpress.errors import FeedpressError, InvalidPostsError, Problem, UsageError
-from feedpress.messages import MessageMaker, Recipient, Stream
+from feedpress.messages import MessageMaker, Recipient, Signer, Stream
 from feedpress.model import Post
 from feedpress.output import write_atomic
 from feedpress.render import MAX_HTML_BYTES, PERSONAL_BYTES, Body, Renderer, personalise
@@ -256,7 +256,7 @@ class _Makers:
         if body is None:
             return None
         return MessageMaker(self.config.email, self.config.site.title, body, self.stream,
-                            self.now, self.key)
+                            self.now, self.key, signer(self.config))
 
 
 def _eligible(row: Subscriber, stream: Stream, suppressed: frozenset[str]) -> bool:
@@ -296,6 +296,26 @@ def _without_ledger(config: Config, stream: Stream, now: datetime, posts: list[P
                          maker.make(Recipient(row.email, row.name))[1])
             summary.sent += 1
     return summary
+
+
+def signer(config: Config) -> Signer | None:
+    """The DKIM signer the config asks for, with its key from the environment or a file."""
+    dkim = config.email.dkim
+    if dkim is None:
+        return None
+    if dkim.key_env is not None:
+        key = os.environ.get(dkim.key_env, "").encode()
+        if not key:
+            raise FeedpressError(f"the environment variable {dkim.key_env} "
+                                 "(email.dkim.key_env) is not set")
+    else:
+        assert dkim.key_file is not None
+        try:
+            key = dkim.key_file.read_bytes()
+        except OSError as exc:
+            raise FeedpressError(f"{dkim.key_file}: cannot read the DKIM key: "
+                                 f"{exc.strerror}") from None
+    return Signer(dkim.selector, dkim.domain, key)
 
 
 def _policy(config: Config) -> Policy:

@@ -53,6 +53,16 @@ class AlertSettings:
 
 
 @dataclass(frozen=True)
+class DkimSettings:
+    """DKIM signing: the private key comes from an environment variable or a file."""
+
+    selector: str
+    domain: str
+    key_env: str | None
+    key_file: Path | None
+
+
+@dataclass(frozen=True)
 class EmailSettings:
     """Everything the digest, the alerts and their sending need."""
 
@@ -71,6 +81,7 @@ class EmailSettings:
     digest: DigestSettings
     alert: AlertSettings
     templates: Path
+    dkim: DkimSettings | None = None
 
     @property
     def domain(self) -> str:
@@ -110,6 +121,7 @@ def read_email(fields: Fields | None, root: Path, site_domain: str) -> EmailSett
         digest=_read_digest(f.section("digest")),
         alert=_read_alert(f.section("alert")),
         templates=root / (f.text("templates") or "email_templates"),
+        dkim=_read_dkim(f.section("dkim"), root, address.rpartition("@")[2]),
     )
     f.finish()
     return settings
@@ -136,6 +148,22 @@ def _read_smtp(f: Fields | None, root: Path) -> SmtpSettings:
     )
     f.finish()
     return smtp
+
+
+def _read_dkim(f: Fields | None, root: Path, domain: str) -> DkimSettings | None:
+    if f is None:
+        return None
+    selector = f.text("selector", required=True) or "feedpress"
+    key_env = f.text("key_env")
+    key_file = f.text("key_file")
+    if (key_env is None) == (key_file is None):
+        f.problem("key_env", "give key_env (a variable holding the PEM key) or key_file")
+    if key_env is not None:
+        key_env = _env_name(f, "key_env", "FEEDPRESS_DKIM_KEY")
+    settings = DkimSettings(selector, f.text("domain") or domain, key_env,
+                            root / key_file if key_file else None)
+    f.finish()
+    return settings
 
 
 def _read_digest(f: Fields | None) -> DigestSettings:

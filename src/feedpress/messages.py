@@ -45,7 +45,8 @@ class MessageMaker:
     """Makes the messages of one body for any number of recipients."""
 
     def __init__(self, settings: EmailSettings, site_title: str, body: Body, stream: Stream,
-                 now: datetime, secret: bytes) -> None:
+                 now: datetime, secret: bytes, signer: Signer | None = None) -> None:
+        self.signer = signer
         self.settings = settings
         self.body = body
         self.stream = stream
@@ -89,7 +90,8 @@ class MessageMaker:
             f"--{boundary}", _PART_HEAD.format("text/html") + self._html.fill(found),
             f"--{boundary}--", "",
         ]
-        return message_id, "\r\n".join(parts).encode("ascii")
+        message = "\r\n".join(parts).encode("ascii")
+        return message_id, self.signer.sign(message) if self.signer else message
 
     def _list_unsubscribe(self, url: str, email: str) -> str:
         links = [f"<{url}>"]
@@ -97,6 +99,28 @@ class MessageMaker:
             subject = self._mailto_subject + quote(email, safe="@")
             links.append(f"<mailto:{self.settings.unsubscribe_mailto}?subject={subject}>")
         return ", ".join(links)
+
+
+SIGNED_HEADERS = (b"From", b"To", b"Subject", b"Date", b"Message-ID", b"List-Id",
+                  b"List-Unsubscribe", b"List-Unsubscribe-Post", b"MIME-Version",
+                  b"Content-Type")
+
+
+class Signer:
+    """DKIM signatures (dkimpy) over the headers RFC 8058 needs signed for one-click."""
+
+    def __init__(self, selector: str, domain: str, key: bytes) -> None:
+        import dkim
+
+        self._dkim = dkim
+        self.selector = selector.encode()
+        self.domain = domain.encode()
+        self.key = key
+
+    def sign(self, message: bytes) -> bytes:
+        signature: bytes = self._dkim.sign(message, self.selector, self.domain, self.key,
+                                           include_headers=list(SIGNED_HEADERS))
+        return signature + message
 
 
 _PART_HEAD = ("Content-Type: {}; charset=utf-8\r\n"
