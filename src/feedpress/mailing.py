@@ -24,7 +24,7 @@ from feedpress.model import Post
 from feedpress.output import write_atomic
 from feedpress.render import MAX_HTML_BYTES, PERSONAL_BYTES, Body, Renderer, personalise
 from feedpress.send import Job, Policy, Sender, Summary
-from feedpress.store import Campaign, Store, open_store, send_lock
+from feedpress.store import Campaign, Store, open_store, peek, send_lock
 from feedpress.subscribers import Subscriber
 from feedpress.transports import MaildirTransport, SmtpTransport, Transport, credentials
 
@@ -100,6 +100,20 @@ def alert_body(config: Config, renderer: Renderer, post: Post) -> Body:
     return renderer.alert(post, f"{config.email.alert.subject_prefix} {post.title}")
 
 
+def _next_digest_posts(config: Config, now: datetime, posts: list[Post],
+                       since: datetime | None, until: datetime | None) -> list[Post]:
+    """What the next `--send` would send, read from the ledger without writing to it."""
+    with peek(config.email.state, now) as ledger:
+        last_end = ledger.last_digest_end() if ledger else None
+        sent = ledger.posts_in_digests() if ledger else frozenset()
+        unfinished = ledger.unfinished_digest() if ledger else None
+    if unfinished is not None and since is None and until is None:
+        wanted = set(unfinished.posts)
+        return [p for p in posts if p.id in wanted]
+    start = since or select.next_window(now, last_end, config.email.digest.first_window).since
+    return select.in_window(posts, select.Window(start, until or now), sent)
+
+
 def write_preview(out: Path, stem: str, maker: MessageMaker, subscriber: Subscriber,
                   body: Body) -> list[Path]:
     """`stem`.html, `stem`.txt and `stem`.eml; the .html is exactly the message's HTML part."""
@@ -127,9 +141,8 @@ def preview(config: Config, stream: Stream, out: Path, now: datetime, *,
     notes.extend(str(p) for p in problems)
     renderer = Renderer(config)
     if stream == "digest":
-        window = select.Window(
-            since or now - config.email.digest.first_window, until or now)
-        body = digest_body(config, renderer, select.in_window(posts, window), subscriber)
+        due = _next_digest_posts(config, now, posts, since, until)
+        body = digest_body(config, renderer, due, subscriber)
         stem = "digest"
     else:
         breaking = [p for p in posts if p.breaking and (until is None or p.date <= until)
@@ -268,10 +281,11 @@ def _without_ledger(config: Config, stream: Stream, now: datetime, posts: list[P
                     options: SendOptions) -> Summary | None:
     """`--dry-run DIR` (every message as a file) or `--to ADDRESS` (one test message)."""
     if stream == "digest":
-        window = select.next_window(now, None, config.email.digest.first_window)
-        due = select.in_window(posts, window)
+        due = _next_digest_posts(config, now, posts, None, None)
     else:
-        due = select.alerts_due(posts, now, config.email.alert.max_age)[:1]
+        with peek(config.email.state, now) as ledger:
+            alerted = ledger.alerted_posts() if ledger else frozenset()
+        due = select.alerts_due(posts, now, config.email.alert.max_age, alerted)[:1]
     if not due:
         return None
     makers = _Makers(config, stream, now, due, renderer, key)

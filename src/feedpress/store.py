@@ -253,6 +253,23 @@ def open_store(path: Path, clock: datetime, *, create: bool = True) -> Iterator[
 
 
 @contextmanager
+def peek(path: Path, clock: datetime) -> Iterator[Store | None]:
+    """The ledger opened read-only, or None if there is none: previews must not create it."""
+    if not path.exists():
+        yield None
+        return
+    try:
+        db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=10)
+        version = db.execute("PRAGMA user_version").fetchone()[0]
+    except sqlite3.Error as exc:
+        raise FeedpressError(f"{path}: cannot read the send ledger: {exc}") from None
+    try:
+        yield Store(db, clock) if version == len(MIGRATIONS) else None
+    finally:
+        db.close()
+
+
+@contextmanager
 def send_lock(path: Path) -> Iterator[None]:
     """Hold the send lock beside the ledger, or raise `LockedError` at once."""
     lock_path = path.with_name(path.name + ".lock")
