@@ -281,17 +281,19 @@ def _without_ledger(config: Config, stream: Stream, now: datetime, posts: list[P
                     options: SendOptions) -> Summary | None:
     """`--dry-run DIR` (every message as a file) or `--to ADDRESS` (one test message)."""
     if stream == "digest":
-        due = _next_digest_posts(config, now, posts, None, None)
+        groups = [_next_digest_posts(config, now, posts, None, None)]
     else:
         with peek(config.email.state, now) as ledger:
             alerted = ledger.alerted_posts() if ledger else frozenset()
-        due = select.alerts_due(posts, now, config.email.alert.max_age, alerted)[:1]
-    if not due:
+        groups = [[p] for p in select.alerts_due(posts, now, config.email.alert.max_age,
+                                                 alerted)]
+    groups = [group for group in groups if group]
+    if not groups:
         return None
-    makers = _Makers(config, stream, now, due, renderer, key)
     summary = Summary()
     if options.to is not None:
-        maker = makers.get(Subscriber(options.to, ""))
+        maker = _Makers(config, stream, now, groups[0], renderer, key).get(
+            Subscriber(options.to, ""))
         if maker is None:
             return None
         connection = (options.transport or _transport(config)).connect()
@@ -303,12 +305,14 @@ def _without_ledger(config: Config, stream: Stream, now: datetime, posts: list[P
         summary.sent = 1
         return summary
     assert options.dry_run is not None
-    for n, row in enumerate(r for r in rows if _eligible(r, stream, frozenset())):
-        maker = makers.get(row)
-        if maker is not None:
-            write_atomic(options.dry_run / f"{n + 1:06d}-{row.email}.eml",
-                         maker.make(Recipient(row.email, row.name))[1])
-            summary.sent += 1
+    for number, group in enumerate(groups, start=1):
+        makers = _Makers(config, stream, now, group, renderer, key)
+        for row in (r for r in rows if _eligible(r, stream, frozenset())):
+            maker = makers.get(row)
+            if maker is not None:
+                summary.sent += 1
+                name = f"{stream}-{number:03d}-{summary.sent:06d}-{row.email}.eml"
+                write_atomic(options.dry_run / name, maker.make(Recipient(row.email, row.name))[1])
     return summary
 
 
