@@ -272,6 +272,12 @@ def _send(kind: str, dry_run: Path | None, to: str | None, what: str) -> None:
         return
     for problem in summary.problems:
         click.echo(f"warning: {problem}", err=True)
+    if dry_run is not None:
+        click.echo(f"{summary.sent} message(s) written to {_shown(dry_run)}; nothing recorded")
+        return
+    if to is not None:
+        click.echo(f"test message sent to {to}; nothing recorded")
+        return
     if summary.stopped:
         click.echo(f"stopped early: {summary.stopped}", err=True)
     click.echo(summary.line())
