@@ -23,6 +23,7 @@ from feedpress import digest as select
 from feedpress.config import load as load_config
 from feedpress.mailing import digest_body, published
 from feedpress.messages import MessageMaker, Recipient
+from feedpress.model import Post
 from feedpress.render import Renderer
 from feedpress.subscribers import Subscriber
 
@@ -31,13 +32,18 @@ def max_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def choices(config_blogs: list[str], tags: list[str], count: int,
+def choices(posts: list[Post], count: int,
             rng: random.Random) -> list[tuple[frozenset[str], frozenset[str]]]:
+    """`count` distinct choices, each matching at least one post of the window."""
     found = {(frozenset(), frozenset())}
-    while len(found) < count:
-        blogs = frozenset(rng.sample(config_blogs, rng.randint(0, min(2, len(config_blogs)))))
-        chosen = frozenset(rng.sample(tags, rng.randint(0, min(2, len(tags)))))
-        found.add((blogs, chosen))
+    for _ in range(count * 50):
+        if len(found) >= count:
+            break
+        post = rng.choice(posts)
+        blogs = frozenset([post.blog]) if rng.random() < 0.6 else frozenset()
+        tags = frozenset([rng.choice(post.tags).slug]) if post.tags and rng.random() < 0.5 \
+            else frozenset()
+        found.add((blogs, tags))
     return sorted(found, key=lambda c: (sorted(c[0]), sorted(c[1])))
 
 
@@ -55,8 +61,7 @@ def main() -> None:
     posts = published(config, now)
     window = select.Window(now - config.email.digest.first_window, now)
     in_window = select.in_window(posts, window)
-    tags = sorted({t.slug for p in in_window for t in p.tags})
-    variants = choices([b.id for b in config.blogs], tags, args.variants, rng)
+    variants = choices(in_window, args.variants, rng)
     rss_before = max_rss_mb()
 
     started = time.perf_counter()
