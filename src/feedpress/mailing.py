@@ -65,8 +65,9 @@ def sample_subscriber(config: Config, email: str | None) -> tuple[Subscriber, li
     rows, problems = (subscriber_list.load(config.email.subscribers)
                       if config.email.subscribers.exists() else ([], []))
     if email is not None:
+        wanted = subscriber_list.normal_address(email)
         for row in rows:
-            if row.email.lower() == email.lower():
+            if row.email.lower() == wanted:
                 return row, problems
         raise UsageError(f"{email} is not a valid row of {config.email.subscribers}")
     if rows:

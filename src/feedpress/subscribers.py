@@ -89,6 +89,15 @@ def _row(path: Path, line: int, row: dict[str, str],
                       _split(row.get("tags"), slugify), alerts in _YES, line)
 
 
+def normal_address(address: str) -> str:
+    """`address` as the list stores it (ASCII domain, lower case), for comparing."""
+    try:
+        checked = validate_email(address, check_deliverability=False)
+    except EmailNotValidError:
+        return address.lower()
+    return (checked.ascii_email or checked.normalized).lower()
+
+
 def _split(cell: str | None, normal: object) -> frozenset[str]:
     parts = (p.strip() for p in (cell or "").split(";"))
     return frozenset(normal(p) for p in parts if p)  # type: ignore[operator]
