@@ -25,7 +25,6 @@ from feedpress.model import ALL_FORMATS, Author, Blog, FeedOptions, Format, Site
 
 CONFIG_NAME = "feedpress.yaml"
 PERMALINK_FIELDS = frozenset({"site_url", "blog_url", "blog", "slug", "year", "month", "day"})
-_LANGUAGE = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$")
 _BLOG_ID = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 
 
@@ -236,11 +235,7 @@ def _url(fields: Fields, key: str, *, required: bool = False, folder: bool = Fal
 
 
 def _language(fields: Fields, key: str, default: str) -> str:
-    value = fields.text(key)
-    if value is not None and not _LANGUAGE.match(value):
-        fields.problem(key, f"must be a language tag such as en, ar or pt-BR, not {value!r}")
-        return default
-    return value or default
+    return fields.language(key) or default
 
 
 def _timezone(fields: Fields) -> str:

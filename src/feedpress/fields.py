@@ -8,6 +8,7 @@ so that a single run reports every mistake in a file.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -15,6 +16,7 @@ from typing import Any, TypeVar
 from feedpress.errors import Problem, Severity
 
 T = TypeVar("T")
+_LANGUAGE = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$")
 
 
 class Fields:
@@ -85,6 +87,14 @@ class Fields:
             self.problem(key, f"must be one of {', '.join(options)}, not {value!r}")
             return default
         return default if value is None else value
+
+    def language(self, key: str) -> str | None:
+        """A language tag such as en, ar or pt-BR; None when absent or invalid."""
+        value = self.text(key)
+        if value is not None and not _LANGUAGE.match(value):
+            self.problem(key, f"must be a language tag such as en, ar or pt-BR, not {value!r}")
+            return None
+        return value
 
     def text_list(self, key: str, *, single: bool = True) -> list[str] | None:
         """A list of strings; with `single`, a lone string is a list of one."""

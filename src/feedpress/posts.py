@@ -29,7 +29,6 @@ _FENCE = re.compile(r"^(?:---|\.\.\.)[ \t]*$", re.MULTILINE)
 _DATE_ONLY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _LEADING_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}[-_]?")
 _URI = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:\S+$")
-_LANGUAGE = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$")
 
 
 @dataclass(frozen=True)
@@ -198,9 +197,7 @@ def _build(
     tags = _tags(f, r)
     image = _image(f, r)
     summary = r.clean("summary", f.text("summary"))
-    lang = f.text("lang")
-    if lang is not None and not _LANGUAGE.match(lang):
-        f.problem("lang", f"must be a language tag such as en, ar or pt-BR, not {lang!r}")
+    lang = f.language("lang")
     post_id = f.text("id")
     if data.get("id", "") is None or (post_id is not None and not post_id.strip()):
         f.problem("id", "is empty; remove the line or give the post's permanent id")
