@@ -8,6 +8,7 @@ subscriber list and the secret for unsubscribe tokens.
 from __future__ import annotations
 
 import os
+import re
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -26,8 +27,16 @@ from feedpress.render import MAX_HTML_BYTES, PERSONAL_BYTES, Body, Renderer, per
 from feedpress.send import Job, Policy, Sender, Summary
 from feedpress.store import Campaign, Store, open_store, peek, send_lock
 from feedpress.subscribers import Subscriber
-from feedpress.transports import MaildirTransport, SmtpTransport, Transport, credentials
+from feedpress.transports import (
+    MaildirTransport,
+    PermanentFailure,
+    SmtpTransport,
+    TemporaryFailure,
+    Transport,
+    credentials,
+)
 
+_UNSAFE_IN_NAME = re.compile(r"[^A-Za-z0-9@._+-]")
 PREVIEW_SECRET = b"feedpress preview only: set the secret variable to send"
 
 
@@ -175,6 +184,10 @@ def send(config: Config, stream: Stream, now: datetime, options: SendOptions) ->
     posts = published(config, now)
     key, _ = secret(config, required=options.dry_run is None)
     rows, problems = subscriber_list.load(config.email.subscribers)
+    whole_file = [p for p in problems if p.line is None]
+    if whole_file and options.to is None:
+        # Sending to nobody would use up the campaign: its posts would never go out.
+        raise FeedpressError(f"{whole_file[0]}; nothing was sent")
     renderer = Renderer(config)
     settings = config.email
     if options.dry_run is not None or options.to is not None:
@@ -281,11 +294,14 @@ def _without_ledger(config: Config, stream: Stream, now: datetime, posts: list[P
                     rows: list[Subscriber], renderer: Renderer, key: bytes,
                     options: SendOptions) -> Summary | None:
     """`--dry-run DIR` (every message as a file) or `--to ADDRESS` (one test message)."""
+    with peek(config.email.state, now) as ledger:
+        alerted = ledger.alerted_posts() if ledger else frozenset()
+        suppressed = ledger.suppressed(stream) if ledger else frozenset()
+        unfinished = ledger.unfinished_digest() if ledger and stream == "digest" else None
+        done = ledger.statuses(unfinished) if ledger and unfinished else {}
     if stream == "digest":
         groups = [_next_digest_posts(config, now, posts, None, None)]
     else:
-        with peek(config.email.state, now) as ledger:
-            alerted = ledger.alerted_posts() if ledger else frozenset()
         groups = [[p] for p in select.alerts_due(posts, now, config.email.alert.max_age,
                                                  alerted)]
     groups = [group for group in groups if group]
@@ -297,22 +313,28 @@ def _without_ledger(config: Config, stream: Stream, now: datetime, posts: list[P
             Subscriber(options.to, ""))
         if maker is None:
             return None
-        connection = (options.transport or _transport(config)).connect()
         try:
-            connection.deliver(config.email.sender_address, options.to,
-                               maker.make(Recipient(options.to, ""))[1])
-        finally:
-            connection.close()
+            connection = (options.transport or _transport(config)).connect()
+            try:
+                connection.deliver(config.email.sender_address, options.to,
+                                   maker.make(Recipient(options.to, ""))[1])
+            finally:
+                connection.close()
+        except (TemporaryFailure, PermanentFailure) as exc:
+            raise FeedpressError(f"the test message to {options.to} was not sent: {exc}") from None
         summary.sent = 1
         return summary
     assert options.dry_run is not None
     for number, group in enumerate(groups, start=1):
         makers = _Makers(config, stream, now, group, renderer, key)
-        for row in (r for r in rows if _eligible(r, stream, frozenset())):
+        for row in (r for r in rows if _eligible(r, stream, suppressed)):
+            if done.get(row.email.lower()) in ("sent", "bounced"):
+                continue  # as the resumed --send would skip them
             maker = makers.get(row)
             if maker is not None:
                 summary.sent += 1
-                name = f"{stream}-{number:03d}-{summary.sent:06d}-{row.email}.eml"
+                safe = _UNSAFE_IN_NAME.sub("_", row.email)
+                name = f"{stream}-{number:03d}-{summary.sent:06d}-{safe}.eml"
                 write_atomic(options.dry_run / name, maker.make(Recipient(row.email, row.name))[1])
     return summary
 

@@ -242,8 +242,10 @@ def open_store(path: Path, clock: datetime, *, create: bool = True) -> Iterator[
         db.execute("PRAGMA journal_mode = WAL")
         db.execute("PRAGMA foreign_keys = ON")
         _migrate(db)
+        # Fail now, before anything is sent, if the ledger cannot record deliveries.
+        db.execute(f"PRAGMA user_version = {len(MIGRATIONS)}")
     except (OSError, sqlite3.Error) as exc:
-        raise FeedpressError(f"{path}: cannot open the send ledger: {exc}") from None
+        raise FeedpressError(f"{path}: cannot open the send ledger for writing: {exc}") from None
     try:
         yield Store(db, clock)
     except sqlite3.Error as exc:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,6 +20,7 @@ from email_validator import EmailNotValidError, validate_email
 from feedpress.errors import Problem, Severity
 from feedpress.text import slugify
 
+_NOT_UTF8 = re.compile("[\udc80-\udcff]")
 _YES = {"yes", "y", "true", "1", ""}
 _NO = {"no", "n", "false", "0"}
 SAMPLE = ("reader@example.org", "Sample Reader")
@@ -42,11 +44,10 @@ class Subscriber:
 def load(path: Path) -> tuple[list[Subscriber], list[Problem]]:
     """Every valid row of the CSV at `path`, and a problem for every other row."""
     try:
-        text = path.read_bytes().decode("utf-8-sig")
+        # A row with bytes that are not UTF-8 is skipped on its own, not the whole file.
+        text = path.read_bytes().decode("utf-8", "surrogateescape").removeprefix("\ufeff")
     except OSError as exc:
         return [], [Problem(path, None, "subscribers", f"cannot read: {exc.strerror}")]
-    except UnicodeDecodeError:
-        return [], [Problem(path, None, "subscribers", "not valid UTF-8")]
     rows = csv.reader(io.StringIO(text, newline=""))
     header = [h.strip().lower() for h in next(rows, [])]
     if "email" not in header:
@@ -68,6 +69,8 @@ def _row(path: Path, line: int, row: dict[str, str],
     raw = (row.get("email") or "").strip()
     if not raw and not any(v.strip() for v in row.values()):
         return None  # a blank line
+    if any(_NOT_UTF8.search(v) for v in row.values()):
+        return _skip(path, line, "email", "the row is not valid UTF-8")
     try:
         checked = validate_email(raw, check_deliverability=False)
     except EmailNotValidError as exc:

@@ -8,6 +8,7 @@ try) or `PermanentFailure` (5xx: this address will not take mail).
 
 from __future__ import annotations
 
+import base64
 import ipaddress
 import mailbox
 import os
@@ -96,21 +97,39 @@ class SmtpTransport:
                 client = smtplib.SMTP(s.host, s.port, timeout=s.timeout)
                 if s.security == "starttls":
                     client.starttls(context=self.context)
-            if self.credentials is not None:
-                client.login(self.credentials.username, self.credentials.password)
         except ssl.SSLCertVerificationError as exc:
             raise FeedpressError(f"{s.host}:{s.port}: the server's certificate does not "
                                  f"verify ({exc.verify_message}); set email.smtp.ca_file "
                                  "to trust its CA") from None
-        except smtplib.SMTPAuthenticationError as exc:
-            raise FeedpressError(f"{s.host}:{s.port}: login refused: "
-                                 f"{_failure(exc.smtp_code, exc.smtp_error)}") from None
         except smtplib.SMTPNotSupportedError:
             raise FeedpressError(f"{s.host}:{s.port} does not offer STARTTLS; set "
                                  "email.smtp.security") from None
         except (OSError, smtplib.SMTPException) as exc:
             raise TemporaryFailure(f"cannot connect to {s.host}:{s.port}: {exc}") from None
+        if self.credentials is not None:
+            self._login(client)
         return _SmtpConnection(client)
+
+    def _login(self, client: smtplib.SMTP) -> None:
+        s, c = self.settings, self.credentials
+        assert c is not None
+        try:
+            if (c.username + c.password).isascii():
+                client.login(c.username, c.password)
+            else:  # smtplib encodes AUTH as ASCII; RFC 4616 PLAIN is UTF-8
+                client.ehlo_or_helo_if_needed()
+                plain = b"\0" + c.username.encode() + b"\0" + c.password.encode()
+                code, reply = client.docmd("AUTH", "PLAIN " + base64.b64encode(plain).decode())
+                if code != 235:
+                    raise smtplib.SMTPAuthenticationError(code, reply)
+        except smtplib.SMTPAuthenticationError as exc:
+            raise FeedpressError(f"{s.host}:{s.port}: login refused: "
+                                 f"{_failure(exc.smtp_code, exc.smtp_error)}") from None
+        except smtplib.SMTPNotSupportedError:
+            raise FeedpressError(f"{s.host}:{s.port} offers no AUTH, but {s.username_env} "
+                                 f"and {s.password_env} are set; unset them") from None
+        except (OSError, smtplib.SMTPException) as exc:
+            raise TemporaryFailure(f"cannot log in to {s.host}:{s.port}: {exc}") from None
 
 
 class _SmtpConnection:
@@ -118,11 +137,20 @@ class _SmtpConnection:
         self.client = client
 
     def deliver(self, sender: str, recipient: str, message: bytes) -> None:
+        """Only a refused recipient (RCPT) bounces an address; a refused sender or message
+        would refuse every address alike, so it stops the run instead of suppressing all."""
         try:
             self.client.sendmail(sender, [recipient], message)
         except smtplib.SMTPRecipientsRefused as exc:
             code, text = next(iter(exc.recipients.values()))
             raise _failure(code, text) from None
+        except (smtplib.SMTPSenderRefused, smtplib.SMTPDataError) as exc:
+            if 400 <= exc.smtp_code < 500:
+                raise _failure(exc.smtp_code, exc.smtp_error) from None
+            what = "sender" if isinstance(exc, smtplib.SMTPSenderRefused) else "message"
+            raise FeedpressError(f"the mail server refused the {what}: "
+                                 f"{_failure(exc.smtp_code, exc.smtp_error)}; nothing was "
+                                 "marked bounced, and the rest is pending") from None
         except smtplib.SMTPResponseException as exc:
             raise _failure(exc.smtp_code, exc.smtp_error) from None
         except (OSError, smtplib.SMTPException) as exc:
