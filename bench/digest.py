@@ -35,7 +35,7 @@ def max_rss_mb() -> float:
 def choices(posts: list[Post], count: int,
             rng: random.Random) -> list[tuple[frozenset[str], frozenset[str]]]:
     """`count` distinct choices, each matching at least one post of the window."""
-    found = {(frozenset(), frozenset())}
+    found: set[tuple[frozenset[str], frozenset[str]]] = {(frozenset(), frozenset())}
     for _ in range(count * 50):
         if len(found) >= count:
             break
