@@ -29,7 +29,7 @@ from typing import TypeVar
 
 from feedpress import cache as cache_module
 from feedpress import catalog, feeds, markup, output, posts
-from feedpress.cache import Cache, Parsed, Stat, open_cache
+from feedpress.cache import Cache, Parsed, Stat, open_cache, pack, unpack
 from feedpress.config import Config
 from feedpress.errors import InvalidPostsError, Problem, Severity
 from feedpress.model import Format, Post
@@ -152,9 +152,9 @@ def _parse_all(config: Config, paths: list[Path], cache: Cache, jobs: int,
         if isinstance(result, Problem):
             problems.append(result)
             continue
-        stat, digest, parsed = result
-        cache.store_parsed(_key(config, path), stat, digest, parsed)
-        found.append(parsed)
+        stat, digest, packed = result
+        cache.store_packed(_key(config, path), stat, digest, packed)
+        found.append(unpack(packed))
     return found
 
 
@@ -179,14 +179,19 @@ def _cached(config: Config, path: Path, cache: Cache) -> Parsed | None:
     return parsed
 
 
-def _parse_path(config: Config, path: Path) -> tuple[Stat, str, Parsed] | Problem:
-    """Read, hash and parse one post file: the per-post work a worker process does."""
+def _parse_path(config: Config, path: Path) -> tuple[Stat, str, bytes] | Problem:
+    """Read, hash and parse one post file: the per-post work a worker process does.
+
+    The result travels back packed as the cache stores it: cheaper to send
+    between processes than pickled dataclasses, and stored as it comes.
+    """
     stat = _stat(path) or Stat(-1, -1)
     source = posts.read(config, path)
     if isinstance(source, Problem):
         return source
     post, problems = posts.parse(source, config)
-    return stat, hashlib.sha256(source.data).hexdigest(), Parsed(post, tuple(problems))
+    packed = pack(Parsed(post, tuple(problems)))
+    return stat, hashlib.sha256(source.data).hexdigest(), packed
 
 
 def _write_feeds(config: Config, specs: list[catalog.FeedSpec], store: Cache,

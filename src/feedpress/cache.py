@@ -121,12 +121,15 @@ class Cache:
         return None if row is None else Entry(row[0], row[1], row[2], row[3])
 
     def store_parsed(self, path: str, stat: Stat, digest: str, parsed: Parsed) -> None:
+        self.store_packed(path, stat, digest, pack(parsed))
+
+    def store_packed(self, path: str, stat: Stat, digest: str, packed: bytes) -> None:
         # A file modified in the last moments may change again within the mtime's
         # resolution; record an mtime that can never match, so it is re-read.
         mtime = stat.mtime_ns if stat.mtime_ns < self._started_ns - _RACY_NS else -1
         self._db.execute(
             "INSERT OR REPLACE INTO sources VALUES (?, ?, ?, ?, ?)",
-            (path, stat.size, mtime, digest, pack(parsed)),
+            (path, stat.size, mtime, digest, packed),
         )
 
     def items(self, keys: Iterable[tuple[str, str]], fmt: Format) -> dict[str, str]:

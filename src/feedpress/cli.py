@@ -265,7 +265,8 @@ def _send(kind: str, dry_run: Path | None, to: str | None, what: str) -> None:
 
     progress = _Progress()
     summary = send(_config(), kind, _now(),  # type: ignore[arg-type]
-                   SendOptions(dry_run=dry_run, to=to, progress=progress))
+                   SendOptions(dry_run=dry_run, to=to, progress=progress,
+                               on_start=progress.start))
     progress.finish()
     if summary is None:
         click.echo(f"Nothing new to send: no {what} in the window.")
@@ -285,18 +286,28 @@ def _send(kind: str, dry_run: Path | None, to: str | None, what: str) -> None:
 
 
 class _Progress:
-    """A bar on a terminal; on a log, a plain line every 1,000 messages."""
+    """A bar on a terminal; in a log, a plain line every 1,000 messages."""
+
+    WIDTH = 30
 
     def __init__(self) -> None:
         self.count = 0
+        self.total = 0
         self.tty = sys.stdout.isatty()
+
+    def start(self, total: int) -> None:
+        self.count, self.total = 0, total
+        if not self.tty:
+            click.echo(f"sending {total} message(s)")
 
     def __call__(self, address: str, outcome: str) -> None:
         self.count += 1
         if self.tty:
-            click.echo(f"\r{self.count} messages: {address} {outcome}\033[K", nl=False)
+            done = self.WIDTH * self.count // max(self.total, 1)
+            bar = "#" * done + "-" * (self.WIDTH - done)
+            click.echo(f"\r[{bar}] {self.count}/{self.total} {outcome}\033[K", nl=False)
         elif self.count % 1000 == 0:
-            click.echo(f"{self.count} messages...")
+            click.echo(f"{self.count}/{self.total} messages done")
 
     def finish(self) -> None:
         if self.tty and self.count:

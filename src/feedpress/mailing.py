@@ -176,6 +176,7 @@ class SendOptions:
     dry_run: Path | None = None  # write DIR/*.eml instead, record nothing
     to: str | None = None  # one test message to this address, record nothing
     progress: Callable[[str, str], None] | None = None
+    on_start: Callable[[int], None] | None = None  # told how many messages a campaign has
     sleep: Callable[[float], None] = time.sleep
 
 
@@ -237,22 +238,19 @@ def _send_campaign(config: Config, stream: Stream, now: datetime, campaign: Camp
     sender = Sender(transport, ledger, campaign, config.email.sender_address,
                     _policy(config), sleep=options.sleep, progress=options.progress)
     makers = _Makers(config, stream, now, posts, renderer, key)
-    skipped = 0
+    eligible = [row for row in rows if _eligible(row, stream, suppressed)]
+    todo = [row for row in eligible if done.get(row.email.lower()) not in ("sent", "bounced")]
+    if options.on_start is not None:
+        options.on_start(sum(makers.get(row) is not None for row in todo))
 
     def jobs() -> Iterator[Job]:
-        nonlocal skipped
-        for row in rows:
-            if not _eligible(row, stream, suppressed):
-                continue
-            if done.get(row.email.lower()) in ("sent", "bounced"):
-                skipped += 1
-                continue
+        for row in todo:
             maker = makers.get(row)
             if maker is not None:
                 yield Job(Recipient(row.email, row.name), maker)
 
     summary = sender.run(jobs())
-    summary.skipped += skipped
+    summary.skipped += len(eligible) - len(todo)
     if not summary.pending and not summary.stopped:
         ledger.complete(campaign)
     return summary

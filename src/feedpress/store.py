@@ -240,6 +240,10 @@ def open_store(path: Path, clock: datetime, *, create: bool = True) -> Iterator[
         # Worker threads record deliveries; `Sender` serialises them with its own lock.
         db = sqlite3.connect(path, timeout=10, check_same_thread=False)
         db.execute("PRAGMA journal_mode = WAL")
+        # In WAL mode, NORMAL keeps every commit through a crash or a kill of the process
+        # (SIGKILL included); only a power cut can lose the last ones. FULL would fsync
+        # once per delivery and cap sending at the disk's sync rate.
+        db.execute("PRAGMA synchronous = NORMAL")
         db.execute("PRAGMA foreign_keys = ON")
         _migrate(db)
         # Fail now, before anything is sent, if the ledger cannot record deliveries.
