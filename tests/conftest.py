@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
+import traceback
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -75,6 +78,27 @@ class Project:
 
     def build(self, now: datetime = NOW, **options: Any) -> BuildReport:
         return build(self.config(), now, **options)
+
+
+def run_main(argv: list[str]) -> tuple[int, str, str]:
+    """`feedpress ARGV` through the console script's `main`, as a user runs it.
+
+    Returns the exit code, stdout and stderr; an exception that escapes
+    `main` is printed as the traceback a user would see, with code 1.
+    """
+    from feedpress.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    code = 0
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            main(argv)
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else int(exc.code is not None)
+        except Exception:  # noqa: BLE001 - shown as the user would see it
+            traceback.print_exc()
+            code = 1
+    return code, out.getvalue(), err.getvalue()
 
 
 @pytest.fixture

@@ -9,15 +9,12 @@ into temporary folders. The CLI is run through `feedpress.cli.main(argv)`.
 from __future__ import annotations
 
 import base64
-import contextlib
 import copy
 import email
 import email.policy
 import hmac
-import io
 import re
 import shutil
-import traceback
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.message import EmailMessage
@@ -30,11 +27,10 @@ import html5lib
 import pytest
 from lxml import etree
 
-from conftest import BASE_CONFIG, NOW, ROOT, Project
+from conftest import BASE_CONFIG, NOW, ROOT, Project, run_main
 from feedpress import config as config_module
 from feedpress import digest as select
 from feedpress import mailing, subscribers, tokens
-from feedpress.cli import main
 from feedpress.messages import MessageMaker, Recipient
 from feedpress.render import Body, Renderer
 
@@ -73,17 +69,7 @@ class Run:
 
 def feedpress(*args: str) -> Run:
     """`feedpress ARGS` through the console script's `main`, as a user runs it."""
-    out, err = io.StringIO(), io.StringIO()
-    code = 0
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        try:
-            main(list(args))
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else int(exc.code is not None)
-        except Exception:  # noqa: BLE001 - shown as the user would see it
-            traceback.print_exc()
-            code = 1
-    return Run(code, out.getvalue(), err.getvalue())
+    return Run(*run_main(list(args)))
 
 
 def preview(config: Path, stream: str, out: Path, *extra: str, now: str = NOW_ISO) -> Run:

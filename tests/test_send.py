@@ -14,7 +14,6 @@ import contextlib
 import ctypes
 import email
 import email.policy
-import io
 import json
 import os
 import re
@@ -23,7 +22,6 @@ import sqlite3
 import subprocess
 import sys
 import time
-import traceback
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -33,8 +31,7 @@ from typing import Any
 
 import pytest
 
-from conftest import BASE_CONFIG, NOW, Project
-from feedpress.cli import main
+from conftest import BASE_CONFIG, NOW, Project, run_main
 from feedpress.mailing import published
 from feedpress.store import open_store, send_lock
 from smtp_servers import PASSWORD, USERNAME, Certificates, Mailbox, make_certificates, serve
@@ -70,18 +67,8 @@ def iso(moment: datetime) -> str:
 
 def feedpress(project: Project, *args: str, now: datetime = NOW) -> Run:
     """`feedpress ARGS --config ... --now ...` through the console script's `main`."""
-    out, err = io.StringIO(), io.StringIO()
-    code = 0
     argv = [*args, "--config", str(project.config_path), "--now", iso(now)]
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        try:
-            main(argv)
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else int(exc.code is not None)
-        except Exception:  # noqa: BLE001 - shown as the user would see it
-            traceback.print_exc()
-            code = 1
-    return Run(code, out.getvalue(), err.getvalue())
+    return Run(*run_main(argv))
 
 
 def child_env() -> dict[str, str]:
