@@ -22,14 +22,14 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
-from functools import partial
+from functools import lru_cache, partial
 from multiprocessing import get_all_start_methods, get_context
 from pathlib import Path, PurePosixPath
 from typing import TypeVar
 
 from feedpress import cache as cache_module
 from feedpress import catalog, feeds, markup, output, posts
-from feedpress.cache import Cache, Parsed, Stat, open_cache, pack, unpack
+from feedpress.cache import Cache, Entry, Parsed, Stat, open_cache, pack, unpack
 from feedpress.config import Config
 from feedpress.errors import InvalidPostsError, Problem, Severity
 from feedpress.model import Format, Post
@@ -141,8 +141,9 @@ def _parse_all(config: Config, paths: list[Path], cache: Cache, jobs: int,
     """Parse what the cache cannot vouch for; reuse the rest."""
     found: list[Parsed] = []
     misses: list[Path] = []
+    known = cache.entries()
     for path in paths:
-        hit = _cached(config, path, cache)
+        hit = _cached(config, path, known.get(_key(config, path)), cache)
         if hit is None:
             misses.append(path)  # parsed below by a worker, which reads the file itself
         else:
@@ -154,19 +155,17 @@ def _parse_all(config: Config, paths: list[Path], cache: Cache, jobs: int,
             continue
         stat, digest, packed = result
         cache.store_packed(_key(config, path), stat, digest, packed)
-        found.append(unpack(packed))
+        found.append(unpack(packed, path))
     return found
 
 
-def _cached(config: Config, path: Path, cache: Cache) -> Parsed | None:
+def _cached(config: Config, path: Path, known: Entry | None, cache: Cache) -> Parsed | None:
     """The cached parse of `path` if its stat, or failing that its bytes, are unchanged."""
-    key = _key(config, path)
     stat = _stat(path)
-    known = cache.entry(key)
     if known is None or stat is None:
         return None
     if (known.size, known.mtime_ns) == (stat.size, stat.mtime_ns):
-        return known.parsed()
+        return known.parsed(path)
     try:
         data = path.read_bytes() if stat.size <= posts.MAX_POST_BYTES else b""
     except OSError:
@@ -174,8 +173,8 @@ def _cached(config: Config, path: Path, cache: Cache) -> Parsed | None:
     digest = hashlib.sha256(data).hexdigest()
     if digest != known.digest:
         return None
-    parsed = known.parsed()
-    cache.store_parsed(key, stat, digest, parsed)
+    parsed = known.parsed(path)
+    cache.store_parsed(_key(config, path), stat, digest, parsed)
     return parsed
 
 
@@ -252,7 +251,12 @@ def _map(func: Callable[[T], R], items: Sequence[T], jobs: int) -> Iterator[R]:
 
 def _key(config: Config, path: Path) -> str:
     """A post file's cache key: its path under the posts folder (a hot path: no pathlib)."""
-    return str(path)[len(str(config.posts_dir)) + 1 :].replace(os.sep, "/")
+    return str(path)[_prefix(config.posts_dir) :].replace(os.sep, "/")
+
+
+@lru_cache(maxsize=8)
+def _prefix(posts_dir: Path) -> int:
+    return len(str(posts_dir)) + 1
 
 
 def _stat(path: Path) -> Stat | None:

@@ -110,8 +110,9 @@ def plan(config: Config, catalog: Catalog) -> list[FeedSpec]:
         specs.append(FeedSpec("tag", PurePosixPath("tags", slug), f"{site.title}: {name}",
                               _say(_TAGGED, site.language).format(tag=name), site.url,
                               site.language, site.authors, tuple(posts[:limit]), None))
+    by_blog = _group(catalog.posts, lambda p: [p.blog])
     for blog in config.blogs:
-        mine = tuple(p for p in catalog.posts if p.blog == blog.id)
+        mine = tuple(by_blog.get(blog.id, ()))
         specs.append(FeedSpec("blog", PurePosixPath(blog.id), blog.title, blog.description,
                               blog.url, blog.language, blog.authors, mine[:limit], blog.id))
         if config.feeds.blog_tags:

@@ -57,20 +57,25 @@ def discover(config: Config) -> tuple[list[Path], list[Problem]]:
     real_root = root.resolve()
     found: list[Path] = []
     problems: list[Problem] = []
-    for folder, dirs, files in os.walk(root):
-        here = Path(folder)
-        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-        for link in (here / d for d in dirs if (here / d).is_symlink()):
-            if not _inside(link, real_root):
-                problems.append(_outside(config, link))
-        for name in sorted(files):
-            path = here / name
-            if name.startswith(".") or not name.endswith(".md"):
+    folders = [root]
+    while folders:
+        here = folders.pop()
+        try:
+            entries = sorted(os.scandir(here), key=lambda e: e.name, reverse=True)
+        except OSError as exc:
+            problems.append(Problem(here, None, None, f"cannot list: {exc.strerror}"))
+            continue
+        for entry in entries:  # scandir knows links and folders without a stat per file
+            path = here / entry.name
+            if entry.name.startswith("."):
                 continue
-            if path.is_symlink() and not _inside(path, real_root):
+            if entry.is_symlink() and not _inside(path, real_root):
                 problems.append(_outside(config, path))
-                continue
-            found.append(path)
+            elif entry.is_dir(follow_symlinks=False):
+                folders.append(path)
+            elif entry.name.endswith(".md"):
+                found.append(path)
+    found.sort()
     return found, problems
 
 
