@@ -119,13 +119,6 @@ class Cache:
         rows = self._db.execute("SELECT path, size, mtime_ns, digest, parsed FROM sources")
         return {row[0]: Entry(row[1], row[2], row[3], row[4]) for row in rows}
 
-    def entry(self, path: str) -> Entry | None:
-        """What the cache holds for the post file at `path`, if anything."""
-        row = self._db.execute(
-            "SELECT size, mtime_ns, digest, parsed FROM sources WHERE path = ?", (path,)
-        ).fetchone()
-        return None if row is None else Entry(row[0], row[1], row[2], row[3])
-
     def store_parsed(self, path: str, stat: Stat, digest: str, parsed: Parsed) -> None:
         self.store_packed(path, stat, digest, pack(parsed))
 

@@ -45,10 +45,6 @@ class Fields:
         line = self.locate((*self.prefix, key)) or self.locate(self.prefix)
         self.problems.append(Problem(self.path, line, self.name(key), message, severity))
 
-    def has(self, key: str) -> bool:
-        self._seen.add(key)
-        return self.data.get(key) is not None
-
     def get(self, key: str, kind: type[T], what: str) -> T | None:
         """The value of `key` if present and of type `kind`, else None."""
         self._seen.add(key)

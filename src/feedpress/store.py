@@ -140,12 +140,6 @@ class Store:
 
     # -- deliveries --------------------------------------------------------------------------
 
-    def status(self, campaign: Campaign, address: str) -> tuple[Status, int] | None:
-        row = self._db.execute(
-            "SELECT status, attempts FROM deliveries WHERE campaign_id = ? AND address = ?",
-            (campaign.id, address.lower())).fetchone()
-        return (row[0], row[1]) if row else None
-
     def statuses(self, campaign: Campaign) -> dict[str, Status]:
         rows = self._db.execute(
             "SELECT address, status FROM deliveries WHERE campaign_id = ?", (campaign.id,))
