@@ -211,7 +211,7 @@ def _write_feeds(config: Config, specs: list[catalog.FeedSpec], store: Cache,
 def _fill_items(config: Config, needed: list[Post], store: Cache, jobs: int) -> None:
     formats = config.feeds.formats
     keys = [(_key(config, p.path), p.digest) for p in needed]
-    have = set(store.items(keys, formats[0])) if keys else set()
+    have = store.has_items(keys, formats[0])
     missing = [p for p, (key, _) in zip(needed, keys, strict=True) if key not in have]
     built = _map(partial(_build_items, config), missing, jobs)
     store.store_items(  # consumed as the workers deliver, so no build holds every item

@@ -133,14 +133,26 @@ class Cache:
 
     def items(self, keys: Iterable[tuple[str, str]], fmt: Format) -> dict[str, str]:
         """The cached fragments in `fmt` of the posts keyed (path, digest), by path."""
+        return self._select(keys, fmt, "data")
+
+    def has_items(self, keys: Iterable[tuple[str, str]], fmt: Format) -> set[str]:
+        """The paths, of those keyed (path, digest), whose fragment in `fmt` is cached.
+
+        Asks for the keys only, not the fragments, which can be megabytes.
+        """
+        return set(self._select(keys, fmt, "NULL"))
+
+    def _select(self, keys: Iterable[tuple[str, str]], fmt: Format,
+                column: str) -> dict[str, Any]:
         wanted = dict(keys)
-        found: dict[str, str] = {}
+        found: dict[str, Any] = {}
         paths = list(wanted)
         for start in range(0, len(paths), _BATCH):
             batch = paths[start : start + _BATCH]
             marks = ",".join("?" * len(batch))
             rows = self._db.execute(
-                f"SELECT path, digest, data FROM items WHERE format = ? AND path IN ({marks})",
+                f"SELECT path, digest, {column} FROM items "
+                f"WHERE format = ? AND path IN ({marks})",
                 (fmt, *batch),
             )
             found.update((path, data) for path, digest, data in rows if wanted[path] == digest)
