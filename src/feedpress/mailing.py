@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import re
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -110,18 +110,32 @@ def alert_body(config: Config, renderer: Renderer, post: Post) -> Body:
     return renderer.alert(post, f"{config.email.alert.subject_prefix} {post.title}")
 
 
+def _next_digest(config: Config, now: datetime, posts: list[Post], ledger: Store | None,
+                 since: datetime | None = None, until: datetime | None = None
+                 ) -> tuple[Campaign | None, select.Window, list[Post]]:
+    """The digest the next `--send` sends: an unfinished campaign's posts, else the window's.
+
+    One decision for previews, dry runs and sends alike; `ledger` None is a
+    project that has never sent anything.
+    """
+    unfinished = ledger.unfinished_digest() if ledger else None
+    if unfinished is not None and since is None and until is None:
+        assert unfinished.window_start and unfinished.window_end
+        by_id = {p.id: p for p in posts}
+        return (unfinished, select.Window(unfinished.window_start, unfinished.window_end),
+                [by_id[i] for i in unfinished.posts if i in by_id])
+    last_end = ledger.last_digest_end() if ledger else None
+    sent = ledger.posts_in_digests() if ledger else frozenset()
+    start = since or select.next_window(now, last_end, config.email.digest.first_window).since
+    window = select.Window(start, until or now)
+    return None, window, select.in_window(posts, window, sent)
+
+
 def _next_digest_posts(config: Config, now: datetime, posts: list[Post],
                        since: datetime | None, until: datetime | None) -> list[Post]:
     """What the next `--send` would send, read from the ledger without writing to it."""
     with peek(config.email.state, now) as ledger:
-        last_end = ledger.last_digest_end() if ledger else None
-        sent = ledger.posts_in_digests() if ledger else frozenset()
-        unfinished = ledger.unfinished_digest() if ledger else None
-    if unfinished is not None and since is None and until is None:
-        wanted = set(unfinished.posts)
-        return [p for p in posts if p.id in wanted]
-    start = since or select.next_window(now, last_end, config.email.digest.first_window).since
-    return select.in_window(posts, select.Window(start, until or now), sent)
+        return _next_digest(config, now, posts, ledger, since, until)[2]
 
 
 def write_preview(out: Path, stem: str, maker: MessageMaker, subscriber: Subscriber,
@@ -211,18 +225,14 @@ def send(config: Config, stream: Stream, now: datetime, options: SendOptions) ->
 def _plans(config: Config, stream: Stream, now: datetime, posts: list[Post],
            ledger: Store) -> list[tuple[Campaign, list[Post]]]:
     """The campaigns to (re)send: an unfinished one first, else a new one if anything is due."""
-    by_id = {p.id: p for p in posts}
     if stream == "digest":
-        unfinished = ledger.unfinished_digest()
+        unfinished, window, due = _next_digest(config, now, posts, ledger)
         if unfinished is not None:
-            return [(unfinished, [by_id[i] for i in unfinished.posts if i in by_id])]
-        window = select.next_window(now, ledger.last_digest_end(),
-                                    config.email.digest.first_window)
-        due = select.in_window(posts, window, ledger.posts_in_digests())
+            return [(unfinished, due)]
         if not due:
             return []
-        campaign = ledger.open_digest(window.since, window.until, [p.id for p in due])
-        return [(campaign, due)]
+        return [(ledger.open_digest(window.since, window.until, [p.id for p in due]), due)]
+    by_id = {p.id: p for p in posts}
     plans = [(c, [by_id[c.post_id]]) for c in ledger.unfinished_alerts() if c.post_id in by_id]
     for post in select.alerts_due(posts, now, config.email.alert.max_age,
                                   ledger.alerted_posts()):
@@ -238,8 +248,7 @@ def _send_campaign(config: Config, stream: Stream, now: datetime, campaign: Camp
     sender = Sender(transport, ledger, campaign, config.email.sender_address,
                     _policy(config), sleep=options.sleep, progress=options.progress)
     makers = _Makers(config, stream, now, posts, renderer, key)
-    eligible = [row for row in rows if _eligible(row, stream, suppressed)]
-    todo = [row for row in eligible if done.get(row.email.lower()) not in ("sent", "bounced")]
+    todo, already = _owed(rows, stream, suppressed, done)
     if options.on_start is not None:
         options.on_start(sum(makers.get(row) is not None for row in todo))
 
@@ -250,7 +259,7 @@ def _send_campaign(config: Config, stream: Stream, now: datetime, campaign: Camp
                 yield Job(Recipient(row.email, row.name), maker)
 
     summary = sender.run(jobs())
-    summary.skipped += len(eligible) - len(todo)
+    summary.skipped += already
     if not summary.pending and not summary.stopped:
         ledger.complete(campaign)
     return summary
@@ -263,6 +272,7 @@ class _Makers:
                  renderer: Renderer, key: bytes) -> None:
         self.config, self.stream, self.now, self.posts = config, stream, now, posts
         self.renderer, self.key = renderer, key
+        self.signer = signer(config)
         self._found: dict[object, MessageMaker | None] = {}
 
     def get(self, row: Subscriber) -> MessageMaker | None:
@@ -281,11 +291,20 @@ class _Makers:
         if body is None:
             return None
         return MessageMaker(self.config.email, self.config.site.title, body, self.stream,
-                            self.now, self.key, signer(self.config))
+                            self.now, self.key, self.signer)
 
 
-def _eligible(row: Subscriber, stream: Stream, suppressed: frozenset[str]) -> bool:
-    return row.email.lower() not in suppressed and (stream == "digest" or row.alerts)
+def _owed(rows: list[Subscriber], stream: Stream, suppressed: frozenset[str],
+          done: Mapping[str, str]) -> tuple[list[Subscriber], int]:
+    """Who is still owed this campaign's message, and how many already have theirs.
+
+    Eligible: not suppressed for the stream, and for alerts, wanting them.
+    Already done: recorded as sent or bounced by an earlier run.
+    """
+    eligible = [r for r in rows
+                if r.email.lower() not in suppressed and (stream == "digest" or r.alerts)]
+    todo = [r for r in eligible if done.get(r.email.lower()) not in ("sent", "bounced")]
+    return todo, len(eligible) - len(todo)
 
 
 def _without_ledger(config: Config, stream: Stream, now: datetime, posts: list[Post],
@@ -293,15 +312,16 @@ def _without_ledger(config: Config, stream: Stream, now: datetime, posts: list[P
                     options: SendOptions) -> Summary | None:
     """`--dry-run DIR` (every message as a file) or `--to ADDRESS` (one test message)."""
     with peek(config.email.state, now) as ledger:
-        alerted = ledger.alerted_posts() if ledger else frozenset()
         suppressed = ledger.suppressed(stream) if ledger else frozenset()
-        unfinished = ledger.unfinished_digest() if ledger and stream == "digest" else None
-        done = ledger.statuses(unfinished) if ledger and unfinished else {}
-    if stream == "digest":
-        groups = [_next_digest_posts(config, now, posts, None, None)]
-    else:
-        groups = [[p] for p in select.alerts_due(posts, now, config.email.alert.max_age,
-                                                 alerted)]
+        if stream == "digest":
+            unfinished, _, due = _next_digest(config, now, posts, ledger)
+            done = ledger.statuses(unfinished) if ledger and unfinished else {}
+            groups = [due]
+        else:
+            alerted = ledger.alerted_posts() if ledger else frozenset()
+            done = {}
+            groups = [[p] for p in select.alerts_due(posts, now, config.email.alert.max_age,
+                                                     alerted)]
     groups = [group for group in groups if group]
     if not groups:
         return None
@@ -323,11 +343,10 @@ def _without_ledger(config: Config, stream: Stream, now: datetime, posts: list[P
         summary.sent = 1
         return summary
     assert options.dry_run is not None
+    todo, _ = _owed(rows, stream, suppressed, done)  # as the resumed --send would
     for number, group in enumerate(groups, start=1):
         makers = _Makers(config, stream, now, group, renderer, key)
-        for row in (r for r in rows if _eligible(r, stream, suppressed)):
-            if done.get(row.email.lower()) in ("sent", "bounced"):
-                continue  # as the resumed --send would skip them
+        for row in todo:
             maker = makers.get(row)
             if maker is not None:
                 summary.sent += 1
