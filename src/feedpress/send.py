@@ -137,7 +137,7 @@ class Sender:
                 connection.deliver(self.sender, address, message)
             except PermanentFailure as exc:
                 self._record(address, "bounced", None, str(exc), attempt + 1)
-                self.store_suppress(address)
+                self._suppress(address)
                 self._count("bounced")
                 self._succeeded()  # the server answered: the relay is working
                 return connection
@@ -156,7 +156,7 @@ class Sender:
         self._count("pending")
         return connection
 
-    def store_suppress(self, address: str) -> None:
+    def _suppress(self, address: str) -> None:
         with self._lock:
             self.store.suppress(address, STREAMS, "bounced")
 
