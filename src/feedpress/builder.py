@@ -17,18 +17,17 @@ from __future__ import annotations
 
 import hashlib
 import os
+import tempfile
 import time
-from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache, partial
-from multiprocessing import get_all_start_methods, get_context
 from pathlib import Path, PurePosixPath
-from typing import TypeVar
 
 from feedpress import cache as cache_module
-from feedpress import catalog, feeds, markup, output, posts
+from feedpress import catalog, feeds, markup, output, parallel, posts
 from feedpress.cache import Cache, Entry, Parsed, Stat, open_cache, pack, unpack
 from feedpress.config import Config
 from feedpress.errors import InvalidPostsError, Problem, Severity
@@ -36,10 +35,7 @@ from feedpress.model import Format, Post
 
 OPML_NAME = PurePosixPath("feeds.opml")
 CACHE_NAME = Path(".feedpress") / "cache.sqlite"
-_PARALLEL_FROM = 200  # fewer tasks than this are not worth starting processes for
 
-T = TypeVar("T")
-R = TypeVar("R")
 
 
 @dataclass(frozen=True)
@@ -116,7 +112,7 @@ def build(
     started = clock()
     workers = jobs or os.cpu_count() or 1
     salt = cache_module.salt(config.fingerprint)
-    with open_cache(cache_path, salt) as store:
+    with _cache_file(cache_path) as db_path, open_cache(db_path, salt) as store:
         cat, _, problems = load(config, now, cache=store, jobs=workers)
         errors = [p for p in problems if p.is_error]
         if errors and not keep_going:
@@ -126,7 +122,7 @@ def build(
         sink = output.Output(out_dir or config.output_dir, dry_run=dry_run,
                              trust=cache_path is not None)
         specs = catalog.plan(config, cat)
-        _write_feeds(config, specs, store, sink, salt, workers)
+        _write_feeds(config, specs, store, db_path, sink, salt, workers)
         sink.put(OPML_NAME, feeds.opml(config.site.title, specs, config.site.feeds_url,
                                        config.feeds.formats[0]))
         outcome = sink.finish()
@@ -134,6 +130,20 @@ def build(
     skipped = len({p.path for p in errors})
     return BuildReport(outcome, len(specs), len(cat.posts), skipped, warnings,
                        clock() - started)
+
+
+@contextmanager
+def _cache_file(cache_path: Path | None) -> Iterator[Path]:
+    """`cache_path`, or a throwaway cache file for a build that keeps none.
+
+    A file rather than memory, because the workers that write feeds read
+    their items from it.
+    """
+    if cache_path is not None:
+        yield cache_path
+        return
+    with tempfile.TemporaryDirectory(prefix="feedpress-") as folder:
+        yield Path(folder) / "cache.sqlite"
 
 
 def _parse_all(config: Config, paths: list[Path], cache: Cache, jobs: int,
@@ -148,7 +158,7 @@ def _parse_all(config: Config, paths: list[Path], cache: Cache, jobs: int,
             misses.append(path)  # parsed below by a worker, which reads the file itself
         else:
             found.append(hit)
-    for path, result in zip(misses, _map(partial(_parse_path, config), misses, jobs),
+    for path, result in zip(misses, parallel.pmap(partial(_parse_path, config), misses, jobs),
                             strict=True):
         if isinstance(result, Problem):
             problems.append(result)
@@ -193,37 +203,67 @@ def _parse_path(config: Config, path: Path) -> tuple[Stat, str, bytes] | Problem
     return stat, hashlib.sha256(source.data).hexdigest(), packed
 
 
-def _write_feeds(config: Config, specs: list[catalog.FeedSpec], store: Cache,
+@dataclass(frozen=True)
+class _Work:
+    """What the feed-writing workers share: the items to build and the feeds to make."""
+
+    config: Config
+    missing: list[Post]
+    stale: list[tuple[catalog.FeedSpec, Format, str]]
+    cache_path: Path
+    out_dir: Path
+    dry_run: bool
+
+
+def _write_feeds(config: Config, specs: list[catalog.FeedSpec], store: Cache, cache_path: Path,
                  sink: output.Output, salt: str, jobs: int) -> None:
-    """Make every feed whose recipe changed, building only the items not cached yet."""
+    """Make every feed whose recipe changed, building only the items not cached yet.
+
+    The items of new and changed posts are built by the workers and stored
+    here; then the workers write the feeds, reading the items back from
+    the cache, so that no process holds them all.
+    """
     formats = config.feeds.formats
     stale = [(spec, fmt, recipe) for spec in specs for fmt in formats
              if not sink.fresh(spec.file(fmt), recipe := _recipe(spec, fmt, salt))]
-    needed = {post.path: post for spec, _, _ in stale for post in spec.posts}
-    _fill_items(config, list(needed.values()), store, jobs)
-    for spec, fmt, recipe in stale:
-        keys = [(_key(config, p.path), p.digest) for p in spec.posts]
-        found = store.items(keys, fmt)
-        fragments = [found[key] for key, _ in keys]
-        sink.put(spec.file(fmt), feeds.feed(config.site, spec, fmt, fragments), recipe)
+    work = _Work(config, _missing_items(config, stale, store), stale, cache_path,
+                 sink.out_dir, sink.dry_run)
+    with parallel.Shared(work, jobs) as workers:
+        store.store_items(  # consumed as the workers deliver, so no build holds every item
+            (_key(config, post.path), post.digest, fmt, fragment)
+            for post, fragments in zip(work.missing, workers.map(_items_of, len(work.missing)),
+                                       strict=True)
+            for fmt, fragment in fragments.items()
+        )
+        store.commit()
+        for (spec, fmt, recipe), (size, written) in zip(
+                stale, workers.map(_feed_of, len(stale)), strict=True):
+            sink.record(spec.file(fmt), recipe, size, written)
 
 
-def _fill_items(config: Config, needed: list[Post], store: Cache, jobs: int) -> None:
-    formats = config.feeds.formats
+def _missing_items(config: Config, stale: list[tuple[catalog.FeedSpec, Format, str]],
+                   store: Cache) -> list[Post]:
+    """The posts in `stale` feeds whose items the cache does not hold."""
+    needed = list({post.path: post for spec, _, _ in stale for post in spec.posts}.values())
     keys = [(_key(config, p.path), p.digest) for p in needed]
-    have = store.has_items(keys, formats[0])
-    missing = [p for p, (key, _) in zip(needed, keys, strict=True) if key not in have]
-    built = _map(partial(_build_items, config), missing, jobs)
-    store.store_items(  # consumed as the workers deliver, so no build holds every item
-        (_key(config, post.path), post.digest, fmt, fragment)
-        for post, fragments in zip(missing, built, strict=True)
-        for fmt, fragment in fragments.items()
-    )
+    have = store.has_items(keys, config.feeds.formats[0])
+    return [p for p, (key, _) in zip(needed, keys, strict=True) if key not in have]
 
 
-def _build_items(config: Config, post: Post) -> dict[Format, str]:
+def _items_of(work: _Work, index: int) -> dict[Format, bytes]:
+    """A worker's task: one post's item in every format."""
+    post = work.missing[index]
     rendered = markup.render(post, posts.read_body(post))
-    return feeds.item_fragments(post, rendered, config.feeds)
+    return feeds.item_fragments(post, rendered, work.config.feeds)
+
+
+def _feed_of(work: _Work, index: int) -> tuple[int, bool]:
+    """A worker's task: one feed file, put in place; its size, and whether it was written."""
+    spec, fmt, _ = work.stale[index]
+    keys = [(_key(work.config, p.path), p.digest) for p in spec.posts]
+    found = cache_module.reader(work.cache_path).items(keys, fmt)
+    data = feeds.feed(work.config.site, spec, fmt, [found[key] for key, _ in keys])
+    return len(data), output.place(work.out_dir, spec.file(fmt), data, work.dry_run)
 
 
 def _recipe(spec: catalog.FeedSpec, fmt: Format, salt: str) -> str:
@@ -232,21 +272,6 @@ def _recipe(spec: catalog.FeedSpec, fmt: Format, salt: str) -> str:
              spec.language, repr(spec.authors)]
     parts.extend(f"{post.path}\0{post.digest}" for post in spec.posts)
     return hashlib.sha256("\0".join(parts).encode("utf-8")).hexdigest()
-
-
-def _map(func: Callable[[T], R], items: Sequence[T], jobs: int) -> Iterator[R]:
-    """`map` over processes when there is enough work to pay for starting them.
-
-    Results come back in order, as they are ready, for the caller to store
-    and drop: memory stays flat however many posts there are.
-    """
-    if jobs <= 1 or len(items) < _PARALLEL_FROM:
-        yield from (func(item) for item in items)
-        return
-    context = get_context("fork" if "fork" in get_all_start_methods() else "spawn")
-    chunk = max(1, min(64, len(items) // (jobs * 16)))
-    with ProcessPoolExecutor(jobs, mp_context=context) as pool:
-        yield from pool.map(func, items, chunksize=chunk)
 
 
 def _key(config: Config, path: Path) -> str:

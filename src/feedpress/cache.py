@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import marshal
+import os
 import sqlite3
 import time
 from collections.abc import Iterable, Iterator
@@ -35,7 +36,7 @@ from feedpress import __version__
 from feedpress.errors import FeedpressError, Problem, Severity
 from feedpress.model import Author, Format, Image, Post, Tag
 
-SCHEMA_VERSION = "2"
+SCHEMA_VERSION = "3"
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -50,7 +51,7 @@ CREATE TABLE IF NOT EXISTS items (
     path TEXT NOT NULL,
     digest TEXT NOT NULL,
     format TEXT NOT NULL,
-    data TEXT NOT NULL,
+    data BLOB NOT NULL,
     PRIMARY KEY (path, format)
 );
 """
@@ -131,7 +132,7 @@ class Cache:
             (path, stat.size, mtime, digest, packed),
         )
 
-    def items(self, keys: Iterable[tuple[str, str]], fmt: Format) -> dict[str, str]:
+    def items(self, keys: Iterable[tuple[str, str]], fmt: Format) -> dict[str, bytes]:
         """The cached fragments in `fmt` of the posts keyed (path, digest), by path."""
         return self._select(keys, fmt, "data")
 
@@ -158,8 +159,17 @@ class Cache:
             found.update((path, data) for path, digest, data in rows if wanted[path] == digest)
         return found
 
-    def store_items(self, rows: Iterable[tuple[str, str, Format, str]]) -> None:
+    def store_items(self, rows: Iterable[tuple[str, str, Format, bytes]]) -> None:
         self._db.executemany("INSERT OR REPLACE INTO items VALUES (?, ?, ?, ?)", rows)
+
+    def commit(self) -> None:
+        """Make what is stored so far visible to `reader`s in other processes.
+
+        The write-ahead log is also copied into the database, so that the
+        readers find their pages directly instead of through a long log.
+        """
+        self._db.commit()
+        self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
     def forget_except(self, paths: set[str]) -> None:
         """Drop the entries of files that are gone, so the cache does not grow forever."""
@@ -177,14 +187,31 @@ def open_cache(db_path: Path | None, cache_salt: str) -> Iterator[Cache]:
         with connection:
             connection.executescript(_SCHEMA)
             row = connection.execute("SELECT value FROM meta WHERE key = 'salt'").fetchone()
-            if row is None or row[0] != cache_salt:
-                connection.execute("DELETE FROM sources")
-                connection.execute("DELETE FROM items")
+            if row is None or row[0] != cache_salt:  # the schema version is in the salt
+                connection.executescript("DROP TABLE sources; DROP TABLE items;" + _SCHEMA)
                 connection.execute("INSERT OR REPLACE INTO meta VALUES ('salt', ?)", (cache_salt,))
         with connection:
             yield Cache(connection, started)
     finally:
         connection.close()
+
+
+def reader(db_path: Path) -> Cache:
+    """A read-only view of the cache at `db_path`, kept open for this process's life.
+
+    Workers that write feeds read their items through it. A connection
+    must not cross a fork, so each process opens its own.
+    """
+    return _reader(db_path, os.getpid())
+
+
+@lru_cache(maxsize=2)
+def _reader(db_path: Path, pid: int) -> Cache:
+    try:
+        connection = sqlite3.connect(f"{db_path.resolve().as_uri()}?mode=ro", uri=True)
+    except sqlite3.Error as exc:
+        raise FeedpressError(f"{db_path}: cannot open the build cache: {exc}") from None
+    return Cache(connection, time.time_ns())
 
 
 def _connect(db_path: Path | None) -> sqlite3.Connection:

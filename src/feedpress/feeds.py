@@ -42,25 +42,28 @@ from feedpress.model import Author, FeedOptions, Format, Image, Post, Site
 BREAKING_CATEGORY = "Breaking News"
 GENERATOR = ("feedpress", __version__, "https://pypi.org/project/feedpress/")
 
-def item_fragments(post: Post, rendered: Rendered, options: FeedOptions) -> dict[Format, str]:
+
+
+def item_fragments(post: Post, rendered: Rendered, options: FeedOptions) -> dict[Format, bytes]:
     """`post` as an item in each configured format, serialised once for every feed.
 
     An item depends on its post alone (its tags keep the post's own
     spelling), so it can be built in any process and cached by the post's
-    digest.
+    digest. It is UTF-8 already, as it will be written: a feed is then
+    joined from bytes, without decoding and encoding every item again.
     """
-    return {fmt: _fragment(post, rendered, options, fmt) for fmt in options.formats}
+    return {fmt: _fragment(post, rendered, options, fmt).encode("utf-8")
+            for fmt in options.formats}
 
 
-def feed(site: Site, spec: FeedSpec, fmt: Format, fragments: list[str]) -> bytes:
+def feed(site: Site, spec: FeedSpec, fmt: Format, fragments: list[bytes]) -> bytes:
     """The whole feed file: the channel, built by feedgen, with the items spliced in."""
     if fmt == "json":
         return _json_feed(site, spec, fragments)
     head = _channel(site, spec, fmt)
-    close = "</channel>" if fmt == "rss" else "</feed>"
-    cut = head.rindex(close)
-    body = "".join(f"\n{item}" for item in fragments)
-    return (head[:cut] + body + "\n" + head[cut:] + "\n").encode("utf-8")
+    cut = head.rindex("</channel>" if fmt == "rss" else "</feed>")
+    return b"\n".join([head[:cut].encode("utf-8"), *fragments,
+                       head[cut:].encode("utf-8")]) + b"\n"
 
 
 def _fragment(post: Post, rendered: Rendered, options: FeedOptions, fmt: Format) -> str:
@@ -181,7 +184,7 @@ def _channel(site: Site, spec: FeedSpec, fmt: Format) -> str:
     return raw.decode("utf-8")
 
 
-def _json_feed(site: Site, spec: FeedSpec, items: list[str]) -> bytes:
+def _json_feed(site: Site, spec: FeedSpec, items: list[bytes]) -> bytes:
     head: dict[str, Any] = {
         "version": "https://jsonfeed.org/version/1.1",
         "title": spec.title,
@@ -192,8 +195,8 @@ def _json_feed(site: Site, spec: FeedSpec, items: list[str]) -> bytes:
         "authors": [_json_author(a) for a in spec.authors],
     }
     text = json.dumps(head, ensure_ascii=False, indent=2)
-    body = ",\n    ".join(items)
-    return (text[:-2] + f',\n  "items": [\n    {body}\n  ]\n}}\n').encode("utf-8")
+    opening = (text[:-2] + ',\n  "items": [\n    ').encode("utf-8")
+    return opening + b",\n    ".join(items) + b"\n  ]\n}\n"
 
 
 def _json_item(post: Post, rendered: Rendered, options: FeedOptions) -> dict[str, Any]:

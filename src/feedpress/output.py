@@ -70,14 +70,12 @@ class Output:
 
     def put(self, relpath: PurePosixPath, data: bytes, recipe: str = "") -> None:
         """Make the file hold `data`, writing it only if its bytes differ."""
-        self._entries[relpath] = Entry(recipe, len(data))
-        target = self.out_dir / relpath
-        if _same(target, data):
-            self.outcome.unchanged.append(relpath)
-            return
-        self.outcome.written.append(relpath)
-        if not self.dry_run:
-            write_atomic(target, data)
+        self.record(relpath, recipe, len(data), place(self.out_dir, relpath, data, self.dry_run))
+
+    def record(self, relpath: PurePosixPath, recipe: str, size: int, written: bool) -> None:
+        """Account for a file that `place` put, maybe in another process."""
+        self._entries[relpath] = Entry(recipe, size)
+        (self.outcome.written if written else self.outcome.unchanged).append(relpath)
 
     def finish(self) -> Outcome:
         """Remove what an earlier build wrote that this one did not; save the manifest."""
@@ -93,6 +91,17 @@ class Output:
         self.outcome.written.sort()
         self.outcome.unchanged.sort()
         return self.outcome
+
+
+def place(out_dir: Path, relpath: PurePosixPath, data: bytes, dry_run: bool = False) -> bool:
+    """Make `out_dir/relpath` hold `data`; True if that took (or with `dry_run` would take)
+    a write, False if the file already held exactly those bytes."""
+    target = out_dir / relpath
+    if _same(target, data):
+        return False
+    if not dry_run:
+        write_atomic(target, data)
+    return True
 
 
 def write_atomic(target: Path, data: bytes) -> None:

@@ -1,0 +1,90 @@
+"""Spreading per-post work over processes, when there is enough of it to pay for them.
+
+Two shapes of work, two helpers:
+
+- `pmap` sends each item to a worker: for work whose input is small (a
+  post file's path) and whose workers should start before the build has
+  grown large, so that they begin small.
+- `Shared` forks workers that already hold a (large) state, and sends them
+  only indexes into it: for work on the posts and feeds the build has
+  assembled, which would cost more to send than to make.
+
+Results always come back in order and as they are ready, for the caller to
+store and drop: memory stays flat however many posts there are.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import get_all_start_methods, get_context
+from multiprocessing.context import BaseContext
+from typing import Any, Generic, TypeVar
+
+PARALLEL_FROM = 200  # fewer tasks than this are not worth starting processes for
+
+T = TypeVar("T")
+S = TypeVar("S")
+R = TypeVar("R")
+
+_STATE: Any = None  # a worker's copy of its pool's `Shared` state
+
+
+def pmap(func: Callable[[T], R], items: Sequence[T], jobs: int) -> Iterator[R]:
+    """`map` over `jobs` processes, or in this one when there is little to do."""
+    if jobs <= 1 or len(items) < PARALLEL_FROM:
+        yield from (func(item) for item in items)
+        return
+    with ProcessPoolExecutor(jobs, mp_context=_context()) as pool:
+        yield from pool.map(func, items, chunksize=_chunk(len(items), jobs))
+
+
+class Shared(Generic[S]):
+    """Workers that hold `state`; tasks name what to work on by its index in it.
+
+    With the fork start method the state is inherited, not sent; with spawn
+    it is pickled once per worker. The pool starts on the first `map` that
+    has enough tasks, and ends with the `with` block.
+    """
+
+    def __init__(self, state: S, jobs: int) -> None:
+        self.state = state
+        self.jobs = jobs
+        self._pool: ProcessPoolExecutor | None = None
+
+    def __enter__(self) -> Shared[S]:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(cancel_futures=True)
+
+    def map(self, func: Callable[[S, int], R], count: int) -> Iterator[R]:
+        """`func(state, i)` for each i in range(count), in order."""
+        if self.jobs <= 1 or count < PARALLEL_FROM:
+            yield from (func(self.state, i) for i in range(count))
+            return
+        if self._pool is None:
+            self._pool = ProcessPoolExecutor(self.jobs, mp_context=_context(),
+                                             initializer=_adopt, initargs=(self.state,))
+        calls = [(func, i) for i in range(count)]
+        yield from self._pool.map(_call, calls, chunksize=_chunk(count, self.jobs))
+
+
+def _adopt(state: object) -> None:
+    global _STATE
+    _STATE = state
+
+
+def _call(task: tuple[Callable[[Any, int], R], int]) -> R:
+    func, index = task
+    return func(_STATE, index)
+
+
+def _context() -> BaseContext:
+    return get_context("fork" if "fork" in get_all_start_methods() else "spawn")
+
+
+def _chunk(count: int, jobs: int) -> int:
+    """Big enough to spare round trips, small enough to keep every worker busy to the end."""
+    return max(1, min(64, count // (jobs * 16)))
