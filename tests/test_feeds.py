@@ -35,7 +35,7 @@ from feedpress import builder, feeds
 from feedpress.config import Config
 from feedpress.config import load as load_config
 from feedpress.errors import Severity
-from feedpress.markup import render
+from feedpress.markup import first_paragraph, render
 from feedpress.model import Author, FeedOptions, Image, Post, Tag
 from feedpress.posts import read_body
 
@@ -1496,3 +1496,17 @@ def test_items_match_feedgen_byte_for_byte(
             differ.append(post.slug)
     assert len(everyone) >= 50
     assert differ == []
+
+
+@pytest.mark.parametrize(("html", "expected"), [
+    ("<p>one <em>two</em>\nthree</p>\n<p>second</p>", "one two three"),
+    ("<blockquote>\n<p>quoted</p>\n</blockquote>\n<p>top</p>", "top"),
+    ("<ul>\n<li>\n<p>in a list</p>\n</li>\n</ul>\n", ""),
+    ("<div><p>in a div</p></div><p>after</p>", "after"),
+    ("<h1>heading</h1><p></p><p>later</p>", ""),
+    ("<table><tr><td><p>cell</p></td></tr></table><p>below</p>", "below"),
+    ("<p>never closed", "never closed"),
+    ("<h2>no paragraph</h2>", ""),
+])
+def test_first_paragraph_is_the_first_top_level_one(html: str, expected: str) -> None:
+    assert first_paragraph(html) == expected

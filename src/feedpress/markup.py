@@ -93,13 +93,28 @@ def figure(image: Image) -> str:
 
 
 def first_paragraph(html: str) -> str:
-    """The first paragraph's text, cut at a word near `SUMMARY_CHARS`."""
+    """The first top-level paragraph's text, cut at a word near `SUMMARY_CHARS`.
+
+    Most bodies open with a paragraph, so the HTML up to the first `</p>`
+    is parsed first: sanitised HTML closes every paragraph explicitly, and
+    an HTML parser builds a prefix's tree as it builds the start of the
+    whole, so a top-level paragraph found there is the one the whole body
+    has. Only when there is none is the whole body parsed.
+    """
     if "<p" not in html:
         return ""
+    end = html.find("</p>") + 4
+    found = _first_top_level_p(html[:end]) if end > 3 else None
+    if found is None and end < len(html):
+        found = _first_top_level_p(html)
+    return "" if found is None else shorten(_SPACE.sub(" ", found).strip())
+
+
+def _first_top_level_p(html: str) -> str | None:
     for element in lxml.html.fragments_fromstring(html):
         if isinstance(element, lxml.html.HtmlElement) and element.tag == "p":
-            return shorten(_SPACE.sub(" ", element.text_content()).strip())
-    return ""
+            return str(element.text_content())
+    return None
 
 
 def shorten(text: str, limit: int = SUMMARY_CHARS) -> str:
