@@ -107,8 +107,7 @@ def place(out_dir: Path, relpath: PurePosixPath, data: bytes, dry_run: bool = Fa
 def write_atomic(target: Path, data: bytes) -> None:
     """Replace `target` with `data` in one step: a temp file in its folder, then rename."""
     try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, temp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+        fd, temp = _temp_beside(target)
         try:
             with os.fdopen(fd, "wb") as stream:
                 stream.write(data)
@@ -119,6 +118,20 @@ def write_atomic(target: Path, data: bytes) -> None:
             raise
     except OSError as exc:
         raise FeedpressError(f"{target}: cannot write: {exc.strerror}") from None
+
+
+def _temp_beside(target: Path) -> tuple[int, str]:
+    """A new temporary file in `target`'s folder, made first if missing.
+
+    The folder is made only when the file cannot be: most folders exist,
+    and a build writes a thousand files.
+    """
+    prefix = f".{target.name}."
+    try:
+        return tempfile.mkstemp(dir=target.parent, prefix=prefix, suffix=".tmp")
+    except FileNotFoundError:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        return tempfile.mkstemp(dir=target.parent, prefix=prefix, suffix=".tmp")
 
 
 def read_manifest(out_dir: Path) -> dict[PurePosixPath, Entry]:
