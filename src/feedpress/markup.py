@@ -9,14 +9,18 @@ reader or a mail client has no page to resolve it against.
 
 from __future__ import annotations
 
+import ctypes
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
 from html import escape
+from typing import Any
 from urllib.parse import urljoin
 
-import cmarkgfm
 import lxml.html
 import nh3
+from cmarkgfm import cmark
 from cmarkgfm.cmark import Options
 
 from feedpress.model import Image, Post
@@ -50,11 +54,69 @@ class Rendered:
 
 def render(post: Post, body: str) -> Rendered:
     """Render and sanitise `post`'s Markdown `body`; done once per post, reused by every feed."""
-    raw = cmarkgfm.markdown_to_html_with_extensions(
-        body, options=_CMARK_OPTIONS, extensions=_EXTENSIONS
-    )
-    html = sanitize(raw, post.url)
+    html = sanitize(markdown_to_html(body), post.url)
     return Rendered(html, post.summary or first_paragraph(html) or post.title)
+
+
+def markdown_to_html(text: str) -> str:
+    """CommonMark with GitHub's tables, strikethrough, autolinks and task lists, as HTML.
+
+    cmarkgfm's own `markdown_to_html_with_extensions` never frees the
+    syntax tree nor the HTML it renders (cmarkgfm issue #53): about 40 kB
+    lost per post, 300 MB over a 10,000-post build. This is the same call
+    sequence, freeing both. cmarkgfm's bindings do not expose
+    `cmark_node_free`, so it is called through ctypes from the same library.
+    """
+    parser = cmark.parser_new(options=_CMARK_OPTIONS)
+    try:
+        for extension in _extensions():
+            cmark.parser_attach_syntax_extension(parser, extension)
+        cmark.parser_feed(parser, text)
+        root = cmark.parser_finish(parser)
+        try:
+            rendered = cmark._cmark.lib.cmark_render_html(
+                root, _CMARK_OPTIONS, cmark.parser_get_syntax_extensions(parser))
+            try:
+                return str(cmark._cmark.ffi.string(rendered).decode("utf-8"))
+            finally:
+                _native().free(_address(rendered))
+        finally:
+            _native().node_free(_address(root))
+    finally:
+        cmark.parser_free(parser)
+
+
+@lru_cache(maxsize=1)
+def _extensions() -> tuple[Any, ...]:
+    cmark.core_extensions_ensure_registered()
+    return tuple(cmark.find_syntax_extension(name) for name in _EXTENSIONS)
+
+
+class _Allocator(ctypes.Structure):
+    """cmark's `cmark_mem`: the allocator that made what it returns, and must free it."""
+
+    _fields_ = [("calloc", ctypes.c_void_p), ("realloc", ctypes.c_void_p),
+                ("free", ctypes.CFUNCTYPE(None, ctypes.c_void_p))]
+
+
+@dataclass(frozen=True)
+class _Native:
+    node_free: Callable[[int], None]
+    free: Callable[[int], None]
+
+
+@lru_cache(maxsize=1)
+def _native() -> _Native:
+    library = ctypes.CDLL(cmark._cmark.__file__)  # already loaded: the same code and heap
+    library.cmark_node_free.argtypes = [ctypes.c_void_p]
+    library.cmark_node_free.restype = None
+    library.cmark_get_default_mem_allocator.restype = ctypes.POINTER(_Allocator)
+    allocator = library.cmark_get_default_mem_allocator().contents
+    return _Native(library.cmark_node_free, allocator.free)
+
+
+def _address(pointer: Any) -> int:
+    return int(cmark._cmark.ffi.cast("uintptr_t", pointer))
 
 
 def sanitize(html: str, base: str) -> str:
