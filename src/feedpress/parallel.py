@@ -15,6 +15,7 @@ store and drop: memory stays flat however many posts there are.
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_all_start_methods, get_context
@@ -64,11 +65,20 @@ class Shared(Generic[S]):
         if self.jobs <= 1 or count < PARALLEL_FROM:
             yield from (func(self.state, i) for i in range(count))
             return
-        if self._pool is None:
+        calls = [(func, i) for i in range(count)]
+        if self._pool is not None:
+            yield from self._pool.map(_call, calls, chunksize=_chunk(count, self.jobs))
+            return
+        # Frozen objects are out of the workers' garbage collections, which would
+        # otherwise write to every inherited object and so copy every page of it.
+        gc.freeze()
+        try:
             self._pool = ProcessPoolExecutor(self.jobs, mp_context=_context(),
                                              initializer=_adopt, initargs=(self.state,))
-        calls = [(func, i) for i in range(count)]
-        yield from self._pool.map(_call, calls, chunksize=_chunk(count, self.jobs))
+            results = self._pool.map(_call, calls, chunksize=_chunk(count, self.jobs))
+        finally:
+            gc.unfreeze()  # the workers have forked (the first task starts them all)
+        yield from results
 
 
 def _adopt(state: object) -> None:
