@@ -243,6 +243,8 @@ def unpack(blob: bytes, path: Path | None = None) -> Parsed:
     """The `Parsed` that `pack` made; `path`, when given, is reused for the post's file."""
     post_row, problem_rows = marshal.loads(blob)  # the project's own cache file
     post = None if post_row is None else _post_from_row(post_row, path)
+    if not problem_rows:
+        return Parsed(post, ())
     return Parsed(post, tuple(_problem_from_row(row) for row in problem_rows))
 
 
@@ -256,24 +258,33 @@ def _post_row(p: Post) -> tuple[Any, ...]:
 
 
 def _post_from_row(r: tuple[Any, ...], path: Path | None) -> Post:
-    return Post(
+    # A no-op rebuild makes every post here: a frozen dataclass's __init__ sets
+    # each field through object.__setattr__, which costs twice filling __dict__.
+    post: Post = object.__new__(Post)
+    post.__dict__.update(
         path=path if path is not None and str(path) == r[0] else Path(r[0]),
         blog=r[1], slug=r[2], id=r[3], id_pinned=r[4], title=r[5], url=r[6],
         date=_time(r[7]), updated=None if r[8] is None else _time(r[8]),
-        authors=tuple(_author(a) for a in r[9]), tags=tuple(_tag(t) for t in r[10]),
+        authors=_authors(r[9]), tags=_tags(r[10]),
         breaking=r[11], summary=r[12], image=None if r[13] is None else Image(*r[13]),
         lang=r[14], draft=r[15], digest=r[16],
     )
+    return post
 
 
-@lru_cache(maxsize=4096)  # authors and tags repeat across thousands of posts: share them
-def _author(row: tuple[str, str | None, str | None]) -> Author:
-    return Author(*row)
+@lru_cache(maxsize=4096)  # bylines and tag lists repeat across thousands of posts: share them
+def _authors(rows: tuple[tuple[str, str | None, str | None], ...]) -> tuple[Author, ...]:
+    return tuple(Author(*row) for row in rows)
+
+
+@lru_cache(maxsize=65536)
+def _tags(rows: tuple[tuple[str, str], ...]) -> tuple[Tag, ...]:
+    return tuple(_tag(*row) for row in rows)
 
 
 @lru_cache(maxsize=16384)
-def _tag(row: tuple[str, str]) -> Tag:
-    return Tag(*row)
+def _tag(slug: str, name: str) -> Tag:
+    return Tag(slug, name)
 
 
 def _problem_row(p: Problem) -> tuple[Any, ...]:

@@ -86,7 +86,7 @@ class Output:
                 if not self.dry_run:
                     target.unlink()
                     _prune(target.parent, self.out_dir)
-        if not self.dry_run:
+        if not self.dry_run and self._entries != self.previous:
             _write_manifest(self.out_dir, self._entries)
         self.outcome.written.sort()
         self.outcome.unchanged.sort()

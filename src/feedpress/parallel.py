@@ -17,10 +17,10 @@ from __future__ import annotations
 
 import gc
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
-from multiprocessing import get_all_start_methods, get_context
-from multiprocessing.context import BaseContext
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
+
+if TYPE_CHECKING:  # imported when a pool starts: a build with little to do never needs them
+    from concurrent.futures import ProcessPoolExecutor
 
 PARALLEL_FROM = 200  # fewer tasks than this are not worth starting processes for
 
@@ -36,7 +36,7 @@ def pmap(func: Callable[[T], R], items: Sequence[T], jobs: int) -> Iterator[R]:
     if jobs <= 1 or len(items) < PARALLEL_FROM:
         yield from (func(item) for item in items)
         return
-    with ProcessPoolExecutor(jobs, mp_context=_context()) as pool:
+    with _pool(jobs) as pool:
         yield from pool.map(func, items, chunksize=_chunk(len(items), jobs))
 
 
@@ -73,8 +73,7 @@ class Shared(Generic[S]):
         # otherwise write to every inherited object and so copy every page of it.
         gc.freeze()
         try:
-            self._pool = ProcessPoolExecutor(self.jobs, mp_context=_context(),
-                                             initializer=_adopt, initargs=(self.state,))
+            self._pool = _pool(self.jobs, initializer=_adopt, initargs=(self.state,))
             results = self._pool.map(_call, calls, chunksize=_chunk(count, self.jobs))
         finally:
             gc.unfreeze()  # the workers have forked (the first task starts them all)
@@ -91,8 +90,12 @@ def _call(task: tuple[Callable[[Any, int], R], int]) -> R:
     return func(_STATE, index)
 
 
-def _context() -> BaseContext:
-    return get_context("fork" if "fork" in get_all_start_methods() else "spawn")
+def _pool(jobs: int, **options: Any) -> ProcessPoolExecutor:
+    from concurrent.futures import ProcessPoolExecutor
+    from multiprocessing import get_all_start_methods, get_context
+
+    context = get_context("fork" if "fork" in get_all_start_methods() else "spawn")
+    return ProcessPoolExecutor(jobs, mp_context=context, **options)
 
 
 def _chunk(count: int, jobs: int) -> int:
