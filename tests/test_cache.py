@@ -11,7 +11,10 @@ from __future__ import annotations
 import os
 import sqlite3
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+
+import pytest
 
 from conftest import NOW, Project
 from feedpress import cache as cache_module
@@ -20,9 +23,9 @@ from feedpress.builder import BuildReport, build, default_cache
 from feedpress.cache import open_cache
 
 
-def cached_build(project: Project, **options: object) -> BuildReport:
+def cached_build(project: Project, now: datetime = NOW, **options: object) -> BuildReport:
     config = project.config()
-    return build(config, NOW, cache_path=default_cache(config), **options)  # type: ignore[arg-type]
+    return build(config, now, cache_path=default_cache(config), **options)  # type: ignore[arg-type]
 
 
 def plant(project: Project, old: str, new: str) -> int:
@@ -195,3 +198,107 @@ def test_cached_posts_round_trip_exactly() -> None:
         assert unpack(pack(parsed)) == parsed
     empty = Parsed(None, ())
     assert unpack(pack(empty)) == empty
+
+
+# ---------------------------------------------------------------------------------------------
+# The memo: a build with nothing to do does nothing, and never hides a change
+# ---------------------------------------------------------------------------------------------
+
+
+def spoil_parsed_posts(project: Project) -> None:
+    """Make every cached parse unreadable: only a build that reads none of them survives."""
+    with sqlite3.connect(default_cache(project.config())) as db:
+        db.execute("UPDATE sources SET parsed = x'00'")
+
+
+def settled_project(project: Project) -> Path:
+    age(project.post("alpha", "first", "First words.\n", tags=["news"]), 7200)
+    return project.post("alpha", "second", "Second words.\n", date="2026-11-02T10:00:00Z")
+
+
+def test_a_rebuild_with_nothing_changed_reads_no_post(project: Project) -> None:
+    age(settled_project(project))
+    first = cached_build(project)
+    spoil_parsed_posts(project)
+    again = cached_build(project)
+    assert again.outcome.written == [] and again.outcome.removed == []
+    assert again.outcome.unchanged == sorted(first.outcome.written)
+    assert (again.feeds, again.posts, again.skipped) == (first.feeds, first.posts, 0)
+
+
+def test_the_memo_keeps_reporting_warnings(project: Project) -> None:
+    age(settled_project(project))
+    age(project.post("alpha", "odd", colour="blue"))
+    first = cached_build(project)
+    again = cached_build(project)
+    assert [str(w) for w in first.warnings] == [str(w) for w in again.warnings]
+    assert any("colour" in str(w) for w in again.warnings)
+
+
+@pytest.mark.parametrize("change", ["edit", "add", "delete", "config"])
+def test_the_memo_never_hides_a_change(project: Project, change: str) -> None:
+    second = settled_project(project)
+    age(second)
+    cached_build(project)
+    if change == "edit":
+        second.write_text(second.read_text("utf-8").replace("Second", "Revised"), "utf-8")
+        age(second, 3000)
+    elif change == "add":
+        age(project.post("alpha", "third", "Revised words.\n", date="2026-11-03T10:00:00Z"))
+    elif change == "delete":
+        second.unlink()
+    else:
+        project.write_config(project.config_path.read_text("utf-8").replace(
+            "title: Test Newsroom", "title: Revised Newsroom"))
+    report = cached_build(project)
+    assert "rss.xml" in {p.as_posix() for p in report.outcome.written}
+    assert ("Revised" in site_rss(project)) != (change == "delete")
+    assert ("Second words" in site_rss(project)) == (change not in ("edit", "delete"))
+
+
+def test_the_memo_holds_only_until_a_scheduled_post_is_due(project: Project) -> None:
+    age(settled_project(project))
+    age(project.post("alpha", "scheduled", "Scheduled words.\n", date="2026-12-01T09:00:00Z"))
+    before = datetime(2026, 11, 20, tzinfo=UTC)
+    cached_build(project, now=before)
+    assert "Scheduled words" not in site_rss(project)
+    assert cached_build(project, now=before + timedelta(days=5)).outcome.written == []
+    due = cached_build(project, now=datetime(2026, 12, 1, 9, 0, tzinfo=UTC))
+    assert "rss.xml" in {p.as_posix() for p in due.outcome.written}
+    assert "Scheduled words" in site_rss(project)
+
+
+def test_the_memo_does_not_hold_for_an_earlier_clock(project: Project) -> None:
+    age(settled_project(project))
+    cached_build(project, now=datetime(2026, 11, 20, tzinfo=UTC))
+    cached_build(project, now=datetime(2026, 11, 1, 12, 0, tzinfo=UTC))
+    assert "Second words" not in site_rss(project) and "First words" in site_rss(project)
+
+
+def test_the_memo_does_not_hold_when_the_output_changed(project: Project) -> None:
+    age(settled_project(project))
+    cached_build(project)
+    feed = project.out / "alpha" / "rss.xml"
+    original = feed.read_bytes()
+    feed.write_bytes(original + b"<!-- hand edit -->")
+    (project.out / "atom.xml").unlink()
+    report = cached_build(project)
+    assert feed.read_bytes() == original and (project.out / "atom.xml").exists()
+    assert {p.as_posix() for p in report.outcome.written} == {"alpha/rss.xml", "atom.xml"}
+
+
+def test_a_dry_run_or_a_fresh_file_leaves_no_memo(project: Project) -> None:
+    age(settled_project(project))
+    cached_build(project, dry_run=True)
+    assert memo_of(project) is None
+    cached_build(project)
+    assert memo_of(project) is not None
+    project.post("alpha", "just-written")  # within the racy window: may change unseen
+    cached_build(project)
+    assert memo_of(project) is None
+
+
+def memo_of(project: Project) -> str | None:
+    with sqlite3.connect(default_cache(project.config())) as db:
+        row = db.execute("SELECT value FROM meta WHERE key = 'memo'").fetchone()
+    return None if row is None else str(row[0])

@@ -21,13 +21,13 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import astuple, dataclass, field, replace
 from datetime import datetime
 from functools import lru_cache, partial
 from pathlib import Path, PurePosixPath
 
 from feedpress import cache as cache_module
-from feedpress import catalog, feeds, markup, output, parallel, posts
+from feedpress import catalog, feeds, markup, memo, output, parallel, posts
 from feedpress.cache import Cache, Entry, Parsed, Stat, open_cache, pack, unpack
 from feedpress.config import Config
 from feedpress.errors import InvalidPostsError, Problem, Severity
@@ -72,7 +72,13 @@ def load(
         with open_cache(None, "") as memory:
             return load(config, now, cache=memory, jobs=jobs)
     paths, problems = posts.discover(config)
-    found = _parse_all(config, paths, cache, jobs, problems)
+    return _load(config, now, cache, jobs, paths, problems, {})
+
+
+def _load(config: Config, now: datetime, cache: Cache, jobs: int, paths: list[Path],
+          problems: list[Problem], stats: dict[Path, Stat | None],
+          ) -> tuple[catalog.Catalog, list[Post], list[Problem]]:
+    found = _parse_all(config, paths, cache, jobs, problems, stats)
     valid = [p.post for p in found if p.post is not None]
     for parsed in found:
         problems.extend(parsed.problems)
@@ -112,24 +118,59 @@ def build(
     started = clock()
     workers = jobs or os.cpu_count() or 1
     salt = cache_module.salt(config.fingerprint)
+    target = out_dir or config.output_dir
     with _cache_file(cache_path) as db_path, open_cache(db_path, salt) as store:
-        cat, _, problems = load(config, now, cache=store, jobs=workers)
+        paths, problems = posts.discover(config)
+        stats = {path: _stat(path) for path in paths}
+        inputs = _inputs(config, salt, target, keep_going, paths, problems, stats, store)
+        if cache_path is not None:
+            kept = _kept(memo.loads(store.memo()), inputs, now, target)
+            if kept is not None:
+                return replace(kept, seconds=clock() - started)
+        if not dry_run:  # from here on, the last build's memo no longer describes the output
+            store.remember(None)
+            store.commit()
+        cat, valid, problems = _load(config, now, store, workers, paths, problems, stats)
         errors = [p for p in problems if p.is_error]
         if errors and not keep_going:
             raise InvalidPostsError(sorted(problems, key=lambda p: (str(p.path), p.line or 0)))
         if errors:
             cat = _without(cat, {p.path for p in errors})
-        sink = output.Output(out_dir or config.output_dir, dry_run=dry_run,
-                             trust=cache_path is not None)
+        sink = output.Output(target, dry_run=dry_run, trust=cache_path is not None)
         specs = catalog.plan(config, cat)
         _write_feeds(config, specs, store, db_path, sink, salt, workers)
         sink.put(OPML_NAME, feeds.opml(config.site.title, specs, config.site.feeds_url,
                                        config.feeds.formats[0]))
-        outcome = sink.finish()
-    warnings = [_as_warning(p) for p in problems]
-    skipped = len({p.path for p in errors})
-    return BuildReport(outcome, len(specs), len(cat.posts), skipped, warnings,
-                       clock() - started)
+        report = BuildReport(sink.finish(), len(specs), len(cat.posts),
+                             len({p.path for p in errors}), [_as_warning(p) for p in problems])
+        if cache_path is not None and not dry_run and inputs.settled:
+            since, until = memo.window(valid, now)
+            store.remember(memo.Memo(inputs.digest, since, until, sink.digest, report.feeds,
+                                     report.posts, report.skipped,
+                                     tuple(report.warnings)).dumps())
+    return replace(report, seconds=clock() - started)
+
+
+def _inputs(config: Config, salt: str, target: Path, keep_going: bool, paths: list[Path],
+            problems: list[Problem], stats: dict[Path, Stat | None], store: Cache,
+            ) -> memo.Inputs:
+    """What a build reads, for `memo` to tell whether the last build still stands."""
+    parts = [salt, str(target.resolve()), f"keep_going={keep_going}", *map(str, problems)]
+    files = [(_key(config, path), *(astuple(stat) if stat else (-1, -1)))
+             for path, stat in stats.items()]
+    return memo.inputs(parts, files, store.settled_before_ns)
+
+
+def _kept(last: memo.Memo | None, inputs: memo.Inputs, now: datetime,
+          target: Path) -> BuildReport | None:
+    """The last build's report, if its inputs and output are as it left them."""
+    if last is None or not last.holds(inputs, now):
+        return None
+    files = output.intact(target, last.manifest)
+    if files is None:
+        return None
+    return BuildReport(output.Outcome(unchanged=files), last.feeds, last.posts, last.skipped,
+                       list(last.warnings))
 
 
 @contextmanager
@@ -147,13 +188,14 @@ def _cache_file(cache_path: Path | None) -> Iterator[Path]:
 
 
 def _parse_all(config: Config, paths: list[Path], cache: Cache, jobs: int,
-               problems: list[Problem]) -> list[Parsed]:
+               problems: list[Problem], stats: dict[Path, Stat | None]) -> list[Parsed]:
     """Parse what the cache cannot vouch for; reuse the rest."""
     found: list[Parsed] = []
     misses: list[Path] = []
     known = cache.entries()
     for path in paths:
-        hit = _cached(config, path, known.get(_key(config, path)), cache)
+        stat = stats[path] if path in stats else _stat(path)
+        hit = _cached(config, path, stat, known.get(_key(config, path)), cache)
         if hit is None:
             misses.append(path)  # parsed below by a worker, which reads the file itself
         else:
@@ -169,9 +211,9 @@ def _parse_all(config: Config, paths: list[Path], cache: Cache, jobs: int,
     return found
 
 
-def _cached(config: Config, path: Path, known: Entry | None, cache: Cache) -> Parsed | None:
+def _cached(config: Config, path: Path, stat: Stat | None, known: Entry | None,
+            cache: Cache) -> Parsed | None:
     """The cached parse of `path` if its stat, or failing that its bytes, are unchanged."""
-    stat = _stat(path)
     if known is None or stat is None:
         return None
     if (known.size, known.mtime_ns) == (stat.size, stat.mtime_ns):

@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from feedpress import __version__
-from feedpress.errors import FeedpressError, Problem, Severity
+from feedpress.errors import FeedpressError, Problem
 from feedpress.model import Author, Format, Image, Post, Tag
 
 SCHEMA_VERSION = "3"
@@ -56,7 +56,7 @@ CREATE TABLE IF NOT EXISTS items (
 );
 """
 _LIBRARIES = ("feedgen", "cmarkgfm", "nh3", "lxml", "PyYAML")
-_RACY_NS = 2_000_000_000
+RACY_NS = 2_000_000_000  # an mtime this close to a build may yet change within its tick
 _BATCH = 500  # below SQLite's limit on bound parameters
 
 
@@ -126,7 +126,7 @@ class Cache:
     def store_packed(self, path: str, stat: Stat, digest: str, packed: bytes) -> None:
         # A file modified in the last moments may change again within the mtime's
         # resolution; record an mtime that can never match, so it is re-read.
-        mtime = stat.mtime_ns if stat.mtime_ns < self._started_ns - _RACY_NS else -1
+        mtime = stat.mtime_ns if stat.mtime_ns < self._started_ns - RACY_NS else -1
         self._db.execute(
             "INSERT OR REPLACE INTO sources VALUES (?, ?, ?, ?, ?)",
             (path, stat.size, mtime, digest, packed),
@@ -162,6 +162,23 @@ class Cache:
     def store_items(self, rows: Iterable[tuple[str, str, Format, bytes]]) -> None:
         self._db.executemany("INSERT OR REPLACE INTO items VALUES (?, ?, ?, ?)", rows)
 
+    @property
+    def settled_before_ns(self) -> int:
+        """Files modified before this time cannot change unseen by their size and mtime."""
+        return self._started_ns - RACY_NS
+
+    def memo(self) -> str | None:
+        """What the last complete build left for the next one (see `memo`)."""
+        row = self._db.execute("SELECT value FROM meta WHERE key = 'memo'").fetchone()
+        return None if row is None else str(row[0])
+
+    def remember(self, memo: str | None) -> None:
+        """Keep `memo` for the next build, or with None, forget the last one."""
+        if memo is None:
+            self._db.execute("DELETE FROM meta WHERE key = 'memo'")
+        else:
+            self._db.execute("INSERT OR REPLACE INTO meta VALUES ('memo', ?)", (memo,))
+
     def commit(self) -> None:
         """Make what is stored so far visible to `reader`s in other processes.
 
@@ -188,7 +205,8 @@ def open_cache(db_path: Path | None, cache_salt: str) -> Iterator[Cache]:
             connection.executescript(_SCHEMA)
             row = connection.execute("SELECT value FROM meta WHERE key = 'salt'").fetchone()
             if row is None or row[0] != cache_salt:  # the schema version is in the salt
-                connection.executescript("DROP TABLE sources; DROP TABLE items;" + _SCHEMA)
+                connection.executescript("DROP TABLE sources; DROP TABLE items;"
+                                         "DELETE FROM meta WHERE key = 'memo';" + _SCHEMA)
                 connection.execute("INSERT OR REPLACE INTO meta VALUES ('salt', ?)", (cache_salt,))
         with connection:
             yield Cache(connection, started)
@@ -236,7 +254,7 @@ def pack(parsed: Parsed) -> bytes:
     """
     post = parsed.post
     return marshal.dumps((None if post is None else _post_row(post),
-                          tuple(_problem_row(p) for p in parsed.problems)))
+                          tuple(p.as_row() for p in parsed.problems)))
 
 
 def unpack(blob: bytes, path: Path | None = None) -> Parsed:
@@ -245,7 +263,7 @@ def unpack(blob: bytes, path: Path | None = None) -> Parsed:
     post = None if post_row is None else _post_from_row(post_row, path)
     if not problem_rows:
         return Parsed(post, ())
-    return Parsed(post, tuple(_problem_from_row(row) for row in problem_rows))
+    return Parsed(post, tuple(Problem.from_row(row) for row in problem_rows))
 
 
 def _post_row(p: Post) -> tuple[Any, ...]:
@@ -285,14 +303,6 @@ def _tags(rows: tuple[tuple[str, str], ...]) -> tuple[Tag, ...]:
 @lru_cache(maxsize=16384)
 def _tag(slug: str, name: str) -> Tag:
     return Tag(slug, name)
-
-
-def _problem_row(p: Problem) -> tuple[Any, ...]:
-    return (str(p.path), p.line, p.field, p.message, p.severity.value)
-
-
-def _problem_from_row(r: tuple[Any, ...]) -> Problem:
-    return Problem(Path(r[0]), r[1], r[2], r[3], Severity(r[4]))
 
 
 def _us(moment: datetime) -> int:

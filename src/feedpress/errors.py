@@ -6,9 +6,11 @@ debugger: the CLI prints them as they are, without a traceback.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
+from typing import Any
 
 
 class Severity(Enum):
@@ -40,6 +42,15 @@ class Problem:
     @property
     def is_error(self) -> bool:
         return self.severity is Severity.ERROR
+
+    def as_row(self) -> tuple[str, int | None, str | None, str, str]:
+        """Plain values, for the build cache to store."""
+        return (str(self.path), self.line, self.field, self.message, self.severity.value)
+
+    @classmethod
+    def from_row(cls, row: Sequence[Any]) -> Problem:
+        path, line, field, message, severity = row
+        return cls(Path(path), line, field, message, Severity(severity))
 
 
 def relative(path: Path) -> Path:

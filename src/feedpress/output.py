@@ -13,6 +13,7 @@ makes and compares every file.)
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import tempfile
@@ -77,6 +78,11 @@ class Output:
         self._entries[relpath] = Entry(recipe, size)
         (self.outcome.written if written else self.outcome.unchanged).append(relpath)
 
+    @property
+    def digest(self) -> str:
+        """The digest of the manifest this build writes (see `intact`)."""
+        return manifest_digest(self._entries)
+
     def finish(self) -> Outcome:
         """Remove what an earlier build wrote that this one did not; save the manifest."""
         for relpath in sorted(set(self.previous) - set(self._entries)):
@@ -91,6 +97,24 @@ class Output:
         self.outcome.written.sort()
         self.outcome.unchanged.sort()
         return self.outcome
+
+
+def intact(out_dir: Path, digest: str) -> list[PurePosixPath] | None:
+    """The files of the manifest in `out_dir`, if its entries have `digest` and every
+    file is still there at its size; otherwise None."""
+    entries = read_manifest(out_dir)
+    if not entries or manifest_digest(entries) != digest:
+        return None
+    if not all(_has_size(out_dir / path, entry.size) for path, entry in entries.items()):
+        return None
+    return sorted(entries)
+
+
+def manifest_digest(entries: dict[PurePosixPath, Entry]) -> str:
+    digest = hashlib.sha256()
+    for path, entry in sorted(entries.items()):
+        digest.update(f"{path.as_posix()}\0{entry.recipe}\0{entry.size}\n".encode())
+    return digest.hexdigest()
 
 
 def place(out_dir: Path, relpath: PurePosixPath, data: bytes, dry_run: bool = False) -> bool:

@@ -1,0 +1,106 @@
+"""Whether the last build still stands, so that a build with nothing to do does nothing.
+
+A rebuild that finds every post file, the config and feedpress itself as
+they were, and the output folder as it left it, would make the same
+catalog and the same files again. What it needs to know that is small:
+a digest of its inputs (the cache's salt, every post file's path, size
+and mtime, the options), the window of time in which its catalog holds
+(a post dated in the future is published once the clock passes its date),
+a digest of the manifest it wrote, and what it reported. This module
+makes and judges that record; the cache stores it, `output` checks the
+files.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from feedpress.errors import Problem
+from feedpress.model import Post
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """A digest of what a build reads; `settled` is False if a file may still be changing."""
+
+    digest: str
+    settled: bool
+
+
+@dataclass(frozen=True)
+class Memo:
+    """What a finished build leaves for the next one to judge itself by."""
+
+    inputs: str
+    since_us: int | None  # the catalog holds from the newest published post's date...
+    until_us: int | None  # ...until the earliest future post's date (exclusive)
+    manifest: str
+    feeds: int
+    posts: int
+    skipped: int
+    warnings: tuple[Problem, ...]
+
+    def holds(self, inputs: Inputs, now: datetime) -> bool:
+        """True if a build from `inputs` at `now` would make exactly what this one made."""
+        at = _us(now)
+        return (inputs.digest == self.inputs
+                and (self.since_us is None or self.since_us <= at)
+                and (self.until_us is None or at < self.until_us))
+
+    def dumps(self) -> str:
+        fields = {**self.__dict__, "warnings": [p.as_row() for p in self.warnings]}
+        return json.dumps(fields, ensure_ascii=False)
+
+
+def loads(text: str | None) -> Memo | None:
+    """The memo `Memo.dumps` wrote, or None for none or for anything unreadable."""
+    if text is None:
+        return None
+    try:
+        fields = json.loads(text)
+        warnings = tuple(Problem.from_row(row) for row in fields.pop("warnings"))
+        return Memo(**fields, warnings=warnings)
+    except (ValueError, TypeError, KeyError, AttributeError):
+        return None
+
+
+def inputs(parts: Iterable[str], files: Iterable[tuple[str, int, int]],
+           settled_before_ns: int) -> Inputs:
+    """The digest of `parts` (salt, options, discovery problems) and of every post file.
+
+    `files` are (key, size, mtime_ns). A file modified at or after
+    `settled_before_ns` could change again without its size or mtime
+    showing it, and a build that read it is not remembered.
+    """
+    digest = hashlib.sha256()
+    for part in parts:
+        digest.update(part.encode("utf-8", "surrogateescape") + b"\0")
+    settled = True
+    for key, size, mtime_ns in files:
+        digest.update(f"{key}\0{size}\0{mtime_ns}\n".encode("utf-8", "surrogateescape"))
+        settled = settled and mtime_ns < settled_before_ns
+    return Inputs(digest.hexdigest(), settled)
+
+
+def window(valid: Iterable[Post], now: datetime) -> tuple[int | None, int | None]:
+    """The span of clock times around `now` in which the published posts are the same."""
+    since: datetime | None = None
+    until: datetime | None = None
+    for post in valid:
+        if post.draft:
+            continue
+        if post.date <= now:
+            since = post.date if since is None or post.date > since else since
+        elif until is None or post.date < until:
+            until = post.date
+    return (None if since is None else _us(since), None if until is None else _us(until))
+
+
+def _us(moment: datetime) -> int:
+    return (moment - _EPOCH) // timedelta(microseconds=1)
