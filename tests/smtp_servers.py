@@ -62,7 +62,8 @@ class Mailbox:
     each connection is cut, without an answer, when the client sends the
     data of its (drop_after + 1)th message, which is therefore not accepted.
     `delay` is slept before each message is accepted; `hide_auth` leaves AUTH out of the
-    EHLO reply. `on_accept` is called
+    EHLO reply; `pipelining` offers PIPELINING (RFC 2920), which aiosmtpd serves as it
+    reads commands one line at a time anyway. `on_accept` is called
     after each acceptance, from the server's thread.
     """
 
@@ -72,6 +73,7 @@ class Mailbox:
     drop_after: int | None = None
     delay: float = 0.0
     hide_auth: bool = False
+    pipelining: bool = False
     on_accept: Callable[[int], None] | None = None
     received: list[Received] = field(default_factory=list)
     rcpt_tries: Counter[str] = field(default_factory=Counter)
@@ -88,7 +90,9 @@ class Mailbox:
                 self._per_session[id(session)] = 0
                 self.connections += 1
         if self.hide_auth:
-            return [r for r in responses if not r.startswith("250-AUTH")]
+            responses = [r for r in responses if not r.startswith("250-AUTH")]
+        if self.pipelining:
+            responses = [*responses[:-1], "250-PIPELINING", responses[-1]]
         return responses
 
     async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str,

@@ -694,13 +694,14 @@ def test_451_is_retried_on_a_new_try(project: Project) -> None:
     assert {a: attempts[a] for a in greylisted} == dict.fromkeys(greylisted, 2)
 
 
+@pytest.mark.parametrize("pipelining", [False, True])
 def test_550_bounces_and_suppresses_for_both_streams_and_the_run_goes_on(
-        project: Project) -> None:
+        project: Project, pipelining: bool) -> None:
     digest_posts(project)
     alert_posts(project)
     write_subscribers(project, population())
     gone = {address(0), address(1), address(15)}
-    box = Mailbox(permanent=set(gone))
+    box = Mailbox(permanent=set(gone), pipelining=pipelining)
     with serve(box) as port:
         configure(project, port)
         digest = feedpress(project, "digest", "--send")
@@ -723,11 +724,12 @@ def test_550_bounces_and_suppresses_for_both_streams_and_the_run_goes_on(
     assert not gone & set(box.copies())
 
 
+@pytest.mark.parametrize("pipelining", [False, True])
 def test_dropped_connections_are_reopened_and_nobody_gets_two_copies(
-        project: Project) -> None:
+        project: Project, pipelining: bool) -> None:
     digest_posts(project)
     write_subscribers(project, population(50))
-    box = Mailbox(drop_after=4)
+    box = Mailbox(drop_after=4, pipelining=pipelining)
     with serve(box) as port:
         configure(project, port, smtp={"connections": 3, "retries": 3})
         run = feedpress(project, "digest", "--send")
@@ -928,3 +930,48 @@ def test_a_read_only_ledger_is_a_clear_error_and_nothing_is_sent(
     assert str(state) in run.stderr or "state.db" in run.stderr
     assert "read" in run.stderr.lower()
     assert box.snapshot() == []
+
+
+# ---------------------------------------------------------------------------------------------
+# The SMTP transaction itself, with and without PIPELINING
+# ---------------------------------------------------------------------------------------------
+
+AWKWARD = (b"Subject: dots\r\n\r\n.starts with a dot\r\n..two dots\r\nbare\nnewline and bare\r"
+           b"return\r\n.\r\nlast line without an end")
+
+
+@pytest.mark.parametrize("pipelining", [False, True])
+def test_a_message_arrives_byte_for_byte_after_dots_and_bare_line_ends(pipelining: bool) -> None:
+    from feedpress.mailsettings import SmtpSettings
+    from feedpress.transports import SmtpTransport
+
+    box = Mailbox(pipelining=pipelining)
+    with serve(box) as port:
+        connection = SmtpTransport(SmtpSettings(host="127.0.0.1", port=port, security="none"),
+                                   None).connect()
+        connection.deliver("news@example.org", "a@example.org", AWKWARD)
+        connection.close()
+    expected = (b"Subject: dots\r\n\r\n.starts with a dot\r\n..two dots\r\nbare\r\nnewline and "
+                b"bare\r\nreturn\r\n.\r\nlast line without an end\r\n")
+    assert [r.data for r in box.snapshot()] == [expected]
+
+
+@pytest.mark.parametrize("pipelining", [False, True])
+def test_refusals_leave_the_connection_ready_for_the_next_message(pipelining: bool) -> None:
+    from feedpress.mailsettings import SmtpSettings
+    from feedpress.transports import PermanentFailure, SmtpTransport, TemporaryFailure
+
+    box = Mailbox(permanent={"gone@example.org"}, temporary={"later@example.org"},
+                  pipelining=pipelining)
+    message = b"Subject: hello\r\n\r\nHello.\r\n"
+    with serve(box) as port:
+        connection = SmtpTransport(SmtpSettings(host="127.0.0.1", port=port, security="none"),
+                                   None).connect()
+        with pytest.raises(PermanentFailure, match="550"):
+            connection.deliver("news@example.org", "gone@example.org", message)
+        with pytest.raises(TemporaryFailure, match="451"):
+            connection.deliver("news@example.org", "later@example.org", message)
+        connection.deliver("news@example.org", "ok@example.org", message)
+        connection.close()
+    assert [(r.recipient, r.data) for r in box.snapshot()] == [("ok@example.org", message)]
+    assert box.connections == 1

@@ -9,6 +9,7 @@ try) or `PermanentFailure` (5xx: this address will not take mail).
 from __future__ import annotations
 
 import base64
+import contextlib
 import ipaddress
 import mailbox
 import os
@@ -140,7 +141,7 @@ class _SmtpConnection:
         """Only a refused recipient (RCPT) bounces an address; a refused sender or message
         would refuse every address alike, so it stops the run instead of suppressing all."""
         try:
-            self.client.sendmail(sender, [recipient], message)
+            _transaction(self.client, sender, recipient, message)
         except smtplib.SMTPRecipientsRefused as exc:
             code, text = next(iter(exc.recipients.values()))
             raise _failure(code, text) from None
@@ -161,6 +162,75 @@ class _SmtpConnection:
             self.client.quit()
         except (OSError, smtplib.SMTPException):
             self.client.close()
+
+
+def _transaction(client: smtplib.SMTP, sender: str, recipient: str, message: bytes) -> None:
+    """MAIL, RCPT and DATA for one recipient; raises what smtplib's `sendmail` raises.
+
+    Unlike `sendmail`, it pipelines the three commands where the server
+    offers PIPELINING (RFC 2920), which spares two round trips a message,
+    and it prepares the data with two byte replacements instead of
+    regular expressions over the whole message. `sender` and `recipient`
+    are ASCII addresses, checked when the subscriber list was read.
+    """
+    client.ehlo_or_helo_if_needed()
+    size = f" SIZE={len(message)}" if client.has_extn("size") else ""
+    commands = [f"MAIL FROM:<{sender}>{size}", f"RCPT TO:<{recipient}>", "DATA"]
+    if client.has_extn("pipelining"):
+        client.send("".join(f"{command}\r\n" for command in commands))
+        replies = [client.getreply() for _ in commands]
+    else:
+        replies = []
+        for command, wanted in zip(commands, (250, 250, 354), strict=True):
+            client.putcmd(command)
+            replies.append(client.getreply())
+            if replies[-1][0] != wanted and replies[-1][0] != 251:
+                break
+    _refused(client, sender, recipient, replies)
+    client.send(_data(message))
+    code, text = client.getreply()
+    if code != 250:
+        _abandon(client, code)
+        raise smtplib.SMTPDataError(code, text)
+
+
+def _refused(client: smtplib.SMTP, sender: str, recipient: str,
+             replies: list[tuple[int, bytes]]) -> None:
+    """Raise, as `sendmail` would, if MAIL, RCPT or DATA was refused; clean up first."""
+    codes = [code for code, _ in replies]
+    if codes[:1] == [250] and codes[1:2] in ([250], [251]) and codes[2:] == [354]:
+        return
+    if 354 in codes:  # a pipelined DATA can be accepted after a refused RCPT: end it empty
+        client.send(b".\r\n")
+        client.getreply()
+    _abandon(client, 421 if 421 in codes else 0)
+    if codes[0] != 250:
+        raise smtplib.SMTPSenderRefused(*replies[0], sender)
+    if codes[1] not in (250, 251):
+        raise smtplib.SMTPRecipientsRefused({recipient: replies[1]})
+    raise smtplib.SMTPDataError(*replies[2])
+
+
+def _abandon(client: smtplib.SMTP, code: int) -> None:
+    """After a refusal: hang up if the server is closing (421), otherwise reset."""
+    if code == 421:
+        client.close()
+        return
+    with contextlib.suppress(smtplib.SMTPServerDisconnected):
+        client.rset()
+
+
+def _data(message: bytes) -> bytes:
+    """`message` as DATA carries it: CRLF line ends, a leading dot doubled, the final dot."""
+    if message.count(b"\n") != message.count(b"\r\n") or \
+            message.count(b"\r") != message.count(b"\r\n"):
+        lines = message.replace(b"\r\n", b"\n").replace(b"\r", b"\n").split(b"\n")
+        message = b"\r\n".join(lines)
+    if not message.endswith(b"\r\n"):
+        message += b"\r\n"
+    if message.startswith(b"."):
+        message = b"." + message
+    return message.replace(b"\r\n.", b"\r\n..") + b".\r\n"
 
 
 def _failure(code: int, text: bytes | str) -> Exception:
