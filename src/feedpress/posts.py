@@ -22,7 +22,7 @@ from feedpress.config import Config, author_refs
 from feedpress.errors import FeedpressError, Problem, Severity
 from feedpress.fields import Fields
 from feedpress.model import Author, Image, Post, Tag
-from feedpress.text import has_xml_forbidden, slugify, strip_xml_forbidden
+from feedpress.text import decode, has_xml_forbidden, slugify, strip_xml_forbidden
 
 MAX_POST_BYTES = 1_000_000
 _FENCE = re.compile(r"^(?:---|\.\.\.)[ \t]*$", re.MULTILINE)
@@ -98,7 +98,7 @@ def parse(source: Source, config: Config) -> tuple[Post | None, list[Problem]]:
     """Validate one post file; on any error the post is None and every error is listed."""
     shown = _show(config, source.path)
     try:
-        text = source.data.decode("utf-8-sig")
+        text = decode(source.data)
     except UnicodeDecodeError as exc:
         line = source.data.count(b"\n", 0, exc.start) + 1
         return None, [Problem(shown, line, None, f"not valid UTF-8 (byte {exc.start})")]
@@ -128,14 +128,14 @@ def read_body(post: Post) -> str:
         raise FeedpressError(f"{post.path}: cannot read: {exc.strerror}") from None
     if hashlib.sha256(data).hexdigest() != post.digest:
         raise FeedpressError(f"{post.path}: changed during the build; build again")
-    split = split_front_matter(data.decode("utf-8-sig").replace("\r\n", "\n"))
+    split = split_front_matter(decode(data).replace("\r\n", "\n"))
     assert not isinstance(split, str), "parsed before, so it splits"
     return strip_xml_forbidden(split.body)
 
 
 def split_front_matter(text: str) -> FrontMatter | str:
     """Split a post's text at its `---` fences, or say why it cannot be."""
-    if not text.strip():
+    if not text or text.isspace():
         return "empty file: a post starts with front matter between --- lines"
     first, _, rest = text.partition("\n")
     if first.rstrip() != "---":
@@ -255,7 +255,7 @@ def locate(path: Path, field: str) -> int | None:
     it reads the file again, which only the error path pays for.
     """
     try:
-        text = path.read_bytes().decode("utf-8-sig").replace("\r\n", "\n")
+        text = decode(path.read_bytes()).replace("\r\n", "\n")
     except (OSError, UnicodeDecodeError):
         return None
     split = split_front_matter(text)
