@@ -270,6 +270,7 @@ def _write_feeds(config: Config, specs: list[catalog.FeedSpec], store: Cache, ca
              if not sink.fresh(spec.file(fmt), recipe := _recipe(spec, fmt, salt))]
     work = _Work(config, _missing_items(config, stale, store), stale, cache_path,
                  sink.out_dir, sink.dry_run)
+    store.commit()  # no lock or open transaction may be inherited by the workers forked below
     with parallel.Shared(work, jobs) as workers:
         store.store_items(  # consumed as the workers deliver, so no build holds every item
             (_key(config, post.path), post.digest, fmt, fragment)
