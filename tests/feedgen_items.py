@@ -9,16 +9,15 @@ on top (see feedpress.feeds) are applied to the tree, not to the text.
 
 from __future__ import annotations
 
-import mimetypes
 import re
 from html import escape
-from urllib.parse import urlsplit
 
 from feedgen.entry import FeedEntry
 from lxml import etree
 
+from feedpress.feeds import _author, _image_type  # what feedgen is given, not how it writes
 from feedpress.markup import Rendered, feed_html
-from feedpress.model import Author, FeedOptions, Post
+from feedpress.model import FeedOptions, Post
 
 ATOM = "http://www.w3.org/2005/Atom"
 MEDIA = "http://search.yahoo.com/mrss/"
@@ -107,17 +106,3 @@ def _finish_rss_item(item: etree._Element, post: Post) -> None:
 
 def _single_author_with_email(post: Post) -> bool:
     return len(post.authors) == 1 and post.authors[0].email is not None
-
-
-def _author(author: Author) -> dict[str, str]:
-    fields = {"name": author.name}
-    if author.email:
-        fields["email"] = author.email
-    if author.url:
-        fields["uri"] = author.url
-    return fields
-
-
-def _image_type(url: str) -> str:
-    guessed, _ = mimetypes.guess_type(urlsplit(url).path)
-    return guessed if guessed and guessed.startswith("image/") else "application/octet-stream"

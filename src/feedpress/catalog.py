@@ -73,12 +73,17 @@ class FeedSpec:
         return self.folder / FEED_FILE_NAMES[fmt]
 
     def url(self, feeds_url: str, fmt: Format) -> str:
-        return feeds_url + quote(self.file(fmt).as_posix())
+        return feed_url(feeds_url, self.folder, fmt)
 
     @property
     def updated(self) -> datetime:
         """The newest item's time, never the clock: unchanged posts give identical feeds."""
         return max((post.modified for post in self.posts), default=EPOCH)
+
+
+def feed_url(feeds_url: str, folder: PurePosixPath, fmt: Format) -> str:
+    """Where the feed kept in `folder` is published in `fmt`: the one rule for feed URLs."""
+    return feeds_url + quote((folder / FEED_FILE_NAMES[fmt]).as_posix())
 
 
 def assemble(posts: Iterable[Post], now: datetime) -> tuple[Catalog, list[Problem]]:

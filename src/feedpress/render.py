@@ -15,17 +15,18 @@ import textwrap
 from dataclasses import dataclass
 from datetime import datetime
 from html import escape
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import jinja2
 
+from feedpress.catalog import feed_url
 from feedpress.config import Config
 from feedpress.digest import Digest
 from feedpress.errors import FeedpressError
 from feedpress.markup import render as render_markdown
-from feedpress.model import FEED_FILE_NAMES, Author, Post
+from feedpress.model import Author, Post
 from feedpress.posts import read_body
 
 WIDTH = 72
@@ -100,10 +101,10 @@ class Renderer:
 
     def _context(self, subject: str, posts: tuple[Post, ...]) -> dict[str, Any]:
         site = self.config.site
-        feeds_url = site.feeds_url
-        first = FEED_FILE_NAMES[self.config.feeds.formats[0]]
-        feeds = {"site": feeds_url + first}
-        feeds.update({b.id: f"{feeds_url}{b.id}/{first}" for b in self.config.blogs})
+        fmt = self.config.feeds.formats[0]
+        feeds = {"site": feed_url(site.feeds_url, PurePosixPath("."), fmt)}
+        feeds.update({b.id: feed_url(site.feeds_url, PurePosixPath(b.id), fmt)
+                      for b in self.config.blogs})
         return {
             "site": site, "blogs": self.config.blogs, "subject": subject, "css": self.css,
             "words": WORDS, "feeds": feeds, "name": NAME, "email": EMAIL,
