@@ -123,32 +123,41 @@ def build(
         paths, problems = posts.discover(config)
         stats = {path: _stat(path) for path in paths}
         inputs = _inputs(config, salt, target, keep_going, paths, problems, stats, store)
-        if cache_path is not None:
-            kept = _kept(memo.loads(store.memo()), inputs, now, target)
-            if kept is not None:
-                return replace(kept, seconds=clock() - started)
+        kept = None if cache_path is None else _kept(store, inputs, now, target)
+        if kept is not None:
+            return replace(kept, seconds=clock() - started)
         if not dry_run:  # from here on, the last build's memo no longer describes the output
             store.remember(None)
             store.commit()
         cat, valid, problems = _load(config, now, store, workers, paths, problems, stats)
-        errors = [p for p in problems if p.is_error]
-        if errors and not keep_going:
-            raise InvalidPostsError(sorted(problems, key=lambda p: (str(p.path), p.line or 0)))
-        if errors:
-            cat = _without(cat, {p.path for p in errors})
+        cat, skipped = _usable(cat, problems, keep_going)
         sink = output.Output(target, dry_run=dry_run, trust=cache_path is not None)
         specs = catalog.plan(config, cat)
         _write_feeds(config, specs, store, db_path, sink, salt, workers)
         sink.put(OPML_NAME, feeds.opml(config.site.title, specs, config.site.feeds_url,
                                        config.feeds.formats[0]))
-        report = BuildReport(sink.finish(), len(specs), len(cat.posts),
-                             len({p.path for p in errors}), [_as_warning(p) for p in problems])
+        report = BuildReport(sink.finish(), len(specs), len(cat.posts), skipped,
+                             [_as_warning(p) for p in problems])
         if cache_path is not None and not dry_run and inputs.settled:
-            since, until = memo.window(valid, now)
-            store.remember(memo.Memo(inputs.digest, since, until, sink.digest, report.feeds,
-                                     report.posts, report.skipped,
-                                     tuple(report.warnings)).dumps())
+            store.remember(_memo(inputs, memo.window(valid, now), sink.digest, report))
     return replace(report, seconds=clock() - started)
+
+
+def _usable(cat: catalog.Catalog, problems: list[Problem],
+            keep_going: bool) -> tuple[catalog.Catalog, int]:
+    """The catalog without invalid posts, and how many were left out; or, unless
+    `keep_going`, the error that lists every problem."""
+    errors = {p.path for p in problems if p.is_error}
+    if errors and not keep_going:
+        raise InvalidPostsError(sorted(problems, key=lambda p: (str(p.path), p.line or 0)))
+    return (_without(cat, errors) if errors else cat), len(errors)
+
+
+def _memo(inputs: memo.Inputs, window: tuple[int | None, int | None], manifest: str,
+          report: BuildReport) -> str:
+    since, until = window
+    return memo.Memo(inputs.digest, since, until, manifest, report.feeds, report.posts,
+                     report.skipped, tuple(report.warnings)).dumps()
 
 
 def _inputs(config: Config, salt: str, target: Path, keep_going: bool, paths: list[Path],
@@ -161,9 +170,9 @@ def _inputs(config: Config, salt: str, target: Path, keep_going: bool, paths: li
     return memo.inputs(parts, files, store.settled_before_ns)
 
 
-def _kept(last: memo.Memo | None, inputs: memo.Inputs, now: datetime,
-          target: Path) -> BuildReport | None:
+def _kept(store: Cache, inputs: memo.Inputs, now: datetime, target: Path) -> BuildReport | None:
     """The last build's report, if its inputs and output are as it left them."""
+    last = memo.loads(store.memo())
     if last is None or not last.holds(inputs, now):
         return None
     files = output.intact(target, last.manifest)
