@@ -21,10 +21,11 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import astuple, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from functools import lru_cache, partial
 from pathlib import Path, PurePosixPath
+from typing import Any
 
 from feedpress import cache as cache_module
 from feedpress import catalog, feeds, markup, memo, output, parallel, posts
@@ -165,8 +166,7 @@ def _inputs(config: Config, salt: str, target: Path, keep_going: bool, paths: li
             ) -> memo.Inputs:
     """What a build reads, for `memo` to tell whether the last build still stands."""
     parts = [salt, str(target.resolve()), f"keep_going={keep_going}", *map(str, problems)]
-    files = [(_key(config, path), *(astuple(stat) if stat else (-1, -1)))
-             for path, stat in stats.items()]
+    files = [(_key(config, path), *(stat or (-1, -1))) for path, stat in stats.items()]
     return memo.inputs(parts, files, store.settled_before_ns)
 
 
@@ -275,8 +275,9 @@ def _write_feeds(config: Config, specs: list[catalog.FeedSpec], store: Cache, ca
     the cache, so that no process holds them all.
     """
     formats = config.feeds.formats
-    stale = [(spec, fmt, recipe) for spec in specs for fmt in formats
-             if not sink.fresh(spec.file(fmt), recipe := _recipe(spec, fmt, salt))]
+    stale = [(spec, fmt, recipe) for spec in specs
+             for fmt, recipe in zip(formats, _recipes(spec, formats, salt), strict=True)
+             if not sink.fresh(spec.file(fmt), recipe)]
     work = _Work(config, _missing_items(config, stale, store), stale, cache_path,
                  sink.out_dir, sink.dry_run)
     store.commit()  # no lock or open transaction may be inherited by the workers forked below
@@ -318,17 +319,25 @@ def _feed_of(work: _Work, index: int) -> tuple[int, bool]:
     return len(data), output.place(work.out_dir, spec.file(fmt), data, work.dry_run)
 
 
-def _recipe(spec: catalog.FeedSpec, fmt: Format, salt: str) -> str:
-    """A digest of everything a feed file is made from: same recipe, same bytes."""
-    parts = [salt, fmt, spec.kind, str(spec.folder), spec.title, spec.description, spec.link,
-             spec.language, repr(spec.authors)]
-    parts.extend(f"{post.path}\0{post.digest}" for post in spec.posts)
-    return hashlib.sha256("\0".join(parts).encode("utf-8")).hexdigest()
+def _recipes(spec: catalog.FeedSpec, formats: tuple[Format, ...], salt: str) -> list[str]:
+    """A digest, per format, of everything a feed file is made from: same recipe, same bytes."""
+    common = hashlib.sha256("\0".join([
+        salt, spec.kind, str(spec.folder), spec.title, spec.description, spec.link,
+        spec.language, repr(spec.authors),
+        *(f"{post.path}\0{post.digest}" for post in spec.posts)]).encode("utf-8"))
+    return [_with(common, fmt).hexdigest() for fmt in formats]
+
+
+def _with(digest: Any, fmt: Format) -> Any:
+    mine = digest.copy()
+    mine.update(b"\0" + fmt.encode("ascii"))
+    return mine
 
 
 def _key(config: Config, path: Path) -> str:
     """A post file's cache key: its path under the posts folder (a hot path: no pathlib)."""
-    return str(path)[_prefix(config.posts_dir) :].replace(os.sep, "/")
+    key = str(path)[_prefix(config.posts_dir) :]
+    return key if os.sep == "/" else key.replace(os.sep, "/")
 
 
 @lru_cache(maxsize=8)

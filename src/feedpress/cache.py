@@ -30,7 +30,7 @@ from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from feedpress import __version__
 from feedpress.errors import FeedpressError, Problem
@@ -68,9 +68,11 @@ class Parsed:
     problems: tuple[Problem, ...]
 
 
-@dataclass(frozen=True)
-class Entry:
-    """A cached parse, with the size, mtime and digest of the file it was made from."""
+class Entry(NamedTuple):
+    """A cached parse, with the size, mtime and digest of the file it was made from.
+
+    A named tuple, not a dataclass: a rebuild makes one per post file.
+    """
 
     size: int
     mtime_ns: int
@@ -81,8 +83,9 @@ class Entry:
         return unpack(self.blob, path)
 
 
-@dataclass(frozen=True)
-class Stat:
+class Stat(NamedTuple):
+    """A post file's size and mtime, taken once per file per build."""
+
     size: int
     mtime_ns: int
 
@@ -118,7 +121,7 @@ class Cache:
     def entries(self) -> dict[str, Entry]:
         """Everything the cache holds, by path: one query instead of one per file."""
         rows = self._db.execute("SELECT path, size, mtime_ns, digest, parsed FROM sources")
-        return {row[0]: Entry(row[1], row[2], row[3], row[4]) for row in rows}
+        return {row[0]: Entry._make(row[1:]) for row in rows}
 
     def store_parsed(self, path: str, stat: Stat, digest: str, parsed: Parsed) -> None:
         self.store_packed(path, stat, digest, pack(parsed))

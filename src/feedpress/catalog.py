@@ -88,7 +88,7 @@ def feed_url(feeds_url: str, folder: PurePosixPath, fmt: Format) -> str:
 
 def assemble(posts: Iterable[Post], now: datetime) -> tuple[Catalog, list[Problem]]:
     """Published posts (no drafts, nothing dated after `now`) and the clashes between posts."""
-    every = sorted(posts, key=lambda p: p.path)
+    every = sorted(posts, key=lambda p: p.path.parts)  # path order, compared in C
     problems = _clashes(every, "id", lambda p: p.id) + _clashes(
         every, "slug", lambda p: f"{p.blog}/{p.slug}"
     )
