@@ -302,3 +302,18 @@ def memo_of(project: Project) -> str | None:
     with sqlite3.connect(default_cache(project.config())) as db:
         row = db.execute("SELECT value FROM meta WHERE key = 'memo'").fetchone()
     return None if row is None else str(row[0])
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_a_build_leaves_the_garbage_collector_as_it_found_it(
+        project: Project, enabled: bool) -> None:
+    import gc
+
+    project.post("alpha", "post")
+    was = gc.isenabled()
+    (gc.enable if enabled else gc.disable)()
+    try:
+        cached_build(project)
+        assert gc.isenabled() is enabled
+    finally:
+        (gc.enable if was else gc.disable)()

@@ -15,6 +15,7 @@ made again.
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import os
 import tempfile
@@ -120,7 +121,8 @@ def build(
     workers = jobs or os.cpu_count() or 1
     salt = cache_module.salt(config.fingerprint)
     target = out_dir or config.output_dir
-    with _cache_file(cache_path) as db_path, open_cache(db_path, salt) as store:
+    with _collector_paused(), _cache_file(cache_path) as db_path, \
+            open_cache(db_path, salt) as store:
         paths, problems = posts.discover(config)
         stats = {path: _stat(path) for path in paths}
         inputs = _inputs(config, salt, target, keep_going, paths, problems, stats, store)
@@ -180,6 +182,23 @@ def _kept(store: Cache, inputs: memo.Inputs, now: datetime, target: Path) -> Bui
         return None
     return BuildReport(output.Outcome(unchanged=files), last.feeds, last.posts, last.skipped,
                        list(last.warnings))
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """No cyclic garbage collection for the length of a build.
+
+    A build makes hundreds of thousands of objects that live until its end
+    (a post is a dozen) and almost no reference cycles, so the collector's
+    passes find nothing; at 100,000 posts they took a third of a rebuild.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 @contextmanager

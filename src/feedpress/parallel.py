@@ -36,7 +36,7 @@ def pmap(func: Callable[[T], R], items: Sequence[T], jobs: int) -> Iterator[R]:
     if jobs <= 1 or len(items) < PARALLEL_FROM:
         yield from (func(item) for item in items)
         return
-    with _pool(jobs) as pool:
+    with _pool(jobs, initializer=gc.enable) as pool:
         yield from pool.map(func, items, chunksize=_chunk(len(items), jobs))
 
 
@@ -81,8 +81,11 @@ class Shared(Generic[S]):
 
 
 def _adopt(state: object) -> None:
+    """A worker's start: keep the state, and collect its own garbage (the parent may have
+    paused the collector; what it inherited is frozen, out of the collector's way)."""
     global _STATE
     _STATE = state
+    gc.enable()
 
 
 def _call(task: tuple[Callable[[Any, int], R], int]) -> R:
