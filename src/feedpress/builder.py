@@ -123,8 +123,10 @@ def build(
     target = out_dir or config.output_dir
     with _collector_paused(), _cache_file(cache_path) as db_path, \
             open_cache(db_path, salt) as store:
-        paths, problems = posts.discover(config)
-        stats = {path: _stat(path) for path in paths}
+        listed: dict[Path, os.stat_result] = {}
+        paths, problems = posts.discover(config, listed)
+        stats = {path: Stat(st.st_size, st.st_mtime_ns) if (st := listed.get(path)) else None
+                 for path in paths}
         inputs = _inputs(config, salt, target, keep_going, paths, problems, stats, store)
         kept = None if cache_path is None else _kept(store, inputs, now, target)
         if kept is not None:

@@ -8,6 +8,7 @@ with the posts, so a run reports every bad file at once.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import re
@@ -49,8 +50,13 @@ class FrontMatter:
     yaml_first_line: int
 
 
-def discover(config: Config) -> tuple[list[Path], list[Problem]]:
-    """Every `.md` file under the posts folder, sorted, and the links that leave it."""
+def discover(config: Config, stats: dict[Path, os.stat_result] | None = None,
+             ) -> tuple[list[Path], list[Problem]]:
+    """Every `.md` file under the posts folder, sorted, and the links that leave it.
+
+    Given `stats`, it also fills it with each file's stat, taken through the
+    folder listing: about half the cost of a stat by path.
+    """
     root = config.posts_dir
     if not root.is_dir():
         return [], [Problem(_show(config, root), None, "posts_dir", "folder does not exist")]
@@ -75,8 +81,15 @@ def discover(config: Config) -> tuple[list[Path], list[Problem]]:
                 folders.append(path)
             elif entry.name.endswith(".md"):
                 found.append(path)
+                if stats is not None:
+                    _stat_into(stats, path, entry)
     found.sort(key=_parts)  # the order of paths, without a Python-level comparison per pair
     return found, problems
+
+
+def _stat_into(stats: dict[Path, os.stat_result], path: Path, entry: os.DirEntry[str]) -> None:
+    with contextlib.suppress(OSError):  # vanished or unreadable: reading it will say so
+        stats[path] = entry.stat()
 
 
 def _parts(path: Path) -> tuple[str, ...]:
