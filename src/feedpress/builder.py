@@ -123,10 +123,7 @@ def build(
     target = out_dir or config.output_dir
     with _collector_paused(), _cache_file(cache_path) as db_path, \
             open_cache(db_path, salt) as store:
-        listed: dict[Path, os.stat_result] = {}
-        paths, problems = posts.discover(config, listed)
-        stats = {path: Stat(st.st_size, st.st_mtime_ns) if (st := listed.get(path)) else None
-                 for path in paths}
+        paths, problems, stats = _discover(config)
         inputs = _inputs(config, salt, target, keep_going, paths, problems, stats, store)
         kept = None if cache_path is None else _kept(store, inputs, now, target)
         if kept is not None:
@@ -146,6 +143,15 @@ def build(
         if cache_path is not None and not dry_run and inputs.settled:
             store.remember(_memo(inputs, memo.window(valid, now), sink.digest, report))
     return replace(report, seconds=clock() - started)
+
+
+def _discover(config: Config) -> tuple[list[Path], list[Problem], dict[Path, Stat | None]]:
+    """The post files, the problems finding them, and each file's size and mtime."""
+    listed: dict[Path, os.stat_result] = {}
+    paths, problems = posts.discover(config, listed)
+    stats = {path: Stat(st.st_size, st.st_mtime_ns) if (st := listed.get(path)) else None
+             for path in paths}
+    return paths, problems, stats
 
 
 def _usable(cat: catalog.Catalog, problems: list[Problem],
