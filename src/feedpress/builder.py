@@ -2,15 +2,17 @@
 
 The stages run in order and each is a separate module: `posts` loads and
 validates, `catalog` decides what is published where, `markup` renders,
-`feeds` serialises, `output` writes, and `cache` remembers parsed posts
-and built items between builds. This module wires them together, spreads
-the per-post work over the machine's cores, and keeps score.
+`feeds` serialises, `output` writes, `cache` remembers parsed posts and
+built items between builds, and `memo` judges whether the last build
+still stands. This module wires them together, spreads the per-post and
+per-feed work over the machine's cores (`parallel`), and keeps score.
 
-A rebuild does only what changed: files whose size and mtime are as
-cached are not read, posts whose bytes are as cached are not parsed, items
-are built only for posts that are new or changed, and a feed whose recipe
-(its channel and the digests of its items) is as the manifest says is not
-made again.
+A rebuild does only what changed: if nothing did, it stops after a stat
+of each post file; otherwise files whose size and mtime are as cached are
+not read, posts whose bytes are as cached are not parsed, items are built
+only for posts that are new or changed, and a feed whose recipe (its
+channel and the digests of its items) is as the manifest says is not made
+again.
 """
 
 from __future__ import annotations
