@@ -261,7 +261,7 @@ def _preview(kind: str, folder: Path, since: datetime | None, until: datetime | 
 
 
 def _send(kind: str, dry_run: Path | None, to: str | None, what: str) -> None:
-    from feedpress.mailing import SendOptions, send
+    from feedpress.campaign import SendOptions, send
 
     progress = _Progress()
     summary = send(_config(), kind, _now(),  # type: ignore[arg-type]
