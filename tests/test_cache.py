@@ -21,6 +21,7 @@ from feedpress import cache as cache_module
 from feedpress import parallel
 from feedpress.builder import BuildReport, build, default_cache
 from feedpress.cache import open_cache
+from feedpress.errors import InvalidPostsError
 
 
 def cached_build(project: Project, now: datetime = NOW, **options: object) -> BuildReport:
@@ -317,3 +318,34 @@ def test_a_build_leaves_the_garbage_collector_as_it_found_it(
         assert gc.isenabled() is enabled
     finally:
         (gc.enable if was else gc.disable)()
+
+
+def test_the_memo_keeps_skipped_posts_skipped_and_reported(project: Project) -> None:
+    age(settled_project(project))
+    bad = project.raw("alpha/broken.md", "---\ntitle: Broken\ndate: not a date\n---\nBody.\n")
+    age(bad)
+    first = cached_build(project, keep_going=True)
+    spoil_parsed_posts(project)
+    again = cached_build(project, keep_going=True)
+    assert (first.skipped, again.skipped) == (1, 1)
+    assert [str(w) for w in again.warnings] == [str(w) for w in first.warnings]
+    assert any("broken.md" in str(w) and "post skipped" in str(w) for w in again.warnings)
+
+
+def test_a_build_without_keep_going_does_not_stand_on_one_with_it(project: Project) -> None:
+    age(settled_project(project))
+    age(project.raw("alpha/broken.md", "---\ntitle: Broken\ndate: not a date\n---\nBody.\n"))
+    assert cached_build(project, keep_going=True).skipped == 1
+    assert memo_of(project) is not None
+    with pytest.raises(InvalidPostsError):
+        cached_build(project)
+
+
+def test_the_memo_of_one_output_folder_does_not_stand_for_another(
+        project: Project, tmp_path: Path) -> None:
+    age(settled_project(project))
+    cached_build(project)
+    elsewhere = tmp_path / "elsewhere"
+    report = cached_build(project, out_dir=elsewhere)
+    assert (elsewhere / "rss.xml").exists()
+    assert "rss.xml" in {p.as_posix() for p in report.outcome.written}
