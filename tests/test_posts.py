@@ -858,3 +858,20 @@ def test_an_unknown_image_key_is_a_warning_with_its_dotted_name(project: Project
     )
     _, problems = loaded(project)
     assert [(p.field, p.line) for p in warnings(problems)] == [("image.width", 7)]
+
+
+def xml_allows(cp: int) -> bool:
+    """XML 1.0's Char production (section 2.2), written out from the spec."""
+    return (cp in (0x9, 0xA, 0xD) or 0x20 <= cp <= 0xD7FF or 0xE000 <= cp <= 0xFFFD
+            or 0x10000 <= cp <= 0x10FFFF)
+
+
+def test_the_forbidden_character_check_follows_the_xml_char_production() -> None:
+    from feedpress.text import has_xml_forbidden, strip_xml_forbidden
+
+    points = [*range(0x11000), *range(0x11000, 0x110000, 4099), 0x10FFFF]
+    wrong = [hex(cp) for cp in points
+             for text in (chr(cp), f"ab{chr(cp)}c", f"é{chr(cp)}\n")
+             if has_xml_forbidden(text) == xml_allows(cp)]
+    assert wrong == []
+    assert strip_xml_forbidden("a\x00b\ufffec\U0001F600\x1fd") == "abc\U0001F600d"

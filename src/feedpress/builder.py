@@ -279,8 +279,8 @@ def _parse_path(config: Config, path: Path) -> tuple[Stat, str, bytes] | Problem
     if isinstance(source, Problem):
         return source
     post, problems = posts.parse(source, config)
-    packed = pack(Parsed(post, tuple(problems)))
-    return stat, hashlib.sha256(source.data).hexdigest(), packed
+    digest = post.digest if post is not None else hashlib.sha256(source.data).hexdigest()
+    return stat, digest, pack(Parsed(post, tuple(problems)))
 
 
 @dataclass(frozen=True)

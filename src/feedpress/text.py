@@ -9,6 +9,8 @@ from functools import lru_cache
 # Characters XML 1.0 does not allow anywhere, even escaped.
 _XML_FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
 _NOT_WORD = re.compile(r"[\W_]+")
+# The bytes of UTF-8 text that are never a forbidden control character on their own.
+_BYTES_ALLOWED = b"\t\n\r" + bytes(range(0x20, 0x100))
 
 
 @lru_cache(maxsize=8192)  # tags repeat across thousands of posts
@@ -29,9 +31,18 @@ def slugify(text: str) -> str:
 
 
 def has_xml_forbidden(text: str) -> bool:
-    if text.isascii() and text.isprintable():  # most fields: no control character at all
-        return False
-    return _XML_FORBIDDEN.search(text) is not None
+    """Whether `text` holds a character XML 1.0 forbids.
+
+    Checked on the UTF-8 bytes, where a forbidden control character is a
+    byte of its own, in two passes in C: several times faster than the
+    regular expression on a post's body.
+    """
+    try:
+        data = text.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate
+        return True
+    return (bool(data.translate(None, _BYTES_ALLOWED))
+            or b"\xef\xbf\xbe" in data or b"\xef\xbf\xbf" in data)  # U+FFFE, U+FFFF
 
 
 def decode(data: bytes) -> str:
@@ -45,4 +56,4 @@ def decode(data: bytes) -> str:
 
 def strip_xml_forbidden(text: str) -> str:
     """`text` without the characters XML 1.0 forbids (NUL, most C0 controls, U+FFFE/F)."""
-    return _XML_FORBIDDEN.sub("", text)
+    return _XML_FORBIDDEN.sub("", text) if has_xml_forbidden(text) else text
