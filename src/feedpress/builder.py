@@ -75,8 +75,7 @@ def load(
     if cache is None:
         with open_cache(None, "") as memory:
             return load(config, now, cache=memory, jobs=jobs)
-    paths, problems = posts.discover(config)
-    return _load(config, now, cache, jobs, paths, problems, {})
+    return _load(config, now, cache, jobs, *_discover(config))
 
 
 def _load(config: Config, now: datetime, cache: Cache, jobs: int, paths: list[Path],
@@ -166,7 +165,7 @@ def _usable(cat: catalog.Catalog, problems: list[Problem],
     return (_without(cat, errors) if errors else cat), len(errors)
 
 
-def _memo(inputs: memo.Inputs, window: tuple[int | None, int | None], manifest: str,
+def _memo(inputs: memo.Inputs, window: tuple[datetime | None, datetime | None], manifest: str,
           report: BuildReport) -> str:
     since, until = window
     return memo.Memo(inputs.digest, since, until, manifest, report.feeds, report.posts,
@@ -232,8 +231,7 @@ def _parse_all(config: Config, paths: list[Path], cache: Cache, jobs: int,
     misses: list[Path] = []
     known = cache.entries()
     for path in paths:
-        stat = stats[path] if path in stats else _stat(path)
-        hit = _cached(config, path, stat, known.get(_key(config, path)), cache)
+        hit = _cached(config, path, stats[path], known.get(_key(config, path)), cache)
         if hit is None:
             misses.append(path)  # parsed below by a worker, which reads the file itself
         else:

@@ -129,7 +129,7 @@ class Cache:
     def store_packed(self, path: str, stat: Stat, digest: str, packed: bytes) -> None:
         # A file modified in the last moments may change again within the mtime's
         # resolution; record an mtime that can never match, so it is re-read.
-        mtime = stat.mtime_ns if stat.mtime_ns < self._started_ns - RACY_NS else -1
+        mtime = stat.mtime_ns if stat.mtime_ns < self.settled_before_ns else -1
         self._db.execute(
             "INSERT OR REPLACE INTO sources VALUES (?, ?, ?, ?, ?)",
             (path, stat.size, mtime, digest, packed),

@@ -17,12 +17,10 @@ import hashlib
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 
 from feedpress.errors import Problem
 from feedpress.model import Post
-
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -38,8 +36,8 @@ class Memo:
     """What a finished build leaves for the next one to judge itself by."""
 
     inputs: str
-    since_us: int | None  # the catalog holds from the newest published post's date...
-    until_us: int | None  # ...until the earliest future post's date (exclusive)
+    since: datetime | None  # the catalog holds from the newest published post's date...
+    until: datetime | None  # ...until the earliest future post's date (exclusive)
     manifest: str
     feeds: int
     posts: int
@@ -48,13 +46,13 @@ class Memo:
 
     def holds(self, inputs: Inputs, now: datetime) -> bool:
         """True if a build from `inputs` at `now` would make exactly what this one made."""
-        at = _us(now)
         return (inputs.digest == self.inputs
-                and (self.since_us is None or self.since_us <= at)
-                and (self.until_us is None or at < self.until_us))
+                and (self.since is None or self.since <= now)
+                and (self.until is None or now < self.until))
 
     def dumps(self) -> str:
-        fields = {**self.__dict__, "warnings": [p.as_row() for p in self.warnings]}
+        fields = {**self.__dict__, "since": _iso(self.since), "until": _iso(self.until),
+                  "warnings": [p.as_row() for p in self.warnings]}
         return json.dumps(fields, ensure_ascii=False)
 
 
@@ -65,7 +63,8 @@ def loads(text: str | None) -> Memo | None:
     try:
         fields = json.loads(text)
         warnings = tuple(Problem.from_row(row) for row in fields.pop("warnings"))
-        return Memo(**fields, warnings=warnings)
+        since, until = (_moment(fields.pop(key)) for key in ("since", "until"))
+        return Memo(**fields, since=since, until=until, warnings=warnings)
     except (ValueError, TypeError, KeyError, AttributeError):
         return None
 
@@ -88,7 +87,7 @@ def inputs(parts: Iterable[str], files: Iterable[tuple[str, int, int]],
     return Inputs(digest.hexdigest(), settled)
 
 
-def window(valid: Iterable[Post], now: datetime) -> tuple[int | None, int | None]:
+def window(valid: Iterable[Post], now: datetime) -> tuple[datetime | None, datetime | None]:
     """The span of clock times around `now` in which the published posts are the same."""
     since: datetime | None = None
     until: datetime | None = None
@@ -99,8 +98,12 @@ def window(valid: Iterable[Post], now: datetime) -> tuple[int | None, int | None
             since = post.date if since is None or post.date > since else since
         elif until is None or post.date < until:
             until = post.date
-    return (None if since is None else _us(since), None if until is None else _us(until))
+    return since, until
 
 
-def _us(moment: datetime) -> int:
-    return (moment - _EPOCH) // timedelta(microseconds=1)
+def _iso(moment: datetime | None) -> str | None:
+    return None if moment is None else moment.isoformat()
+
+
+def _moment(text: str | None) -> datetime | None:
+    return None if text is None else datetime.fromisoformat(text)
