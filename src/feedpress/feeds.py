@@ -86,31 +86,33 @@ def _rss_item(post: Post, summary: str, content: str | None) -> str:
              f"<description>{_text(escape(summary, quote=False))}</description>"]
     if content is not None:
         parts.append(f"<content:encoded>{_text(content)}</content:encoded>")
-    if _rss_author_element(post.authors):
+    # RSS <author> takes one email address; names go in dc:creator.
+    # Both in one item is flagged by feed validators, so it is one or the other.
+    by_email = _rss_author_element(post.authors)
+    if by_email:
         author = post.authors[0]
         parts.append(f"<author>{_text(f'{author.email} ({author.name})')}</author>")
     permalink = "true" if post.id == post.url else "false"
     parts.append(f'<guid isPermaLink="{permalink}">{_text(post.id)}</guid>')
     parts.extend(f"<category>{_text(name)}</category>" for name in _categories(post))
+    image_type = "" if post.image is None else _image_type(post.image.url)
     if post.image is not None:
         parts.append(f'<enclosure url="{_attr(post.image.url)}" length="0" '
-                     f'type="{_image_type(post.image.url)}"/>')
+                     f'type="{image_type}"/>')
     parts.append(f"<pubDate>{format_datetime(post.date)}</pubDate>")
-    if not _rss_author_element(post.authors):
-        # RSS <author> takes one email address; names go in dc:creator.
-        # Both in one item is flagged by feed validators, so it is one or the other.
+    if not by_email:
         parts.extend(f"<dc:creator>{_text(a.name)}</dc:creator>" for a in post.authors)
     if post.image is not None:
-        parts.append(_media_content(post.image))
+        parts.append(_media_content(post.image, image_type))
     parts.append("</item>")
     return "".join(parts)
 
 
-def _media_content(image: Image) -> str:
+def _media_content(image: Image, image_type: str) -> str:
     title = f"<media:title>{_text(image.alt)}</media:title>" if image.alt else ""
     description = (f"<media:description>{_text(image.caption)}</media:description>"
                    if image.caption else "")
-    attributes = f'url="{_attr(image.url)}" medium="image" type="{_image_type(image.url)}"'
+    attributes = f'url="{_attr(image.url)}" medium="image" type="{image_type}"'
     if not title and not description:
         return f"<media:content {attributes}/>"
     return f"<media:content {attributes}>{title}{description}</media:content>"
@@ -148,7 +150,7 @@ def _atom_author(author: Author) -> str:
 
 def _text(value: str) -> str:
     """`value` escaped as XML character data, as lxml escapes it."""
-    value = value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    value = escape(value, quote=False)
     return value.replace("\r", "&#13;") if "\r" in value else value
 
 
