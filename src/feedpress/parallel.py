@@ -65,19 +65,20 @@ class Shared(Generic[S]):
         if self.jobs <= 1 or count < PARALLEL_FROM:
             yield from (func(self.state, i) for i in range(count))
             return
+        pool = self._pool or self._start()
         calls = [(func, i) for i in range(count)]
-        if self._pool is not None:
-            yield from self._pool.map(_call, calls, chunksize=_chunk(count, self.jobs))
-            return
+        yield from pool.map(_call, calls, chunksize=_chunk(count, self.jobs))
+
+    def _start(self) -> ProcessPoolExecutor:
         # Frozen objects are out of the workers' garbage collections, which would
         # otherwise write to every inherited object and so copy every page of it.
         gc.freeze()
         try:
             self._pool = _pool(self.jobs, initializer=_adopt, initargs=(self.state,))
-            results = self._pool.map(_call, calls, chunksize=_chunk(count, self.jobs))
+            self._pool.submit(int).result()  # the first task starts every worker
         finally:
-            gc.unfreeze()  # the workers have forked (the first task starts them all)
-        yield from results
+            gc.unfreeze()
+        return self._pool
 
 
 def _adopt(state: object) -> None:
