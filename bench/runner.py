@@ -196,15 +196,20 @@ def ensure_hugo() -> str:
     """The path of `hugo`, installing Debian's package first when it is missing."""
     found = shutil.which("hugo")
     if found is None:
-        print("hugo is not installed: apt-get install -y hugo", flush=True)
-        sudo = [] if os.geteuid() == 0 else ["sudo"]
-        env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-        subprocess.run([*sudo, "apt-get", "update", "-qq"], check=True, env=env)
-        subprocess.run([*sudo, "apt-get", "install", "-y", "-qq", "hugo"], check=True, env=env)
+        apt_install("hugo")
         found = shutil.which("hugo")
         if found is None:
             raise SystemExit("apt-get install hugo did not put hugo on PATH")
     return found
+
+
+def apt_install(package: str) -> None:
+    """Install Debian's `package` (with sudo when not root), for a tool a benchmark needs."""
+    print(f"installing {package}: apt-get install -y {package}", flush=True)
+    sudo = [] if os.geteuid() == 0 else ["sudo"]
+    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+    subprocess.run([*sudo, "apt-get", "update", "-qq"], check=True, env=env)
+    subprocess.run([*sudo, "apt-get", "install", "-y", "-qq", package], check=True, env=env)
 
 
 def find_feedpress(given: str | None) -> str:

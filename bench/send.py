@@ -35,6 +35,8 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
+from runner import apt_install
+
 from feedpress.config import Config
 from feedpress.config import load as load_config
 from feedpress.mailing import digest_body, published
@@ -76,10 +78,7 @@ def _sink_command(kind: str, port: int) -> list[str]:
                 "-c", "aiosmtpd.handlers.Sink"]
     program = shutil.which("smtp-sink") or "/usr/sbin/smtp-sink"
     if not Path(program).exists():
-        install = ["apt-get", "install", "-y", "-q", "postfix"]
-        sudo = [] if os.geteuid() == 0 else ["sudo"]
-        subprocess.run([*sudo, *install], check=True, env={**os.environ,
-                       "DEBIAN_FRONTEND": "noninteractive"}, stdout=subprocess.DEVNULL)
+        apt_install("postfix")  # its own mail server is not started
     user = ["-u", "nobody"] if os.geteuid() == 0 else []  # it refuses to run as root
     return [program, *user, f"127.0.0.1:{port}", "256"]
 
