@@ -33,7 +33,9 @@ import pytest
 
 from conftest import BASE_CONFIG, NOW, Project, run_main
 from feedpress.mailing import published
+from feedpress.mailsettings import SmtpSettings
 from feedpress.store import open_store, send_lock
+from feedpress.transports import PermanentFailure, SmtpTransport, TemporaryFailure
 from smtp_servers import PASSWORD, USERNAME, Certificates, Mailbox, make_certificates, serve
 
 SECRET = "test secret: never used for real mail"
@@ -942,9 +944,6 @@ AWKWARD = (b"Subject: dots\r\n\r\n.starts with a dot\r\n..two dots\r\nbare\nnewl
 
 @pytest.mark.parametrize("pipelining", [False, True])
 def test_a_message_arrives_byte_for_byte_after_dots_and_bare_line_ends(pipelining: bool) -> None:
-    from feedpress.mailsettings import SmtpSettings
-    from feedpress.transports import SmtpTransport
-
     box = Mailbox(pipelining=pipelining)
     with serve(box) as port:
         connection = SmtpTransport(SmtpSettings(host="127.0.0.1", port=port, security="none"),
@@ -958,9 +957,6 @@ def test_a_message_arrives_byte_for_byte_after_dots_and_bare_line_ends(pipelinin
 
 @pytest.mark.parametrize("pipelining", [False, True])
 def test_refusals_leave_the_connection_ready_for_the_next_message(pipelining: bool) -> None:
-    from feedpress.mailsettings import SmtpSettings
-    from feedpress.transports import PermanentFailure, SmtpTransport, TemporaryFailure
-
     box = Mailbox(permanent={"gone@example.org"}, temporary={"later@example.org"},
                   pipelining=pipelining)
     message = b"Subject: hello\r\n\r\nHello.\r\n"
