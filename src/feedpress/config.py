@@ -22,6 +22,7 @@ from feedpress.errors import ConfigError, Problem
 from feedpress.fields import Fields
 from feedpress.mailsettings import EmailSettings, read_email
 from feedpress.model import ALL_FORMATS, Author, Blog, FeedOptions, Format, Site
+from feedpress.text import decode
 
 CONFIG_NAME = "feedpress.yaml"
 PERMALINK_FIELDS = frozenset({"site_url", "blog_url", "blog", "slug", "year", "month", "day"})
@@ -58,7 +59,7 @@ def load(path: Path) -> Config:
         problem = Problem(path, None, None, f"cannot read config: {exc.strerror}")
         raise ConfigError([problem]) from None
     try:
-        text = raw.decode("utf-8-sig")
+        text = decode(raw)
         data = yamltext.load(text)
     except UnicodeDecodeError:
         raise ConfigError([Problem(path, None, None, "not valid UTF-8")]) from None
