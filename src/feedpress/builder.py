@@ -330,8 +330,8 @@ def _missing_items(config: Config, stale: list[tuple[catalog.FeedSpec, Format, s
     return [p for p, (key, _) in zip(needed, keys, strict=True) if key not in have]
 
 
-def _items_of(work: _Work, index: int) -> dict[Format, bytes]:
-    """A worker's task: one post's item in every format."""
+def _items_of(work: _Work, index: int) -> dict[str, bytes]:
+    """A worker's task: one post's item in every format (see `feeds.item_fragments`)."""
     post = work.missing[index]
     rendered = markup.render(post, posts.read_body(post))
     return feeds.item_fragments(post, rendered, work.config.feeds)
@@ -341,8 +341,9 @@ def _feed_of(work: _Work, index: int) -> tuple[int, bool]:
     """A worker's task: one feed file, put in place; its size, and whether it was written."""
     spec, fmt, _ = work.stale[index]
     keys = [(_key(work.config, p.path), p.digest) for p in spec.posts]
-    found = cache_module.reader(work.cache_path).items(keys, fmt)
-    data = feeds.feed(work.config.site, spec, fmt, [found[key] for key, _ in keys])
+    found = cache_module.reader(work.cache_path).items(keys, (fmt, feeds.CONTENT))
+    data = feeds.feed(work.config.site, spec, fmt, [feeds.item(found[key], fmt)
+                                                    for key, _ in keys])
     return len(data), output.place(work.out_dir, spec.file(fmt), data, work.dry_run)
 
 

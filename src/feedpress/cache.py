@@ -34,9 +34,9 @@ from typing import Any, NamedTuple
 
 from feedpress import __version__
 from feedpress.errors import FeedpressError, Problem
-from feedpress.model import Author, Format, Image, Post, Tag
+from feedpress.model import Author, Image, Post, Tag
 
-SCHEMA_VERSION = "3"
+SCHEMA_VERSION = "4"
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -135,34 +135,39 @@ class Cache:
             (path, stat.size, mtime, digest, packed),
         )
 
-    def items(self, keys: Iterable[tuple[str, str]], fmt: Format) -> dict[str, bytes]:
-        """The cached fragments in `fmt` of the posts keyed (path, digest), by path."""
-        return self._select(keys, fmt, "data")
+    def items(self, keys: Iterable[tuple[str, str]], parts: tuple[str, ...],
+              ) -> dict[str, dict[str, bytes]]:
+        """The cached item `parts` (formats, or a part they share) of the posts keyed
+        (path, digest): by path, then by part."""
+        found: dict[str, dict[str, bytes]] = {}
+        for path, part, data in self._select(keys, parts, "data"):
+            found.setdefault(path, {})[part] = data
+        return found
 
-    def has_items(self, keys: Iterable[tuple[str, str]], fmt: Format) -> set[str]:
-        """The paths, of those keyed (path, digest), whose fragment in `fmt` is cached.
+    def has_items(self, keys: Iterable[tuple[str, str]], part: str) -> set[str]:
+        """The paths, of those keyed (path, digest), whose item `part` is cached.
 
-        Asks for the keys only, not the fragments, which can be megabytes.
+        Asks for the keys only, not the items, which can be megabytes.
         """
-        return set(self._select(keys, fmt, "NULL"))
+        return {path for path, _, _ in self._select(keys, (part,), "NULL")}
 
-    def _select(self, keys: Iterable[tuple[str, str]], fmt: Format,
-                column: str) -> dict[str, Any]:
+    def _select(self, keys: Iterable[tuple[str, str]], parts: tuple[str, ...],
+                column: str) -> Iterator[tuple[str, str, Any]]:
         wanted = dict(keys)
-        found: dict[str, Any] = {}
         paths = list(wanted)
+        formats = ",".join("?" * len(parts))
         for start in range(0, len(paths), _BATCH):
             batch = paths[start : start + _BATCH]
             marks = ",".join("?" * len(batch))
             rows = self._db.execute(
-                f"SELECT path, digest, {column} FROM items "
-                f"WHERE format = ? AND path IN ({marks})",
-                (fmt, *batch),
+                f"SELECT path, digest, format, {column} FROM items "
+                f"WHERE format IN ({formats}) AND path IN ({marks})",
+                (*parts, *batch),
             )
-            found.update((path, data) for path, digest, data in rows if wanted[path] == digest)
-        return found
+            yield from ((path, part, data) for path, digest, part, data in rows
+                        if wanted[path] == digest)
 
-    def store_items(self, rows: Iterable[tuple[str, str, Format, bytes]]) -> None:
+    def store_items(self, rows: Iterable[tuple[str, str, str, bytes]]) -> None:
         self._db.executemany("INSERT OR REPLACE INTO items VALUES (?, ?, ?, ?)", rows)
 
     @property
@@ -183,13 +188,8 @@ class Cache:
             self._db.execute("INSERT OR REPLACE INTO meta VALUES ('memo', ?)", (memo,))
 
     def commit(self) -> None:
-        """Make what is stored so far visible to `reader`s in other processes.
-
-        The write-ahead log is also copied into the database, so that the
-        readers find their pages directly instead of through a long log.
-        """
+        """Make what is stored so far visible to `reader`s in other processes."""
         self._db.commit()
-        self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
     def forget_except(self, paths: set[str]) -> None:
         """Drop the entries of files that are gone, so the cache does not grow forever."""
@@ -241,7 +241,10 @@ def _connect(db_path: Path | None) -> sqlite3.Connection:
     try:
         db_path.parent.mkdir(parents=True, exist_ok=True)
         connection = sqlite3.connect(db_path)
-        connection.execute("PRAGMA journal_mode = WAL")
+        # A rollback journal, not a write-ahead log: the cache is written and read in
+        # turns, never at once, and a cold build stores 100 MB of items that a log
+        # would write twice (once to the log, once when copied into the database).
+        connection.execute("PRAGMA journal_mode = DELETE")
         connection.execute("PRAGMA synchronous = NORMAL")
     except (OSError, sqlite3.Error) as exc:
         raise FeedpressError(f"{db_path}: cannot open the build cache: {exc}") from None

@@ -43,16 +43,50 @@ GENERATOR = ("feedpress", __version__, "https://pypi.org/project/feedpress/")
 
 
 
-def item_fragments(post: Post, rendered: Rendered, options: FeedOptions) -> dict[Format, bytes]:
+CONTENT = "content"  # the item part that RSS and Atom items share: the escaped content
+_SLOT = 4  # bytes of offset that lead an item with a slot for its content
+
+
+def item_fragments(post: Post, rendered: Rendered, options: FeedOptions) -> dict[str, bytes]:
     """`post` as an item in each configured format, serialised once for every feed.
 
     An item depends on its post alone (its tags keep the post's own
     spelling), so it can be built in any process and cached by the post's
     digest. It is UTF-8 already, as it will be written: a feed is then
     joined from bytes, without decoding and encoding every item again.
+
+    With full content, RSS and Atom escape the post's HTML alike: it is
+    kept once, as the `CONTENT` part, and their items hold a slot for it
+    (see `item`). Most of an item's bytes are its content.
     """
-    return {fmt: _fragment(post, rendered, options, fmt).encode("utf-8")
-            for fmt in options.formats}
+    content = feed_html(post, rendered) if options.content == "full" else None
+    parts: dict[str, bytes] = {}
+    for fmt in options.formats:
+        if fmt == "json":
+            item = _json_item(post, rendered, options)
+            parts[fmt] = json.dumps(item, ensure_ascii=False, indent=None).encode("utf-8")
+        else:
+            head, tail = _xml_item(post, rendered.summary, fmt, content is not None)
+            parts[fmt] = (_slotted(head, tail) if content is not None
+                          else (head + tail).encode("utf-8"))
+    if content is not None and parts.keys() - {"json"}:
+        parts[CONTENT] = _text(content).encode("utf-8")
+    return parts
+
+
+def item(parts: dict[str, bytes], fmt: Format) -> bytes:
+    """The whole item in `fmt` from the `parts` that `item_fragments` made."""
+    fragment = parts[fmt]
+    if fmt == "json" or CONTENT not in parts:
+        return fragment
+    at = _SLOT + int.from_bytes(fragment[:_SLOT], "little")
+    return b"".join((fragment[_SLOT:at], parts[CONTENT], fragment[at:]))
+
+
+def _slotted(head: str, tail: str) -> bytes:
+    """An item with its content left out, led by the byte offset where it goes (see `item`)."""
+    first = head.encode("utf-8")
+    return len(first).to_bytes(_SLOT, "little") + first + tail.encode("utf-8")
 
 
 def feed(site: Site, spec: FeedSpec, fmt: Format, fragments: list[bytes]) -> bytes:
@@ -65,27 +99,22 @@ def feed(site: Site, spec: FeedSpec, fmt: Format, fragments: list[bytes]) -> byt
                        head[cut:].encode("utf-8")]) + b"\n"
 
 
-def _fragment(post: Post, rendered: Rendered, options: FeedOptions, fmt: Format) -> str:
-    if fmt == "json":
-        return json.dumps(_json_item(post, rendered, options), ensure_ascii=False, indent=None)
-    content = feed_html(post, rendered) if options.content == "full" else None
-    if fmt == "rss":
-        return _rss_item(post, rendered.summary, content)
-    return _atom_entry(post, rendered.summary, content)
+def _xml_item(post: Post, summary: str, fmt: Format, content: bool) -> tuple[str, str]:
+    """An RSS item or Atom entry, in two halves: with `content`, it goes between them."""
+    return (_rss_item if fmt == "rss" else _atom_entry)(post, summary, content)
 
 
-def _rss_item(post: Post, summary: str, content: str | None) -> str:
+def _rss_item(post: Post, summary: str, content: bool) -> tuple[str, str]:
     """An RSS `<item>`, written directly: feedgen's per-item cost was most of a build's.
 
     The element order and the escaping are what feedgen and lxml write for
     the same item; tests/feedgen_items.py builds it their way and the
     tests compare the two byte for byte.
     """
-    parts = [f"<item><title>{_text(post.title)}</title><link>{_text(post.url)}</link>",
-             # RSS readers treat <description> as HTML: the plain-text summary is escaped for it.
-             f"<description>{_text(escape(summary, quote=False))}</description>"]
-    if content is not None:
-        parts.append(f"<content:encoded>{_text(content)}</content:encoded>")
+    head = (f"<item><title>{_text(post.title)}</title><link>{_text(post.url)}</link>"
+            # RSS readers treat <description> as HTML: the plain-text summary is escaped for it.
+            f"<description>{_text(escape(summary, quote=False))}</description>")
+    parts = ["</content:encoded>"] if content else []
     # RSS <author> takes one email address; names go in dc:creator.
     # Both in one item is flagged by feed validators, so it is one or the other.
     by_email = _rss_author_element(post.authors)
@@ -105,7 +134,7 @@ def _rss_item(post: Post, summary: str, content: str | None) -> str:
     if post.image is not None:
         parts.append(_media_content(post.image, image_type))
     parts.append("</item>")
-    return "".join(parts)
+    return (head + "<content:encoded>" if content else head), "".join(parts)
 
 
 def _media_content(image: Image, image_type: str) -> str:
@@ -118,17 +147,17 @@ def _media_content(image: Image, image_type: str) -> str:
     return f"<media:content {attributes}>{title}{description}</media:content>"
 
 
-def _atom_entry(post: Post, summary: str, content: str | None) -> str:
+def _atom_entry(post: Post, summary: str, content: bool) -> tuple[str, str]:
     """An Atom `<entry>`, written directly (see `_rss_item`), with its language.
 
     The links carry `rel` and `type`, which feedgen 1.0 drops (its issue
     #135), and the image is an enclosure link.
     """
-    parts = [f'<entry xml:lang="{_attr(post.lang)}"><id>{_text(post.id)}</id>'
-             f"<title>{_text(post.title)}</title><updated>{post.modified.isoformat()}</updated>"]
-    parts.extend(_atom_author(a) for a in post.authors)
-    if content is not None:
-        parts.append(f'<content type="html">{_text(content)}</content>')
+    head = "".join([f'<entry xml:lang="{_attr(post.lang)}"><id>{_text(post.id)}</id>'
+                    f"<title>{_text(post.title)}</title>"
+                    f"<updated>{post.modified.isoformat()}</updated>",
+                    *(_atom_author(a) for a in post.authors)])
+    parts = ["</content>"] if content else []
     parts.append(f'<link href="{_attr(post.url)}" rel="alternate" type="text/html"/>'
                  f'<summary type="text">{_text(summary)}</summary>')
     parts.extend(f'<category term="{_attr(name)}"/>' for name in _categories(post))
@@ -139,7 +168,7 @@ def _atom_entry(post: Post, summary: str, content: str | None) -> str:
         parts.append(f'<link rel="enclosure" type="{_image_type(image.url)}" '
                      f'href="{_attr(image.url)}"{title}/>')
     parts.append("</entry>")
-    return "".join(parts)
+    return (head + '<content type="html">' if content else head), "".join(parts)
 
 
 def _atom_author(author: Author) -> str:
