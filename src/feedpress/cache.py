@@ -241,6 +241,8 @@ def _connect(db_path: Path | None) -> sqlite3.Connection:
     try:
         db_path.parent.mkdir(parents=True, exist_ok=True)
         connection = sqlite3.connect(db_path)
+        # Pages big enough for a whole item: no overflow pages to chain (a new file only).
+        connection.execute("PRAGMA page_size = 16384")
         # A rollback journal, not a write-ahead log: the cache is written and read in
         # turns, never at once, and a cold build stores 100 MB of items that a log
         # would write twice (once to the log, once when copied into the database).

@@ -27,6 +27,7 @@ import json
 import mimetypes
 from datetime import datetime
 from email.utils import format_datetime
+from functools import lru_cache
 from html import escape
 from typing import Any
 from urllib.parse import urlsplit
@@ -195,11 +196,15 @@ def _categories(post: Post) -> list[str]:
 
 
 def _channel(site: Site, spec: FeedSpec, fmt: Format) -> str:
+    from feedgen.ext.dc import DcEntryExtension, DcExtension
+    from feedgen.ext.media import MediaEntryExtension, MediaExtension
     from feedgen.feed import FeedGenerator  # not imported by a build with nothing to write
 
     fg = FeedGenerator()
-    fg.load_extension("dc")
-    fg.load_extension("media")
+    # What load_extension("dc") does, without its failed import of a "dc_entry"
+    # module, which searches the disk on every call: most of a channel's cost.
+    fg.register_extension("dc", DcExtension, DcEntryExtension)
+    fg.register_extension("media", MediaExtension, MediaEntryExtension)
     self_url = spec.url(site.feeds_url, fmt)
     fg.id(self_url)
     fg.title(spec.title)
@@ -284,6 +289,7 @@ def _json_extension(post: Post) -> dict[str, Any]:
     return extension
 
 
+@lru_cache(maxsize=256)  # one call per item and format: the RSS and Atom items ask in turn
 def _image_type(url: str) -> str:
     guessed, _ = mimetypes.guess_type(urlsplit(url).path)
     return guessed if guessed and guessed.startswith("image/") else "application/octet-stream"
