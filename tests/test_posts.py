@@ -365,6 +365,16 @@ def test_a_5_mb_post_is_too_big_and_never_parsed(project: Project) -> None:
     assert "UTF-8" not in problem.message
 
 
+@pytest.mark.parametrize(("extra", "accepted"), [(0, True), (1, False)])
+def test_the_size_limit_is_one_million_bytes(
+        project: Project, extra: int, accepted: bool) -> None:
+    head = b"---\ntitle: T\ndate: 2026-11-01\n---\n"
+    project.raw("alpha/edge.md", head + b"x" * (1_000_000 - len(head) + extra))
+    _, problems = loaded(project)
+    errors = [p.message for p in problems if p.is_error]
+    assert errors == ([] if accepted else ["file is 1.0 MB; a post may be at most 1 MB"])
+
+
 def test_a_long_post_under_the_limit_is_accepted(project: Project) -> None:
     body = ("A paragraph of reporting that goes on for a while. " * 20 + "\n\n") * 200
     project.post("alpha", "long", body=body)
@@ -875,3 +885,20 @@ def test_the_forbidden_character_check_follows_the_xml_char_production() -> None
              if has_xml_forbidden(text) == xml_allows(cp)]
     assert wrong == []
     assert strip_xml_forbidden("a\x00b\ufffec\U0001F600\x1fd") == "abc\U0001F600d"
+
+
+@pytest.mark.parametrize("base", [
+    "https://news.example.org/alpha/2026/11/01/post/", "HTTPS://News.Example.org:443/x?y#z",
+    "http://user:pw@host/x", "https://host", "https://host/a;p?q", "ftp://host/x/",
+])
+@pytest.mark.parametrize("url", [
+    "/images/a.jpg", "/a/../b.jpg", "/a/./b", "//cdn.example.net/x", "/a//b", "/a;p", "/a?q",
+    "/a#f", "/%2e%2e/x", "/a b", "/é.jpg", "/a\tb", "/", "/.x", "/a:b@c", "rel.png", "",
+    "https://other.example/y.jpg", "../up.jpg",
+])
+def test_image_urls_are_made_absolute_as_urljoin_makes_them(base: str, url: str) -> None:
+    from urllib.parse import urljoin
+
+    from feedpress.posts import absolute_url
+
+    assert absolute_url(base, url) == urljoin(base, url)

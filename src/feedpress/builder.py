@@ -272,13 +272,12 @@ def _parse_path(config: Config, path: Path) -> tuple[Stat, str, bytes] | Problem
     The result travels back packed as the cache stores it: cheaper to send
     between processes than pickled dataclasses, and stored as it comes.
     """
-    stat = _stat(path) or Stat(-1, -1)
     source = posts.read(config, path)
     if isinstance(source, Problem):
         return source
     post, problems = posts.parse(source, config)
     digest = post.digest if post is not None else hashlib.sha256(source.data).hexdigest()
-    return stat, digest, pack(Parsed(post, tuple(problems)))
+    return Stat(source.size, source.mtime_ns), digest, pack(Parsed(post, tuple(problems)))
 
 
 @dataclass(frozen=True)
@@ -371,14 +370,6 @@ def _key(config: Config, path: Path) -> str:
 @lru_cache(maxsize=8)
 def _prefix(posts_dir: Path) -> int:
     return len(str(posts_dir)) + 1
-
-
-def _stat(path: Path) -> Stat | None:
-    try:
-        st = path.stat()
-    except OSError:
-        return None
-    return Stat(st.st_size, st.st_mtime_ns)
 
 
 def _without(cat: catalog.Catalog, bad: set[Path]) -> catalog.Catalog:
