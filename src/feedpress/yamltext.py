@@ -8,9 +8,11 @@ times faster, which matters with thousands of posts.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import yaml
+from yaml.constructor import SafeConstructor
 
 _Base: type[yaml.SafeLoader]
 try:
@@ -39,6 +41,9 @@ class YamlSyntaxError(Exception):
 
 def load(text: str) -> Any:
     """Parse one YAML document, raising `YamlSyntaxError` on bad syntax."""
+    quick = _quick_load(text)
+    if quick is not None:
+        return quick
     try:
         return yaml.load(text, Loader=_Loader)
     except yaml.reader.ReaderError as exc:
@@ -81,3 +86,125 @@ def _walk(node: yaml.Node | None, path: tuple[str, ...], out: dict[tuple[str, ..
             sub = (*path, str(index))
             out.setdefault(sub, item.start_mark.line + 1)
             _walk(item, sub, out)
+
+
+# Front matter is mostly `key: value` lines. PyYAML spends about half a post's
+# parsing time on them (each event and node is a Python object), so a reader
+# for that plain subset takes them first: lines of `key: value` or `key:` over
+# an indented block of the same, values quoted without escapes, plain without
+# anything YAML would read specially, or flow lists of either. Anything else,
+# however valid, is left to PyYAML, as is any doubt: a plain value that YAML
+# would read as a number, a blank line, a comment, a tab, a repeated key.
+# tests/test_yamltext.py holds the two to the same result on generated input.
+_NOT = object()  # what the quick reader returns for what it leaves to PyYAML
+# Also tabs, carriage returns, byte order marks and the line breaks YAML 1.1 adds to
+# ASCII's (U+0085, U+2028, U+2029): all are left to PyYAML.
+_NON_PRINTABLE = re.compile("[^\x0a\x20-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufefe"
+                            "\uff00-\ufffd\U00010000-\U0010ffff]")
+_KEY = re.compile(r"([A-Za-z_][A-Za-z0-9_-]*):(?: (.*))?")
+_ITEM = re.compile(r"- (.*)")
+_DOUBLE = re.compile(r'"([^"\\]*)"')
+_SINGLE = re.compile(r"'([^']*)'")
+_PLAIN = re.compile(r"[A-Za-z0-9/][^#\[\]{}]*")
+_FLOW_ITEM = re.compile(r' *(?:"([^"\\]*)"|\'([^\']*)\'|([A-Za-z0-9/][^#,:\[\]{}"\']*?)) *([,\]])')
+_BOOL = "tag:yaml.org,2002:bool"
+_NULL = "tag:yaml.org,2002:null"
+
+
+def _quick_load(text: str) -> dict[str, Any] | None:
+    """`text` read as PyYAML reads it, if it is in the plain subset; else None."""
+    if _NON_PRINTABLE.search(text):
+        return None
+    lines = text.split("\n")
+    if lines[-1] == "":
+        lines.pop()
+    found: dict[str, Any] = {}
+    at = 0
+    while at < len(lines):
+        key, value, at = _entry(lines, at, "")
+        if key is None or key in found or value is _NOT:
+            return None
+        found[key] = value
+    return found or None
+
+
+def _entry(lines: list[str], at: int, indent: str) -> tuple[str | None, Any, int]:
+    """The `key: value` at line `at` (a value over the lines below it when there is
+    none after the colon), and the line after it."""
+    match = _KEY.fullmatch(lines[at], len(indent))
+    if match is None or _plain(match[1]) != match[1]:
+        return None, _NOT, at
+    if match[2] is not None:
+        return match[1], _value(match[2]), at + 1
+    if indent:  # a block within a block: left to PyYAML
+        return None, _NOT, at
+    block, after = _block(lines, at + 1)
+    return match[1], block, after
+
+
+def _block(lines: list[str], at: int) -> tuple[Any, int]:
+    """The indented lines from `at`: all `key: value` or all `- value`, one indent."""
+    first = lines[at] if at < len(lines) else ""
+    indent = first[: len(first) - len(first.lstrip(" "))]
+    if not indent:
+        return _NOT, at
+    end = at
+    while end < len(lines) and lines[end].startswith(indent) and lines[end][len(indent):][:1] \
+            not in ("", " "):
+        end += 1
+    if end < len(lines) and lines[end].startswith(" "):
+        return _NOT, at  # deeper or shallower, but still indented
+    if first.startswith("- ", len(indent)):
+        items = [_ITEM.fullmatch(line, len(indent)) for line in lines[at:end]]
+        values = [_NOT if m is None else _value(m[1]) for m in items]
+        return (_NOT if _NOT in values else values), end
+    mapping: dict[str, Any] = {}
+    for number in range(at, end):
+        key, value, _ = _entry(lines, number, indent)
+        if key is None or key in mapping:
+            return _NOT, end
+        mapping[key] = value
+    return (_NOT if _NOT in mapping.values() else mapping), end
+
+
+def _value(text: str) -> Any:
+    """A value after `key: ` or `- `: quoted, plain, or a flow list."""
+    first = text[:1]
+    if first == '"':
+        match = _DOUBLE.fullmatch(text)
+    elif first == "'":
+        match = _SINGLE.fullmatch(text)
+    elif first == "[":
+        return _flow(text)
+    elif _PLAIN.fullmatch(text) and ": " not in text and text[-1] not in ": ":
+        return _plain(text)
+    else:
+        return _NOT
+    return _NOT if match is None else match[1]
+
+
+def _flow(text: str) -> Any:
+    if text == "[]":
+        return []
+    items: list[Any] = []
+    at = 1
+    while True:
+        match = _FLOW_ITEM.match(text, at)
+        if match is None:
+            return _NOT
+        double, single, plain, end = match.groups()
+        items.append(double if double is not None else single if single is not None
+                     else _plain(plain))
+        at = match.end()
+        if end == "]":
+            return items if at == len(text) and _NOT not in items else _NOT
+
+
+def _plain(text: str) -> Any:
+    """A plain scalar as PyYAML resolves it: text, or true/false/null; else `_NOT`."""
+    for tag, pattern in _Loader.yaml_implicit_resolvers.get(text[0], ()):
+        if pattern.match(text):
+            if tag == _BOOL:
+                return SafeConstructor.bool_values[text.lower()]
+            return None if tag == _NULL else _NOT
+    return text
