@@ -286,7 +286,7 @@ class _Work:
 
     config: Config
     missing: list[Post]
-    stale: list[tuple[catalog.FeedSpec, Format, str]]
+    stale: list[tuple[catalog.FeedSpec, tuple[Format, ...]]]
     cache_path: Path
     out_dir: Path
     dry_run: bool
@@ -301,9 +301,11 @@ def _write_feeds(config: Config, specs: list[catalog.FeedSpec], store: Cache, ca
     the cache, so that no process holds them all.
     """
     formats = config.feeds.formats
-    stale = [(spec, fmt, recipe) for spec in specs
-             for fmt, recipe in zip(formats, _recipes(spec, formats, salt), strict=True)
-             if not sink.fresh(spec.file(fmt), recipe)]
+    recipes = {(spec.folder, fmt): recipe for spec in specs
+               for fmt, recipe in zip(formats, _recipes(spec, formats, salt), strict=True)}
+    stale = [(spec, todo) for spec in specs
+             if (todo := tuple(fmt for fmt in formats
+                               if not sink.fresh(spec.file(fmt), recipes[spec.folder, fmt])))]
     work = _Work(config, _missing_items(config, stale, store), stale, cache_path,
                  sink.out_dir, sink.dry_run)
     store.commit()  # no lock or open transaction may be inherited by the workers forked below
@@ -315,15 +317,15 @@ def _write_feeds(config: Config, specs: list[catalog.FeedSpec], store: Cache, ca
             for fmt, fragment in fragments.items()
         )
         store.commit()
-        for (spec, fmt, recipe), (size, written) in zip(
-                stale, workers.map(_feed_of, len(stale)), strict=True):
-            sink.record(spec.file(fmt), recipe, size, written)
+        for (spec, todo), files in zip(stale, workers.map(_feeds_of, len(stale)), strict=True):
+            for fmt, (size, written) in zip(todo, files, strict=True):
+                sink.record(spec.file(fmt), recipes[spec.folder, fmt], size, written)
 
 
-def _missing_items(config: Config, stale: list[tuple[catalog.FeedSpec, Format, str]],
+def _missing_items(config: Config, stale: list[tuple[catalog.FeedSpec, tuple[Format, ...]]],
                    store: Cache) -> list[Post]:
     """The posts in `stale` feeds whose items the cache does not hold."""
-    needed = list({post.path: post for spec, _, _ in stale for post in spec.posts}.values())
+    needed = list({post.path: post for spec, _ in stale for post in spec.posts}.values())
     keys = [(_key(config, p.path), p.digest) for p in needed]
     have = store.has_items(keys, config.feeds.formats[0])
     return [p for p, (key, _) in zip(needed, keys, strict=True) if key not in have]
@@ -336,14 +338,18 @@ def _items_of(work: _Work, index: int) -> dict[str, bytes]:
     return feeds.item_fragments(post, rendered, work.config.feeds)
 
 
-def _feed_of(work: _Work, index: int) -> tuple[int, bool]:
-    """A worker's task: one feed file, put in place; its size, and whether it was written."""
-    spec, fmt, _ = work.stale[index]
+def _feeds_of(work: _Work, index: int) -> list[tuple[int, bool]]:
+    """A worker's task: one feed's files, put in place; each one's size, and whether it
+    was written. Its formats share their content, read once."""
+    spec, todo = work.stale[index]
     keys = [(_key(work.config, p.path), p.digest) for p in spec.posts]
-    found = cache_module.reader(work.cache_path).items(keys, (fmt, feeds.CONTENT))
-    data = feeds.feed(work.config.site, spec, fmt, [feeds.item(found[key], fmt)
-                                                    for key, _ in keys])
-    return len(data), output.place(work.out_dir, spec.file(fmt), data, work.dry_run)
+    found = cache_module.reader(work.cache_path).items(keys, (*todo, feeds.CONTENT))
+    done = []
+    for fmt in todo:
+        data = feeds.feed(work.config.site, spec, fmt, [feeds.item(found[key], fmt)
+                                                        for key, _ in keys])
+        done.append((len(data), output.place(work.out_dir, spec.file(fmt), data, work.dry_run)))
+    return done
 
 
 def _recipes(spec: catalog.FeedSpec, formats: tuple[Format, ...], salt: str) -> list[str]:
