@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import nh3
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from feedpress import markup
 
@@ -113,3 +115,24 @@ def test_one_post_declined_does_not_send_the_next_one_down_the_plain_road() -> N
     base = BASES[0]
     assert markup._RESOLVER.clean('<a href="x.png">1</a>', base) is None
     assert markup._RESOLVER.clean('<a href="/x.png">1</a>', base) is not None
+
+
+MARKDOWN_PIECES = ["word", " ", "\n", "\n\n", "*em*", "**strong**", "`code`", "<b>raw</b>",
+                   '<a title="</p>">t</a>', "&amp;", "&#1;", "&nbsp;", "a<b", "x > y", "[l](/u)",
+                   "![i](/i.png)", "<p>inner</p>", "> quote", "- item", "# head", "    code",
+                   "<!-- c -->", "\r", "é", "مرحبا", "<br>", "<div>d</div>", '"q"', "'s'"]
+
+
+@settings(max_examples=400, derandomize=True, deadline=None)
+@given(st.lists(st.sampled_from(MARKDOWN_PIECES), max_size=12))
+def test_the_opening_paragraph_is_read_as_a_parser_reads_it(pieces: list[str]) -> None:
+    html = markup.sanitize(markup.markdown_to_html("".join(pieces)), BASES[0])
+    quick = markup._opening_paragraph(html)
+    if quick is not None:
+        assert quick == markup._first_top_level_p(html)
+
+
+def test_an_opening_paragraph_is_read_without_a_parser() -> None:
+    """Else the test above would pass with every body going to the parser."""
+    html = '<p>One <a href="https://x/" title="a > b">two</a> &amp; three</p><p>4</p>'
+    assert markup._opening_paragraph(html) == "One two & three"

@@ -902,3 +902,25 @@ def test_image_urls_are_made_absolute_as_urljoin_makes_them(base: str, url: str)
     from feedpress.posts import absolute_url
 
     assert absolute_url(base, url) == urljoin(base, url)
+
+
+@pytest.mark.parametrize(("text", "front", "body"), [
+    ("---\na: b\n---\nBody\n", "a: b\n", "Body\n"),
+    ("---\n---\nBody", "", "Body"),
+    ("---\na: b\n--- \t\nBody", "a: b\n", "Body"),
+    ("---\na: b\n...\nBody", "a: b\n", "Body"),
+    ("---\na: b\n----\nc: d\n---\n", "a: b\n----\nc: d\n", ""),
+    ("---\na: b\nx ---\n---", "a: b\nx ---\n", ""),
+    ("---\na: b\n-- -\n---\nB\n---\nC", "a: b\n-- -\n", "B\n---\nC"),
+])
+def test_front_matter_ends_at_the_first_line_that_is_a_fence(
+        text: str, front: str, body: str) -> None:
+    from feedpress.posts import FrontMatter, split_front_matter
+
+    assert split_front_matter(text) == FrontMatter(front, body, 2)
+
+
+def test_front_matter_without_a_closing_fence_is_refused() -> None:
+    from feedpress.posts import split_front_matter
+
+    assert split_front_matter("---\na: b\n----\n--") == "front matter is not closed by a line '---'"

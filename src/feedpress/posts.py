@@ -26,7 +26,11 @@ from feedpress.model import Author, Image, Post, Tag
 from feedpress.text import decode, has_xml_forbidden, slugify, strip_xml_forbidden
 
 MAX_POST_BYTES = 1_000_000
-_FENCE = re.compile(r"^(?:---|\.\.\.)[ \t]*$", re.MULTILINE)
+# The closing fence: a line of its own. Looked for as a line break and a fence, which
+# the regular expression engine finds by its first character, rather than as a fence at
+# any line's start, which it tries at every position.
+_FENCE = re.compile(r"((?:---|\.\.\.)[ \t]*)$", re.MULTILINE)
+_LATER_FENCE = re.compile(r"\n((?:---|\.\.\.)[ \t]*)$", re.MULTILINE)
 _DATE_ONLY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _LEADING_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}[-_]?")
 _ROOT_PATH = re.compile(r"/(?!/)[A-Za-z0-9\-_~!$&'()*+,=:@/%.]*")
@@ -165,11 +169,11 @@ def split_front_matter(text: str) -> FrontMatter | str:
     first, _, rest = text.partition("\n")
     if first.rstrip() != "---":
         return "no front matter: the file must start with a line '---'"
-    end = _FENCE.search(rest)
-    if end is None:
+    fence = _FENCE.match(rest) or _LATER_FENCE.search(rest)
+    if fence is None:
         return "front matter is not closed by a line '---'"
-    body = rest[end.end():].removeprefix("\n")
-    return FrontMatter(rest[: end.start()], body, 2)
+    body = rest[fence.end():].removeprefix("\n")
+    return FrontMatter(rest[: fence.start(1)], body, 2)
 
 
 class _PostFields:
