@@ -28,7 +28,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from functools import lru_cache, partial
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import Any, NamedTuple
 
 from feedpress import cache as cache_module
 from feedpress import catalog, feeds, markup, memo, output, parallel, posts
@@ -78,14 +78,13 @@ def load(
     return _load(config, now, cache, jobs, *_discover(config))
 
 
-def _load(config: Config, now: datetime, cache: Cache, jobs: int, paths: list[Path],
-          problems: list[Problem], stats: dict[Path, Stat | None],
-          ) -> tuple[catalog.Catalog, list[Post], list[Problem]]:
-    found = _parse_all(config, paths, cache, jobs, problems, stats)
+def _load(config: Config, now: datetime, cache: Cache, jobs: int, files: dict[Path, _Listed],
+          problems: list[Problem]) -> tuple[catalog.Catalog, list[Post], list[Problem]]:
+    found = _parse_all(config, files, cache, jobs, problems)
     valid = [p.post for p in found if p.post is not None]
     for parsed in found:
         problems.extend(parsed.problems)
-    cache.forget_except({_key(config, path) for path in paths})
+    cache.forget_except({listed.key for listed in files.values()})
     cat, clashes = catalog.assemble(valid, now)
     return cat, valid, problems + [_located(p) for p in clashes]
 
@@ -124,19 +123,20 @@ def build(
     target = out_dir or config.output_dir
     with _collector_paused(), _cache_file(cache_path) as db_path, \
             open_cache(db_path, salt) as store:
-        paths, problems, stats = _discover(config)
-        inputs = _inputs(config, salt, target, keep_going, paths, problems, stats, store)
+        files, problems = _discover(config)
+        inputs = _inputs(salt, target, keep_going, files, problems, store)
         kept = None if cache_path is None else _kept(store, inputs, now, target)
         if kept is not None:
             return replace(kept, seconds=clock() - started)
         if not dry_run:  # from here on, the last build's memo no longer describes the output
             store.remember(None)
             store.commit()
-        cat, valid, problems = _load(config, now, store, workers, paths, problems, stats)
+        cat, valid, problems = _load(config, now, store, workers, files, problems)
         cat, skipped = _usable(cat, problems, keep_going)
         sink = output.Output(target, dry_run=dry_run, trust=cache_path is not None)
         specs = catalog.plan(config, cat)
-        _write_feeds(config, specs, store, db_path, sink, salt, workers)
+        keys = {path: listed.key for path, listed in files.items()}
+        _write_feeds(config, specs, keys, store, db_path, sink, salt, workers)
         sink.put(OPML_NAME, feeds.opml(config.site.title, specs, config.site.feeds_url,
                                        config.feeds.formats[0]))
         report = BuildReport(sink.finish(), len(specs), len(cat.posts), skipped,
@@ -146,13 +146,21 @@ def build(
     return replace(report, seconds=clock() - started)
 
 
-def _discover(config: Config) -> tuple[list[Path], list[Problem], dict[Path, Stat | None]]:
-    """The post files, the problems finding them, and each file's size and mtime."""
-    listed: dict[Path, os.stat_result] = {}
-    paths, problems = posts.discover(config, listed)
-    stats = {path: Stat(st.st_size, st.st_mtime_ns) if (st := listed.get(path)) else None
+class _Listed(NamedTuple):
+    """A post file as its folder's listing shows it: its cache key, size and mtime."""
+
+    key: str
+    stat: Stat | None
+
+
+def _discover(config: Config) -> tuple[dict[Path, _Listed], list[Problem]]:
+    """The post files, in order, and the problems finding them."""
+    found: dict[Path, os.stat_result] = {}
+    paths, problems = posts.discover(config, found)
+    files = {path: _Listed(_key(config, path),
+                           Stat(st.st_size, st.st_mtime_ns) if (st := found.get(path)) else None)
              for path in paths}
-    return paths, problems, stats
+    return files, problems
 
 
 def _usable(cat: catalog.Catalog, problems: list[Problem],
@@ -172,13 +180,12 @@ def _memo(inputs: memo.Inputs, window: tuple[datetime | None, datetime | None], 
                      report.skipped, tuple(report.warnings)).dumps()
 
 
-def _inputs(config: Config, salt: str, target: Path, keep_going: bool, paths: list[Path],
-            problems: list[Problem], stats: dict[Path, Stat | None], store: Cache,
-            ) -> memo.Inputs:
+def _inputs(salt: str, target: Path, keep_going: bool, files: dict[Path, _Listed],
+            problems: list[Problem], store: Cache) -> memo.Inputs:
     """What a build reads, for `memo` to tell whether the last build still stands."""
     parts = [salt, str(target.resolve()), f"keep_going={keep_going}", *map(str, problems)]
-    files = [(_key(config, path), *(stat or (-1, -1))) for path, stat in stats.items()]
-    return memo.inputs(parts, files, store.settled_before_ns)
+    listing = [(key, *(stat or (-1, -1))) for key, stat in files.values()]
+    return memo.inputs(parts, listing, store.settled_before_ns)
 
 
 def _kept(store: Cache, inputs: memo.Inputs, now: datetime, target: Path) -> BuildReport | None:
@@ -224,14 +231,14 @@ def _cache_file(cache_path: Path | None) -> Iterator[Path]:
         yield Path(folder) / "cache.sqlite"
 
 
-def _parse_all(config: Config, paths: list[Path], cache: Cache, jobs: int,
-               problems: list[Problem], stats: dict[Path, Stat | None]) -> list[Parsed]:
+def _parse_all(config: Config, files: dict[Path, _Listed], cache: Cache, jobs: int,
+               problems: list[Problem]) -> list[Parsed]:
     """Parse what the cache cannot vouch for; reuse the rest."""
     found: list[Parsed] = []
     misses: list[Path] = []
     known = cache.entries()
-    for path in paths:
-        hit = _cached(config, path, stats[path], known.get(_key(config, path)), cache)
+    for path, listed in files.items():
+        hit = _cached(path, listed, known.get(listed.key), cache)
         if hit is None:
             misses.append(path)  # parsed below by a worker, which reads the file itself
         else:
@@ -242,14 +249,14 @@ def _parse_all(config: Config, paths: list[Path], cache: Cache, jobs: int,
             problems.append(result)
             continue
         stat, digest, packed = result
-        cache.store_packed(_key(config, path), stat, digest, packed)
+        cache.store_packed(files[path].key, stat, digest, packed)
         found.append(unpack(packed, path))
     return found
 
 
-def _cached(config: Config, path: Path, stat: Stat | None, known: Entry | None,
-            cache: Cache) -> Parsed | None:
+def _cached(path: Path, listed: _Listed, known: Entry | None, cache: Cache) -> Parsed | None:
     """The cached parse of `path` if its stat, or failing that its bytes, are unchanged."""
+    stat = listed.stat
     if known is None or stat is None:
         return None
     if (known.size, known.mtime_ns) == (stat.size, stat.mtime_ns):
@@ -262,7 +269,7 @@ def _cached(config: Config, path: Path, stat: Stat | None, known: Entry | None,
     if digest != known.digest:
         return None
     parsed = known.parsed(path)
-    cache.store_parsed(_key(config, path), stat, digest, parsed)
+    cache.store_parsed(listed.key, stat, digest, parsed)
     return parsed
 
 
@@ -285,6 +292,7 @@ class _Work:
     """What the feed-writing workers share: the items to build and the feeds to make."""
 
     config: Config
+    keys: dict[Path, str]  # each post file's cache key
     missing: list[Post]
     stale: list[tuple[catalog.FeedSpec, tuple[Format, ...]]]
     cache_path: Path
@@ -292,8 +300,9 @@ class _Work:
     dry_run: bool
 
 
-def _write_feeds(config: Config, specs: list[catalog.FeedSpec], store: Cache, cache_path: Path,
-                 sink: output.Output, salt: str, jobs: int) -> None:
+def _write_feeds(config: Config, specs: list[catalog.FeedSpec], keys: dict[Path, str],
+                 store: Cache, cache_path: Path, sink: output.Output, salt: str,
+                 jobs: int) -> None:
     """Make every feed whose recipe changed, building only the items not cached yet.
 
     The items of new and changed posts are built by the workers and stored
@@ -306,12 +315,12 @@ def _write_feeds(config: Config, specs: list[catalog.FeedSpec], store: Cache, ca
     stale = [(spec, todo) for spec in specs
              if (todo := tuple(fmt for fmt in formats
                                if not sink.fresh(spec.file(fmt), recipes[spec.folder, fmt])))]
-    work = _Work(config, _missing_items(config, stale, store), stale, cache_path,
+    work = _Work(config, keys, _missing_items(config, keys, stale, store), stale, cache_path,
                  sink.out_dir, sink.dry_run)
     store.commit()  # no lock or open transaction may be inherited by the workers forked below
     with parallel.Shared(work, jobs) as workers:
         store.store_items(  # consumed as the workers deliver, so no build holds every item
-            (_key(config, post.path), post.digest, fmt, fragment)
+            (keys[post.path], post.digest, fmt, fragment)
             for post, fragments in zip(work.missing, workers.map(_items_of, len(work.missing)),
                                        strict=True)
             for fmt, fragment in fragments.items()
@@ -322,13 +331,14 @@ def _write_feeds(config: Config, specs: list[catalog.FeedSpec], store: Cache, ca
                 sink.record(spec.file(fmt), recipes[spec.folder, fmt], size, written)
 
 
-def _missing_items(config: Config, stale: list[tuple[catalog.FeedSpec, tuple[Format, ...]]],
+def _missing_items(config: Config, keys: dict[Path, str],
+                   stale: list[tuple[catalog.FeedSpec, tuple[Format, ...]]],
                    store: Cache) -> list[Post]:
     """The posts in `stale` feeds whose items the cache does not hold."""
     needed = list({post.path: post for spec, _ in stale for post in spec.posts}.values())
-    keys = [(_key(config, p.path), p.digest) for p in needed]
-    have = store.has_items(keys, config.feeds.formats[0])
-    return [p for p, (key, _) in zip(needed, keys, strict=True) if key not in have]
+    wanted = [(keys[p.path], p.digest) for p in needed]
+    have = store.has_items(wanted, config.feeds.formats[0])
+    return [p for p, (key, _) in zip(needed, wanted, strict=True) if key not in have]
 
 
 def _items_of(work: _Work, index: int) -> dict[str, bytes]:
@@ -342,7 +352,7 @@ def _feeds_of(work: _Work, index: int) -> list[tuple[int, bool]]:
     """A worker's task: one feed's files, put in place; each one's size, and whether it
     was written. Its formats share their content, read once."""
     spec, todo = work.stale[index]
-    keys = [(_key(work.config, p.path), p.digest) for p in spec.posts]
+    keys = [(work.keys[p.path], p.digest) for p in spec.posts]
     found = cache_module.reader(work.cache_path).items(keys, (*todo, feeds.CONTENT))
     done = []
     for fmt in todo:
