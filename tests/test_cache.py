@@ -31,10 +31,16 @@ def cached_build(project: Project, now: datetime = NOW, **options: object) -> Bu
 
 def plant(project: Project, old: str, new: str) -> int:
     """Rewrite every cached item fragment, so that only a cache hit shows `new`."""
+    changed = 0
     with sqlite3.connect(default_cache(project.config())) as db:
-        changed = db.execute(
-            "UPDATE items SET data = CAST(replace(CAST(data AS TEXT), ?, ?) AS BLOB) "
-            "WHERE instr(CAST(data AS TEXT), ?)", (old, new, old)).rowcount
+        for path, blob in db.execute("SELECT path, parts FROM items").fetchall():
+            parts = cache_module.unpack_items(blob)
+            planted = {name: data.replace(old.encode(), new.encode())
+                       for name, data in parts.items()}
+            if planted != parts:
+                db.execute("UPDATE items SET parts = ? WHERE path = ?",
+                           (cache_module.pack_items(planted), path))
+                changed += 1
     return changed
 
 

@@ -315,15 +315,14 @@ def _write_feeds(config: Config, specs: list[catalog.FeedSpec], keys: dict[Path,
     stale = [(spec, todo) for spec in specs
              if (todo := tuple(fmt for fmt in formats
                                if not sink.fresh(spec.file(fmt), recipes[spec.folder, fmt])))]
-    work = _Work(config, keys, _missing_items(config, keys, stale, store), stale, cache_path,
+    work = _Work(config, keys, _missing_items(keys, stale, store), stale, cache_path,
                  sink.out_dir, sink.dry_run)
     store.commit()  # no lock or open transaction may be inherited by the workers forked below
     with parallel.Shared(work, jobs) as workers:
         store.store_items(  # consumed as the workers deliver, so no build holds every item
-            (keys[post.path], post.digest, fmt, fragment)
-            for post, fragments in zip(work.missing, workers.map(_items_of, len(work.missing)),
-                                       strict=True)
-            for fmt, fragment in fragments.items()
+            (keys[post.path], post.digest, items)
+            for post, items in zip(work.missing, workers.map(_items_of, len(work.missing)),
+                                   strict=True)
         )
         store.commit()
         for (spec, todo), files in zip(stale, workers.map(_feeds_of, len(stale)), strict=True):
@@ -331,21 +330,22 @@ def _write_feeds(config: Config, specs: list[catalog.FeedSpec], keys: dict[Path,
                 sink.record(spec.file(fmt), recipes[spec.folder, fmt], size, written)
 
 
-def _missing_items(config: Config, keys: dict[Path, str],
+def _missing_items(keys: dict[Path, str],
                    stale: list[tuple[catalog.FeedSpec, tuple[Format, ...]]],
                    store: Cache) -> list[Post]:
     """The posts in `stale` feeds whose items the cache does not hold."""
     needed = list({post.path: post for spec, _ in stale for post in spec.posts}.values())
     wanted = [(keys[p.path], p.digest) for p in needed]
-    have = store.has_items(wanted, config.feeds.formats[0])
+    have = store.has_items(wanted)
     return [p for p, (key, _) in zip(needed, wanted, strict=True) if key not in have]
 
 
-def _items_of(work: _Work, index: int) -> dict[str, bytes]:
-    """A worker's task: one post's item in every format (see `feeds.item_fragments`)."""
+def _items_of(work: _Work, index: int) -> bytes:
+    """A worker's task: one post's item in every format (see `feeds.item_fragments`),
+    packed as the cache stores it."""
     post = work.missing[index]
     rendered = markup.render(post, posts.read_body(post))
-    return feeds.item_fragments(post, rendered, work.config.feeds)
+    return cache_module.pack_items(feeds.item_fragments(post, rendered, work.config.feeds))
 
 
 def _feeds_of(work: _Work, index: int) -> list[tuple[int, bool]]:
@@ -353,7 +353,7 @@ def _feeds_of(work: _Work, index: int) -> list[tuple[int, bool]]:
     was written. Its formats share their content, read once."""
     spec, todo = work.stale[index]
     keys = [(work.keys[p.path], p.digest) for p in spec.posts]
-    found = cache_module.reader(work.cache_path).items(keys, (*todo, feeds.CONTENT))
+    found = cache_module.reader(work.cache_path).items(keys)
     done = []
     for fmt in todo:
         data = feeds.feed(work.config.site, spec, fmt, [feeds.item(found[key], fmt)

@@ -36,7 +36,7 @@ from feedpress import __version__
 from feedpress.errors import FeedpressError, Problem
 from feedpress.model import Author, Image, Post, Tag
 
-SCHEMA_VERSION = "4"
+SCHEMA_VERSION = "5"
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -48,11 +48,9 @@ CREATE TABLE IF NOT EXISTS sources (
     parsed BLOB NOT NULL
 );
 CREATE TABLE IF NOT EXISTS items (
-    path TEXT NOT NULL,
+    path TEXT PRIMARY KEY,
     digest TEXT NOT NULL,
-    format TEXT NOT NULL,
-    data BLOB NOT NULL,
-    PRIMARY KEY (path, format)
+    parts BLOB NOT NULL
 );
 """
 _LIBRARIES = ("feedgen", "cmarkgfm", "nh3", "lxml", "PyYAML")
@@ -135,40 +133,30 @@ class Cache:
             (path, stat.size, mtime, digest, packed),
         )
 
-    def items(self, keys: Iterable[tuple[str, str]], parts: tuple[str, ...],
-              ) -> dict[str, dict[str, bytes]]:
-        """The cached item `parts` (formats, or a part they share) of the posts keyed
-        (path, digest): by path, then by part."""
-        found: dict[str, dict[str, bytes]] = {}
-        for path, part, data in self._select(keys, parts, "data"):
-            found.setdefault(path, {})[part] = data
-        return found
+    def items(self, keys: Iterable[tuple[str, str]]) -> dict[str, dict[str, bytes]]:
+        """The cached item parts (see `pack_items`) of the posts keyed (path, digest), by path."""
+        return {path: unpack_items(parts) for path, parts in self._select(keys, "parts")}
 
-    def has_items(self, keys: Iterable[tuple[str, str]], part: str) -> set[str]:
-        """The paths, of those keyed (path, digest), whose item `part` is cached.
+    def has_items(self, keys: Iterable[tuple[str, str]]) -> set[str]:
+        """The paths, of those keyed (path, digest), whose items are cached.
 
         Asks for the keys only, not the items, which can be megabytes.
         """
-        return {path for path, _, _ in self._select(keys, (part,), "NULL")}
+        return {path for path, _ in self._select(keys, "NULL")}
 
-    def _select(self, keys: Iterable[tuple[str, str]], parts: tuple[str, ...],
-                column: str) -> Iterator[tuple[str, str, Any]]:
+    def _select(self, keys: Iterable[tuple[str, str]], column: str) -> Iterator[tuple[str, Any]]:
         wanted = dict(keys)
         paths = list(wanted)
-        formats = ",".join("?" * len(parts))
         for start in range(0, len(paths), _BATCH):
             batch = paths[start : start + _BATCH]
             marks = ",".join("?" * len(batch))
             rows = self._db.execute(
-                f"SELECT path, digest, format, {column} FROM items "
-                f"WHERE format IN ({formats}) AND path IN ({marks})",
-                (*parts, *batch),
-            )
-            yield from ((path, part, data) for path, digest, part, data in rows
-                        if wanted[path] == digest)
+                f"SELECT path, digest, {column} FROM items WHERE path IN ({marks})", batch)
+            yield from ((path, data) for path, digest, data in rows if wanted[path] == digest)
 
-    def store_items(self, rows: Iterable[tuple[str, str, str, bytes]]) -> None:
-        self._db.executemany("INSERT OR REPLACE INTO items VALUES (?, ?, ?, ?)", rows)
+    def store_items(self, rows: Iterable[tuple[str, str, bytes]]) -> None:
+        """Keep each post's items, given as (path, digest, `pack_items(parts)`)."""
+        self._db.executemany("INSERT OR REPLACE INTO items VALUES (?, ?, ?)", rows)
 
     @property
     def settled_before_ns(self) -> int:
@@ -251,6 +239,16 @@ def _connect(db_path: Path | None) -> sqlite3.Connection:
     except (OSError, sqlite3.Error) as exc:
         raise FeedpressError(f"{db_path}: cannot open the build cache: {exc}") from None
     return connection
+
+
+def pack_items(parts: dict[str, bytes]) -> bytes:
+    """A post's items in every format, as one value: stored and read as one row."""
+    return marshal.dumps(parts)
+
+
+def unpack_items(blob: bytes) -> dict[str, bytes]:
+    parts: dict[str, bytes] = marshal.loads(blob)  # the project's own cache file
+    return parts
 
 
 def pack(parsed: Parsed) -> bytes:
