@@ -39,6 +39,7 @@ from feedpress.model import Format, Post
 
 OPML_NAME = PurePosixPath("feeds.opml")
 CACHE_NAME = Path(".feedpress") / "cache.sqlite"
+_STORE_BATCH = 256  # parses stored at once: fewer calls into SQLite, little held
 
 
 
@@ -243,14 +244,19 @@ def _parse_all(config: Config, files: dict[Path, _Listed], cache: Cache, jobs: i
             misses.append(path)  # parsed below by a worker, which reads the file itself
         else:
             found.append(hit)
+    batch: list[tuple[str, Stat, str, bytes]] = []
     for path, result in zip(misses, parallel.pmap(partial(_parse_path, config), misses, jobs),
                             strict=True):
         if isinstance(result, Problem):
             problems.append(result)
             continue
         stat, digest, packed = result
-        cache.store_packed(files[path].key, stat, digest, packed)
+        batch.append((files[path].key, stat, digest, packed))
+        if len(batch) == _STORE_BATCH:
+            cache.store_packed(batch)
+            batch.clear()
         found.append(unpack(packed, path))
+    cache.store_packed(batch)
     return found
 
 

@@ -122,15 +122,17 @@ class Cache:
         return {row[0]: Entry._make(row[1:]) for row in rows}
 
     def store_parsed(self, path: str, stat: Stat, digest: str, parsed: Parsed) -> None:
-        self.store_packed(path, stat, digest, pack(parsed))
+        self.store_packed([(path, stat, digest, pack(parsed))])
 
-    def store_packed(self, path: str, stat: Stat, digest: str, packed: bytes) -> None:
+    def store_packed(self, rows: Iterable[tuple[str, Stat, str, bytes]]) -> None:
+        """Keep parses, each as (path, stat, digest, `pack(parsed)`)."""
         # A file modified in the last moments may change again within the mtime's
         # resolution; record an mtime that can never match, so it is re-read.
-        mtime = stat.mtime_ns if stat.mtime_ns < self.settled_before_ns else -1
-        self._db.execute(
+        settled = self.settled_before_ns
+        self._db.executemany(
             "INSERT OR REPLACE INTO sources VALUES (?, ?, ?, ?, ?)",
-            (path, stat.size, mtime, digest, packed),
+            ((path, size, mtime if mtime < settled else -1, digest, packed)
+             for path, (size, mtime), digest, packed in rows),
         )
 
     def items(self, keys: Iterable[tuple[str, str]]) -> dict[str, dict[str, bytes]]:
