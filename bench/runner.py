@@ -148,12 +148,18 @@ def pss_kb(pid: int) -> int:
     return 0
 
 
+# Python may cache compiled bytecode, as it does for any installed package (pip compiles it at
+# install time): a sandbox that turns that off would otherwise time feedpress compiling its
+# own source on every run, which no installed copy does. The warm-up run fills the cache.
+CHILD_ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+
+
 def measured(command: Sequence[str | Path], cwd: Path) -> Run:
     """Run `command` to its end: its wall time, its peak memory and what it printed."""
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         started = time.perf_counter()
         proc = subprocess.Popen([str(c) for c in command], cwd=cwd, stdin=subprocess.DEVNULL,
-                                stdout=out, stderr=err)
+                                stdout=out, stderr=err, env=CHILD_ENV)
         sampler = TreeSampler(proc.pid)
         sampler.start()
         try:
