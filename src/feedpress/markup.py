@@ -60,6 +60,14 @@ def render(post: Post, body: str) -> Rendered:
     return Rendered(html, post.summary or first_paragraph(html) or post.title)
 
 
+def render_all(posts: list[Post], bodies: list[str]) -> list[Rendered]:
+    """`render` for many posts, one stage at a time over all of them (see builder)."""
+    htmls = [markdown_to_html(body) for body in bodies]
+    safe = [sanitize(html, post.url) for html, post in zip(htmls, posts, strict=True)]
+    return [Rendered(html, post.summary or first_paragraph(html) or post.title)
+            for html, post in zip(safe, posts, strict=True)]
+
+
 def markdown_to_html(text: str) -> str:
     """CommonMark with GitHub's tables, strikethrough, autolinks and task lists, as HTML.
 

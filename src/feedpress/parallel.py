@@ -60,9 +60,15 @@ class Shared(Generic[S]):
         if self._pool is not None:
             self._pool.shutdown(cancel_futures=True)
 
-    def map(self, func: Callable[[S, int], R], count: int) -> Iterator[R]:
-        """`func(state, i)` for each i in range(count), in order."""
-        if self.jobs <= 1 or count < PARALLEL_FROM:
+    def map(self, func: Callable[[S, int], R], count: int, *,
+            units: int | None = None) -> Iterator[R]:
+        """`func(state, i)` for each i in range(count), in order.
+
+        `units` is how much work the tasks hold in all, when each holds
+        several posts (default: one per task): it decides whether the work
+        is worth processes.
+        """
+        if self.jobs <= 1 or (count if units is None else units) < PARALLEL_FROM:
             yield from (func(self.state, i) for i in range(count))
             return
         pool = self._pool or self._start()
