@@ -33,6 +33,7 @@ _FENCE = re.compile(r"((?:---|\.\.\.)[ \t]*)$", re.MULTILINE)
 _LATER_FENCE = re.compile(r"\n((?:---|\.\.\.)[ \t]*)$", re.MULTILINE)
 _DATE_ONLY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _LEADING_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}[-_]?")
+_ORIGIN = re.compile(r"https?://[A-Za-z0-9.\-_~%!$&'()*+,;=:@]+(?=[/?#]|$)")  # scheme://host
 _ROOT_PATH = re.compile(r"/(?!/)[A-Za-z0-9\-_~!$&'()*+,=:@/%.]*")
 _URI = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:\S+$")
 
@@ -117,8 +118,16 @@ def read(config: Config, path: Path) -> Source | Problem:
         mb = max(stat.st_size, len(data)) / 1_000_000
         return Problem(_show(config, path), None, None,
                        f"file is {mb:.1f} MB; a post may be at most 1 MB")
-    relpath = PurePosixPath(path.relative_to(config.posts_dir).as_posix())
-    return Source(path, relpath, data, stat.st_size, stat.st_mtime_ns)
+    return Source(path, _relpath(config, path), data, stat.st_size, stat.st_mtime_ns)
+
+
+def _relpath(config: Config, path: Path) -> PurePosixPath:
+    """`path` under the posts folder (which `discover` found it in), by its text."""
+    folder = str(config.posts_dir)
+    text = str(path)
+    if not text.startswith(folder + os.sep):
+        return PurePosixPath(path.relative_to(config.posts_dir).as_posix())
+    return PurePosixPath(text[len(folder) + 1 :].replace(os.sep, "/"))
 
 
 def _read_capped(path: Path) -> tuple[os.stat_result, bytes]:
@@ -432,10 +441,8 @@ def absolute_url(base: str, url: str) -> str:
     or character that a URL parser would drop) takes only the scheme and
     host of an http(s) base, as `urljoin` would.
     """
-    if _ROOT_PATH.fullmatch(url) and "/." not in url:
-        scheme, netloc, _, _, _ = urlsplit(base)
-        if scheme in ("http", "https") and netloc:
-            return f"{scheme}://{netloc}{url}"
+    if _ROOT_PATH.fullmatch(url) and "/." not in url and (origin := _ORIGIN.match(base)):
+        return origin[0] + url
     return urljoin(base, url)
 
 
