@@ -80,14 +80,15 @@ def discover(config: Config, stats: dict[Path, os.stat_result] | None = None,
             problems.append(Problem(here, None, None, f"cannot list: {exc.strerror}"))
             continue
         for entry in entries:  # scandir knows links and folders without a stat per file
-            path = here / entry.name
-            if entry.name.startswith("."):
+            name = entry.name
+            if name.startswith(".") or not (name.endswith(".md") or entry.is_dir()):
                 continue
+            path = here / name
             if entry.is_symlink() and not _inside(path, real_root):
                 problems.append(_outside(config, path))
             elif entry.is_dir(follow_symlinks=False):
                 folders.append(path)
-            elif entry.name.endswith(".md"):
+            else:
                 found.append(path)
                 if stats is not None:
                     _stat_into(stats, path, entry)
