@@ -924,3 +924,17 @@ def test_front_matter_without_a_closing_fence_is_refused() -> None:
     from feedpress.posts import split_front_matter
 
     assert split_front_matter("---\na: b\n----\n--") == "front matter is not closed by a line '---'"
+
+
+def test_post_files_are_found_in_the_order_of_their_paths(project: Project) -> None:
+    from feedpress.posts import discover
+
+    for rel in ["beta/c.md", "alpha/b.md", "alpha/a/z.md", "alpha/a.md", "alpha/a-b.md",
+                "alpha/a/y/x.md", "alpha/.hidden.md", "alpha/notes.txt", "alpha/A.md"]:
+        project.raw(rel, "---\ntitle: T\ndate: 2026-11-01\n---\n")
+    found, problems = discover(project.config())
+    rels = [listed.rel for listed in found]
+    assert rels == ["alpha/A.md", "alpha/a/y/x.md", "alpha/a/z.md", "alpha/a-b.md",
+                    "alpha/a.md", "alpha/b.md", "beta/c.md"]
+    assert [listed.path for listed in found] == sorted(listed.path for listed in found)
+    assert all(listed.stat is not None for listed in found) and problems == []

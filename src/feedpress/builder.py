@@ -27,7 +27,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from functools import lru_cache, partial
+from functools import partial
 from pathlib import Path, PurePosixPath
 from typing import Any, NamedTuple
 
@@ -150,7 +150,8 @@ def build(
 
 
 class _Listed(NamedTuple):
-    """A post file as its folder's listing shows it: its cache key, size and mtime."""
+    """A post file as its folder's listing shows it: its cache key (its path under the
+    posts folder), size and mtime."""
 
     key: str
     stat: Stat | None
@@ -158,11 +159,9 @@ class _Listed(NamedTuple):
 
 def _discover(config: Config) -> tuple[dict[Path, _Listed], list[Problem]]:
     """The post files, in order, and the problems finding them."""
-    found: dict[Path, os.stat_result] = {}
-    paths, problems = posts.discover(config, found)
-    files = {path: _Listed(_key(config, path),
-                           Stat(st.st_size, st.st_mtime_ns) if (st := found.get(path)) else None)
-             for path in paths}
+    found, problems = posts.discover(config)
+    files = {path: _Listed(rel, None if st is None else Stat(st.st_size, st.st_mtime_ns))
+             for path, rel, st in found}
     return files, problems
 
 
@@ -389,17 +388,6 @@ def _with(digest: Any, fmt: Format) -> Any:
     mine = digest.copy()
     mine.update(b"\0" + fmt.encode("ascii"))
     return mine
-
-
-def _key(config: Config, path: Path) -> str:
-    """A post file's cache key: its path under the posts folder (a hot path: no pathlib)."""
-    key = str(path)[_prefix(config.posts_dir) :]
-    return key if os.sep == "/" else key.replace(os.sep, "/")
-
-
-@lru_cache(maxsize=8)
-def _prefix(posts_dir: Path) -> int:
-    return len(str(posts_dir)) + 1
 
 
 def _without(cat: catalog.Catalog, bad: set[Path]) -> catalog.Catalog:

@@ -8,13 +8,13 @@ with the posts, so a run reports every bad file at once.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import os
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
+from typing import NamedTuple
 from urllib.parse import quote, urljoin, urlsplit
 from zoneinfo import ZoneInfo
 
@@ -58,51 +58,61 @@ class FrontMatter:
     yaml_first_line: int
 
 
-def discover(config: Config, stats: dict[Path, os.stat_result] | None = None,
-             ) -> tuple[list[Path], list[Problem]]:
-    """Every `.md` file under the posts folder, sorted, and the links that leave it.
+class Listed(NamedTuple):
+    """A post file found by `discover`: its path, its path under the posts folder
+    (always with "/"), and its stat from the folder listing (None if it vanished)."""
 
-    Given `stats`, it also fills it with each file's stat, taken through the
-    folder listing: about half the cost of a stat by path.
+    path: Path
+    rel: str
+    stat: os.stat_result | None
+
+
+def discover(config: Config) -> tuple[list[Listed], list[Problem]]:
+    """Every `.md` file under the posts folder, in path order, and the links that leave it.
+
+    Each file's stat is taken through the folder listing: about half the
+    cost of a stat by path, and a build needs one for every post.
     """
     root = config.posts_dir
     if not root.is_dir():
         return [], [Problem(_show(config, root), None, "posts_dir", "folder does not exist")]
-    real_root = root.resolve()
-    found: list[Path] = []
+    found: list[Listed] = []
     problems: list[Problem] = []
-    folders = [root]
-    while folders:
-        here = folders.pop()
-        try:
-            entries = sorted(os.scandir(here), key=lambda e: e.name, reverse=True)
-        except OSError as exc:
-            problems.append(Problem(here, None, None, f"cannot list: {exc.strerror}"))
-            continue
-        for entry in entries:  # scandir knows links and folders without a stat per file
-            name = entry.name
-            if name.startswith(".") or not (name.endswith(".md") or entry.is_dir()):
-                continue
-            path = here / name
-            if entry.is_symlink() and not _inside(path, real_root):
-                problems.append(_outside(config, path))
-            elif entry.is_dir(follow_symlinks=False):
-                folders.append(path)
-            else:
-                found.append(path)
-                if stats is not None:
-                    _stat_into(stats, path, entry)
-    found.sort(key=_parts)  # the order of paths, without a Python-level comparison per pair
+    _walk(config, root, "", root.resolve(), found, problems)
     return found, problems
 
 
-def _stat_into(stats: dict[Path, os.stat_result], path: Path, entry: os.DirEntry[str]) -> None:
-    with contextlib.suppress(OSError):  # vanished or unreadable: reading it will say so
-        stats[path] = entry.stat()
+def _walk(config: Config, folder: Path, rel: str, real_root: Path, found: list[Listed],
+          problems: list[Problem]) -> None:
+    """`discover` in `folder`: entries in name order, each folder where it falls, so that
+    the files come in the order of their paths' parts without sorting them."""
+    try:
+        entries = sorted(os.scandir(folder), key=_name)
+    except OSError as exc:
+        problems.append(Problem(folder, None, None, f"cannot list: {exc.strerror}"))
+        return
+    for entry in entries:  # scandir knows links and folders without a stat per file
+        name = entry.name
+        if name.startswith(".") or not (name.endswith(".md") or entry.is_dir()):
+            continue
+        path = folder / name
+        if entry.is_symlink() and not _inside(path, real_root):
+            problems.append(_outside(config, path))
+        elif entry.is_dir(follow_symlinks=False):
+            _walk(config, path, f"{rel}{name}/", real_root, found, problems)
+        else:
+            found.append(Listed(path, rel + name, _stat(entry)))
 
 
-def _parts(path: Path) -> tuple[str, ...]:
-    return path.parts
+def _name(entry: os.DirEntry[str]) -> str:
+    return entry.name
+
+
+def _stat(entry: os.DirEntry[str]) -> os.stat_result | None:
+    try:
+        return entry.stat()
+    except OSError:  # vanished or unreadable: reading it will say so
+        return None
 
 
 def read(config: Config, path: Path) -> Source | Problem:
