@@ -44,7 +44,7 @@ class Outcome:
 
     @property
     def changed(self) -> list[PurePosixPath]:
-        return sorted(self.written + self.removed)
+        return sorted(self.written + self.removed, key=_parts)
 
 
 class Output:
@@ -86,7 +86,7 @@ class Output:
 
     def finish(self) -> Outcome:
         """Remove what an earlier build wrote that this one did not; save the manifest."""
-        for relpath in sorted(set(self.previous) - set(self._entries)):
+        for relpath in sorted(set(self.previous) - set(self._entries), key=_parts):
             target = self.out_dir / relpath
             if target.is_file():
                 self.outcome.removed.append(relpath)
@@ -95,8 +95,8 @@ class Output:
                     _prune(target.parent, self.out_dir)
         if not self.dry_run and self._entries != self.previous:
             _write_manifest(self.out_dir, self._entries)
-        self.outcome.written.sort()
-        self.outcome.unchanged.sort()
+        self.outcome.written.sort(key=_parts)
+        self.outcome.unchanged.sort(key=_parts)
         return self.outcome
 
 
@@ -108,12 +108,12 @@ def intact(out_dir: Path, digest: str) -> list[PurePosixPath] | None:
         return None
     if not all(_has_size(out_dir / path, entry.size) for path, entry in entries.items()):
         return None
-    return sorted(entries)
+    return sorted(entries, key=_parts)
 
 
 def manifest_digest(entries: dict[PurePosixPath, Entry]) -> str:
     digest = hashlib.sha256()
-    for path, entry in sorted(entries.items()):
+    for path, entry in sorted(entries.items(), key=_first_parts):
         digest.update(f"{path.as_posix()}\0{entry.recipe}\0{entry.size}\n".encode())
     return digest.hexdigest()
 
@@ -181,7 +181,7 @@ def read_manifest(out_dir: Path) -> dict[PurePosixPath, Entry]:
 
 def _write_manifest(out_dir: Path, entries: dict[PurePosixPath, Entry]) -> None:
     listed = {p.as_posix(): {"recipe": e.recipe, "size": e.size}
-              for p, e in sorted(entries.items())}
+              for p, e in sorted(entries.items(), key=_first_parts)}
     data = (json.dumps({"files": listed}, ensure_ascii=False, indent=1) + "\n").encode("utf-8")
     if not _same(out_dir / MANIFEST, data):
         write_atomic(out_dir / MANIFEST, data)
@@ -206,3 +206,12 @@ def _prune(folder: Path, root: Path) -> None:
         except OSError:
             return
         folder = folder.parent
+
+
+def _parts(path: PurePosixPath) -> tuple[str, ...]:
+    """The order of paths, compared in C: sorting paths themselves compares in Python."""
+    return path.parts
+
+
+def _first_parts(item: tuple[PurePosixPath, Entry]) -> tuple[str, ...]:
+    return item[0].parts
