@@ -25,7 +25,6 @@ import sqlite3
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from importlib import metadata
@@ -58,9 +57,11 @@ RACY_NS = 2_000_000_000  # an mtime this close to a build may yet change within 
 _BATCH = 500  # below SQLite's limit on bound parameters
 
 
-@dataclass(frozen=True)
-class Parsed:
-    """What parsing one file gave: the post (None when invalid) and its problems."""
+class Parsed(NamedTuple):
+    """What parsing one file gave: the post (None when invalid) and its problems.
+
+    A named tuple, not a dataclass: a rebuild makes one per post file.
+    """
 
     post: Post | None
     problems: tuple[Problem, ...]
@@ -288,14 +289,20 @@ def _post_from_row(r: tuple[Any, ...], path: Path | None) -> Post:
     # each field through object.__setattr__, which costs twice filling __dict__.
     post: Post = object.__new__(Post)
     post.__dict__.update(
-        path=path if path is not None and str(path) == r[0] else Path(r[0]),
+        path=Path(r[0]) if path is None else path,  # where the file is now, if it moved
         blog=r[1], slug=r[2], id=r[3], id_pinned=r[4], title=r[5], url=r[6],
         date=_time(r[7]), updated=None if r[8] is None else _time(r[8]),
         authors=_authors(r[9]), tags=_tags(r[10]),
-        breaking=r[11], summary=r[12], image=None if r[13] is None else Image(*r[13]),
+        breaking=r[11], summary=r[12], image=None if r[13] is None else _image(r[13]),
         lang=r[14], draft=r[15], digest=r[16],
     )
     return post
+
+
+def _image(row: tuple[str, str, str | None]) -> Image:
+    image: Image = object.__new__(Image)  # as for the post itself
+    image.__dict__.update(url=row[0], alt=row[1], caption=row[2])
+    return image
 
 
 @lru_cache(maxsize=4096)  # bylines and tag lists repeat across thousands of posts: share them
