@@ -938,3 +938,16 @@ def test_post_files_are_found_in_the_order_of_their_paths(project: Project) -> N
                     "alpha/a.md", "alpha/b.md", "beta/c.md"]
     assert [listed.path for listed in found] == sorted(listed.path for listed in found)
     assert all(listed.stat is not None for listed in found) and problems == []
+
+
+@pytest.mark.parametrize(("field", "value"), [
+    ("id", '"tag:news.example.org,2026-11-01:alpha/a\\x01b"'),
+    ("url", '"/alpha/a\\x02b/"'),
+])
+def test_a_control_character_in_an_id_or_url_is_an_error(
+        project: Project, field: str, value: str) -> None:
+    """Text fields lose such characters with a warning; an identifier cannot, or it changes."""
+    path = project.raw("alpha/post.md", f"---\ntitle: T\ndate: 2026-11-01\n{field}: {value}\n---\n")
+    problem = one_error(project, path)
+    assert (problem.field, problem.line) == (field, 4)
+    assert "control character" in problem.message

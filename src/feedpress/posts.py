@@ -248,6 +248,12 @@ class _PostFields:
                                 "use ISO 8601, e.g. 2024-05-01 or 2024-05-01T09:30:00+02:00")
             return None
 
+    def refuse_controls(self, key: str, value: str | None) -> None:
+        """An error for a control character in an identifier, which cannot be dropped
+        as `clean` drops it from text: the id or URL would silently change."""
+        if value is not None and self.escapes and has_xml_forbidden(value):
+            self.fields.problem(key, "contains a control character, which XML forbids")
+
     def clean(self, key: str, value: str | None) -> str | None:
         if value is None or not self.escapes or not has_xml_forbidden(value):
             return value
@@ -283,6 +289,8 @@ def _build(
     if url is not None and urlsplit(urljoin(config.site.url, url.strip())).scheme not in (
         "http", "https"):
         f.problem("url", f"must be an http(s) URL or a path on the site, not {url!r}")
+    r.refuse_controls("id", post_id)
+    r.refuse_controls("url", url)
     breaking = f.flag("breaking", False)
     draft = f.flag("draft", False)
     f.finish(Severity.WARNING)
