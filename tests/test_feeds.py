@@ -1530,3 +1530,8 @@ def test_rendering_markdown_does_not_leak_memory() -> None:
         html = markdown_to_html(body)
     assert "<table>" in html and "<del>strike</del>" in html and 'type="checkbox"' in html
     assert resident_mb() - before < 15
+
+
+@pytest.mark.parametrize("text", ["a & b <c> \r\n", "é ب 😀 &amp; ]]> \r", "", "plain"])
+def test_content_escaped_as_bytes_is_the_text_escape_in_utf8(text: str) -> None:
+    assert feeds._text_utf8(text) == feeds._text(text).encode("utf-8")

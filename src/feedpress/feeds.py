@@ -71,7 +71,7 @@ def item_fragments(post: Post, rendered: Rendered, options: FeedOptions) -> dict
             parts[fmt] = (_slotted(head, tail) if content is not None
                           else (head + tail).encode("utf-8"))
     if content is not None and parts.keys() - {"json"}:
-        parts[CONTENT] = _text(content).encode("utf-8")
+        parts[CONTENT] = _text_utf8(content)
     return parts
 
 
@@ -182,6 +182,14 @@ def _text(value: str) -> str:
     """`value` escaped as XML character data, as lxml escapes it."""
     value = escape(value, quote=False)
     return value.replace("\r", "&#13;") if "\r" in value else value
+
+
+def _text_utf8(value: str) -> bytes:
+    """`_text(value)` in UTF-8, escaped as bytes: a few times faster on a post's whole
+    content (UTF-8 never uses these ASCII bytes inside another character)."""
+    data = value.encode("utf-8")
+    data = data.replace(b"&", b"&amp;").replace(b"<", b"&lt;").replace(b">", b"&gt;")
+    return data.replace(b"\r", b"&#13;") if b"\r" in data else data
 
 
 def _attr(value: str) -> str:
