@@ -25,7 +25,7 @@ from cmarkgfm import cmark
 from cmarkgfm.cmark import Options
 
 from feedpress.model import Image, Post
-from feedpress.text import strip_xml_forbidden
+from feedpress.text import is_plain_root_path, strip_xml_forbidden
 
 SUMMARY_CHARS = 400
 _CMARK_OPTIONS = Options.CMARK_OPT_UNSAFE | Options.CMARK_OPT_FOOTNOTES
@@ -152,11 +152,6 @@ def sanitize(html: str, base: str) -> str:
 
 _POLICY: dict[str, Any] = {"tags": _TAGS, "clean_content_tags": _DROPPED_WITH_CONTENT,
                            "attributes": _ATTRIBUTES, "link_rel": None}
-# A relative URL made absolute by putting the base URL's origin before it, exactly as
-# the URL standard joins them: a path from the root, without dot segments ("/./",
-# "/../", or their %2e spelling) or any character the standard would percent-encode.
-_PLAIN_PATH = re.compile(r"/(?!/)[A-Za-z0-9\-_~!$&'()*+,;=:@/%.]*")
-_DOT_SEGMENT = re.compile(r"/(?:\.|%2e)", re.IGNORECASE)
 
 
 class _Resolver:
@@ -187,7 +182,7 @@ class _Resolver:
         return cleaned if self._local.plain else None
 
     def _resolve(self, url: str) -> str:
-        if _PLAIN_PATH.fullmatch(url) and not _DOT_SEGMENT.search(url):
+        if is_plain_root_path(url):
             return str(self._local.origin) + url[1:]
         self._local.plain = False
         return url

@@ -23,7 +23,13 @@ from feedpress.config import Config, author_refs
 from feedpress.errors import FeedpressError, Problem, Severity
 from feedpress.fields import Fields
 from feedpress.model import Author, Image, Post, Tag
-from feedpress.text import decode, has_xml_forbidden, slugify, strip_xml_forbidden
+from feedpress.text import (
+    decode,
+    has_xml_forbidden,
+    is_plain_root_path,
+    slugify,
+    strip_xml_forbidden,
+)
 
 MAX_POST_BYTES = 1_000_000
 # The closing fence: a line of its own. Looked for as a line break and a fence, which
@@ -34,7 +40,6 @@ _LATER_FENCE = re.compile(r"\n((?:---|\.\.\.)[ \t]*)$", re.MULTILINE)
 _DATE_ONLY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _LEADING_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}[-_]?")
 _ORIGIN = re.compile(r"https?://[A-Za-z0-9.\-_~%!$&'()*+,;=:@]+(?=[/?#]|$)")  # scheme://host
-_ROOT_PATH = re.compile(r"/(?!/)[A-Za-z0-9\-_~!$&'()*+,=:@/%.]*")
 _URI = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:\S+$")
 
 
@@ -460,7 +465,7 @@ def absolute_url(base: str, url: str) -> str:
     or character that a URL parser would drop) takes only the scheme and
     host of an http(s) base, as `urljoin` would.
     """
-    if _ROOT_PATH.fullmatch(url) and "/." not in url and (origin := _ORIGIN.match(base)):
+    if is_plain_root_path(url) and (origin := _ORIGIN.match(base)):
         return origin[0] + url
     return urljoin(base, url)
 

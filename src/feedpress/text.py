@@ -9,6 +9,12 @@ from functools import lru_cache
 # Characters XML 1.0 does not allow anywhere, even escaped.
 _XML_FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
 _NOT_WORD = re.compile(r"[\W_]+")
+# A path from the site's root that any URL joiner (Python's urljoin, the URL standard's)
+# puts after the base's scheme and host unchanged: no "//" (another host), no dot
+# segment (even spelled %2e), no query, fragment or ";" parameters, and no character a
+# joiner would percent-encode or drop.
+_ROOT_PATH = re.compile(r"/(?!/)[A-Za-z0-9\-_~!$&'()*+,=:@/%.]*")
+_DOT_SEGMENT = re.compile(r"/(?:\.|%2e)", re.IGNORECASE)
 # The bytes of UTF-8 text that are never a forbidden control character on their own.
 _BYTES_ALLOWED = b"\t\n\r" + bytes(range(0x20, 0x100))
 _LONG = 500  # characters from which a search per control character beats one pass
@@ -49,6 +55,11 @@ def has_xml_forbidden(text: str) -> bool:
         return True
     return (bool(data.translate(None, _BYTES_ALLOWED))
             or b"\xef\xbf\xbe" in data or b"\xef\xbf\xbf" in data)  # U+FFFE, U+FFFF
+
+
+def is_plain_root_path(url: str) -> bool:
+    """Whether `url` joins any base as its scheme and host followed by `url` itself."""
+    return _ROOT_PATH.fullmatch(url) is not None and _DOT_SEGMENT.search(url) is None
 
 
 def decode(data: bytes) -> str:
