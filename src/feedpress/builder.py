@@ -276,7 +276,7 @@ def _cached(path: Path, listed: _Listed, known: Entry | None, cache: Cache) -> P
     if (known.size, known.mtime_ns) == (stat.size, stat.mtime_ns):
         return known.parsed(path)
     try:
-        data = path.read_bytes() if stat.size <= posts.MAX_POST_BYTES else b""
+        _, data = posts.read_capped(path)
     except OSError:
         return None
     digest = hashlib.sha256(data).hexdigest()

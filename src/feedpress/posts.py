@@ -127,7 +127,7 @@ def read(config: Config, path: Path) -> Source | Problem:
     file changes after that, the next build sees a newer mtime.
     """
     try:
-        stat, data = _read_capped(path)
+        stat, data = read_capped(path)
     except OSError as exc:
         return Problem(_show(config, path), None, None, f"cannot read: {exc.strerror}")
     if stat.st_size > MAX_POST_BYTES or len(data) > MAX_POST_BYTES:
@@ -146,7 +146,7 @@ def _relpath(config: Config, path: Path) -> PurePosixPath:
     return PurePosixPath(text[len(folder) + 1 :].replace(os.sep, "/"))
 
 
-def _read_capped(path: Path) -> tuple[os.stat_result, bytes]:
+def read_capped(path: Path) -> tuple[os.stat_result, bytes]:
     """The file's stat, then its bytes: none if the stat says it is too big, and no
     more than one byte over the limit if it grew since.
 
@@ -195,7 +195,7 @@ def read_body(post: Post) -> str:
     body and its front matter must come from one version of the file.
     """
     try:
-        _, data = _read_capped(post.path)
+        _, data = read_capped(post.path)
     except OSError as exc:
         raise FeedpressError(f"{post.path}: cannot read: {exc.strerror}") from None
     if hashlib.sha256(data).hexdigest() != post.digest:
