@@ -33,7 +33,7 @@ _STATE: Any = None  # a worker's copy of its pool's `Shared` state
 
 def pmap(func: Callable[[T], R], items: Sequence[T], jobs: int) -> Iterator[R]:
     """`map` over `jobs` processes, or in this one when there is little to do."""
-    if jobs <= 1 or len(items) < PARALLEL_FROM:
+    if not _worth_processes(jobs, len(items)):
         yield from (func(item) for item in items)
         return
     with _pool(jobs, initializer=gc.enable) as pool:
@@ -68,7 +68,7 @@ class Shared(Generic[S]):
         several posts (default: one per task): it decides whether the work
         is worth processes.
         """
-        if self.jobs <= 1 or (count if units is None else units) < PARALLEL_FROM:
+        if not _worth_processes(self.jobs, count if units is None else units):
             yield from (func(self.state, i) for i in range(count))
             return
         pool = self._pool or self._start()
@@ -106,6 +106,10 @@ def _pool(jobs: int, **options: Any) -> ProcessPoolExecutor:
 
     context = get_context("fork" if "fork" in get_all_start_methods() else "spawn")
     return ProcessPoolExecutor(jobs, mp_context=context, **options)
+
+
+def _worth_processes(jobs: int, units: int) -> bool:
+    return jobs > 1 and units >= PARALLEL_FROM
 
 
 def _chunk(count: int, jobs: int) -> int:
