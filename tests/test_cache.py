@@ -207,6 +207,29 @@ def test_cached_posts_round_trip_exactly() -> None:
     assert unpack(pack(empty)) == empty
 
 
+def test_cards_round_trip_exactly_and_say_what_their_posts_say() -> None:
+    from conftest import ROOT
+    from feedpress.builder import load
+    from feedpress.cache import Checked, pack_card, unpack_card
+    from feedpress.config import load as load_config
+    from feedpress.model import Card, from_us
+
+    config = load_config(ROOT / "feedpress.yaml")
+    _, valid, problems = load(config, NOW)
+    for post in valid:
+        key = post.path.relative_to(config.posts_dir).as_posix()
+        card = Card.of(post, key)
+        assert (card.key, card.blog, card.slug, card.id, card.breaking, card.draft,
+                card.digest) == (key, post.blog, post.slug, post.id, post.breaking,
+                                 post.draft, post.digest)
+        assert from_us(card.date_us) == post.date and from_us(card.modified_us) == post.modified
+        assert card.tags == tuple((tag.slug, tag.name) for tag in post.tags)
+        mine = tuple(p for p in problems if p.path == post.path)
+        assert unpack_card(pack_card(card, mine)) == Checked(card, mine)
+    assert any(post.updated for post in valid) and any(post.tags for post in valid)
+    assert unpack_card(pack_card(None, problems)) == Checked(None, tuple(problems))
+
+
 # ---------------------------------------------------------------------------------------------
 # The memo: a build with nothing to do does nothing, and never hides a change
 # ---------------------------------------------------------------------------------------------
@@ -231,6 +254,39 @@ def test_a_rebuild_with_nothing_changed_reads_no_post(project: Project) -> None:
     assert again.outcome.written == [] and again.outcome.removed == []
     assert again.outcome.unchanged == sorted(first.outcome.written)
     assert (again.feeds, again.posts, again.skipped) == (first.feeds, first.posts, 0)
+
+
+@pytest.mark.parametrize("change", ["edit", "add"])
+def test_a_rebuild_reads_the_full_parse_only_of_the_changed_post(
+    project: Project, change: str
+) -> None:
+    """The catalog is made from cards; a full post is loaded only to build its items."""
+    edited = settled_project(project)
+    age(edited)
+    cached_build(project)
+    spoil_parsed_posts(project)
+    if change == "edit":
+        edited.write_text(edited.read_text("utf-8").replace("Second", "Revised"), "utf-8")
+    else:
+        project.post("alpha", "third", "Third words.\n", date="2026-11-03T10:00:00Z")
+    report = cached_build(project)
+    assert ("Revised words" if change == "edit" else "Third words") in site_rss(project)
+    assert "First words" in site_rss(project)  # its item, from the cache
+    assert report.posts == (2 if change == "edit" else 3)
+
+
+def test_a_touched_post_is_read_once_and_then_known_by_its_new_mtime(project: Project) -> None:
+    path = settled_project(project)
+    age(path)
+    cached_build(project)
+    age(path, 60)  # same bytes, a new mtime: read and hashed once, found unchanged
+    spoil_parsed_posts(project)
+    report = cached_build(project)
+    assert report.outcome.written == []
+    with sqlite3.connect(default_cache(project.config())) as db:
+        [(mtime_ns,)] = db.execute("SELECT mtime_ns FROM sources WHERE path = ?",
+                                   ("alpha/" + path.name,)).fetchall()
+    assert mtime_ns == path.stat().st_mtime_ns
 
 
 def test_the_memo_keeps_reporting_warnings(project: Project) -> None:

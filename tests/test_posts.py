@@ -936,7 +936,8 @@ def test_post_files_are_found_in_the_order_of_their_paths(project: Project) -> N
     rels = [listed.rel for listed in found]
     assert rels == ["alpha/A.md", "alpha/a/y/x.md", "alpha/a/z.md", "alpha/a-b.md",
                     "alpha/a.md", "alpha/b.md", "beta/c.md"]
-    assert [listed.path for listed in found] == sorted(listed.path for listed in found)
+    paths = [project.posts / listed.rel for listed in found]
+    assert paths == sorted(paths)
     assert all(listed.stat is not None for listed in found) and problems == []
 
 

@@ -9,10 +9,11 @@ per-feed work over the machine's cores (`parallel`), and keeps score.
 
 A rebuild does only what changed: if nothing did, it stops after a stat
 of each post file; otherwise files whose size and mtime are as cached are
-not read, posts whose bytes are as cached are not parsed, items are built
-only for posts that are new or changed, and a feed whose recipe (its
-channel and the digests of its items) is as the manifest says is not made
-again.
+not read, posts whose bytes are as cached are not parsed, the catalog is
+made from each post's card (`model.Card`) and a whole post is loaded only
+to build its items, items are built only for posts that are new or
+changed, and a feed whose recipe (its channel and the digests of its
+items) is as the manifest says is not made again.
 """
 
 from __future__ import annotations
@@ -29,14 +30,24 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from functools import partial
 from pathlib import Path, PurePosixPath
-from typing import Any, NamedTuple
+from typing import Any
 
 from feedpress import cache as cache_module
 from feedpress import catalog, feeds, markup, memo, output, parallel, posts
-from feedpress.cache import Cache, Entry, Parsed, Stat, open_cache, pack, unpack
+from feedpress.cache import (
+    Cache,
+    Checked,
+    Entry,
+    Parsed,
+    Stat,
+    open_cache,
+    pack,
+    pack_card,
+    unpack_card,
+)
 from feedpress.config import Config
 from feedpress.errors import InvalidPostsError, Problem, Severity
-from feedpress.model import Format, Post
+from feedpress.model import Card, Format, Post
 
 OPML_NAME = PurePosixPath("feeds.opml")
 CACHE_NAME = Path(".feedpress") / "cache.sqlite"
@@ -73,22 +84,26 @@ def default_cache(config: Config) -> Path:
 
 def load(
     config: Config, now: datetime, *, cache: Cache | None = None, jobs: int = 1
-) -> tuple[catalog.Catalog, list[Post], list[Problem]]:
-    """Every valid post, the published catalog, and every problem found on the way."""
+) -> tuple[list[Post], list[Post], list[Problem]]:
+    """The published posts, newest first; every valid post; every problem found on the way."""
     if cache is None:
         with open_cache(None, "") as memory:
             return load(config, now, cache=memory, jobs=jobs)
-    return _load(config, now, cache, jobs, *_discover(config))
+    cat, valid, problems = _catalog(config, now, cache, jobs, *_discover(config))
+    full = cache.posts(((card.key, card.digest) for card in valid), config.posts_dir)
+    return [full[card.key] for card in cat.posts], [full[card.key] for card in valid], problems
 
 
-def _load(config: Config, now: datetime, cache: Cache, jobs: int, files: dict[Path, _Listed],
-          problems: list[Problem]) -> tuple[catalog.Catalog, list[Post], list[Problem]]:
-    found = _parse_all(config, files, cache, jobs, problems)
-    valid = [p.post for p in found if p.post is not None]
-    for parsed in found:
-        problems.extend(parsed.problems)
-    cache.forget_except({listed.key for listed in files.values()})
-    cat, clashes = catalog.assemble(valid, now)
+def _catalog(config: Config, now: datetime, cache: Cache, jobs: int,
+             files: dict[str, Stat | None],
+             problems: list[Problem]) -> tuple[catalog.Catalog, list[Card], list[Problem]]:
+    """The catalog, the cards of every valid post, and every problem found on the way."""
+    found = _check_all(config, files, cache, jobs, problems)
+    valid = [checked.card for checked in found if checked.card is not None]
+    for checked in found:
+        problems.extend(checked.problems)
+    cache.forget_except(set(files))
+    cat, clashes = catalog.assemble(valid, now, config.posts_dir)
     return cat, valid, problems + [_located(p) for p in clashes]
 
 
@@ -139,12 +154,11 @@ def _build(config: Config, now: datetime, target: Path, dry_run: bool, keep_goin
         if not dry_run:  # from here on, the last build's memo no longer describes the output
             store.remember(None)
             store.commit()
-        cat, valid, problems = _load(config, now, store, workers, files, problems)
-        cat, skipped = _usable(cat, problems, keep_going)
+        cat, valid, problems = _catalog(config, now, store, workers, files, problems)
+        cat, skipped = _usable(config, cat, problems, keep_going)
         sink = output.Output(target, dry_run=dry_run, trust=cache_path is not None)
         specs = catalog.plan(config, cat)
-        keys = {path: listed.key for path, listed in files.items()}
-        _write_feeds(config, specs, keys, store, db_path, sink, salt, workers)
+        _write_feeds(config, specs, store, db_path, sink, salt, workers)
         sink.put(OPML_NAME, feeds.opml(config.site.title, specs, config.site.feeds_url,
                                        config.feeds.formats[0]))
         report = BuildReport(sink.finish(), len(specs), len(cat.posts), skipped,
@@ -154,30 +168,23 @@ def _build(config: Config, now: datetime, target: Path, dry_run: bool, keep_goin
     return report
 
 
-class _Listed(NamedTuple):
-    """A post file as its folder's listing shows it: its cache key (its path under the
-    posts folder), size and mtime."""
-
-    key: str
-    stat: Stat | None
-
-
-def _discover(config: Config) -> tuple[dict[Path, _Listed], list[Problem]]:
-    """The post files, in order, and the problems finding them."""
+def _discover(config: Config) -> tuple[dict[str, Stat | None], list[Problem]]:
+    """The post files, in order, by their cache keys (their paths under the posts
+    folder) with their sizes and mtimes, and the problems finding them."""
     found, problems = posts.discover(config)
-    files = {path: _Listed(rel, None if st is None else Stat(st.st_size, st.st_mtime_ns))
-             for path, rel, st in found}
+    files = {key: None if st is None else Stat(st.st_size, st.st_mtime_ns) for key, st in found}
     return files, problems
 
 
-def _usable(cat: catalog.Catalog, problems: list[Problem],
+def _usable(config: Config, cat: catalog.Catalog, problems: list[Problem],
             keep_going: bool) -> tuple[catalog.Catalog, int]:
     """The catalog without invalid posts, and how many were left out; or, unless
     `keep_going`, the error that lists every problem."""
     errors = {p.path for p in problems if p.is_error}
     if errors and not keep_going:
         raise InvalidPostsError(sorted(problems, key=lambda p: (str(p.path), p.line or 0)))
-    return (_without(cat, errors) if errors else cat), len(errors)
+    bad = {posts.key_of(config, path) for path in errors}
+    return (_without(cat, bad) if errors else cat), len(errors)
 
 
 def _memo(inputs: memo.Inputs, window: tuple[datetime | None, datetime | None], manifest: str,
@@ -187,11 +194,11 @@ def _memo(inputs: memo.Inputs, window: tuple[datetime | None, datetime | None], 
                      report.skipped, tuple(report.warnings)).dumps()
 
 
-def _inputs(salt: str, target: Path, keep_going: bool, files: dict[Path, _Listed],
+def _inputs(salt: str, target: Path, keep_going: bool, files: dict[str, Stat | None],
             problems: list[Problem], store: Cache) -> memo.Inputs:
     """What a build reads, for `memo` to tell whether the last build still stands."""
     parts = [salt, str(target.resolve()), f"keep_going={keep_going}", *map(str, problems)]
-    listing = [(key, *(stat or (-1, -1))) for key, stat in files.values()]
+    listing = [(key, *(stat or (-1, -1))) for key, stat in files.items()]
     return memo.inputs(parts, listing, store.settled_before_ns)
 
 
@@ -240,65 +247,65 @@ def _cache_file(cache_path: Path | None) -> Iterator[Path]:
         yield Path(folder) / "cache.sqlite"
 
 
-def _parse_all(config: Config, files: dict[Path, _Listed], cache: Cache, jobs: int,
-               problems: list[Problem]) -> list[Parsed]:
+def _check_all(config: Config, files: dict[str, Stat | None], cache: Cache, jobs: int,
+               problems: list[Problem]) -> list[Checked]:
     """Parse what the cache cannot vouch for; reuse the rest."""
-    found: list[Parsed] = []
-    misses: list[Path] = []
+    found: list[Checked] = []
+    misses: list[str] = []
     known = cache.entries()
-    for path, listed in files.items():
-        hit = _cached(path, listed, known.get(listed.key), cache)
+    for key, stat in files.items():
+        hit = _cached(config, key, stat, known.get(key), cache)
         if hit is None:
-            misses.append(path)  # parsed below by a worker, which reads the file itself
+            misses.append(key)  # parsed below by a worker, which reads the file itself
         else:
             found.append(hit)
-    batch: list[tuple[str, Stat, str, bytes]] = []
-    for path, result in zip(misses, parallel.pmap(partial(_parse_path, config), misses, jobs),
-                            strict=True):
+    batch: list[tuple[str, Stat, str, bytes, bytes]] = []
+    for key, result in zip(misses, parallel.pmap(partial(_parse_file, config), misses, jobs),
+                           strict=True):
         if isinstance(result, Problem):
             problems.append(result)
             continue
-        stat, digest, packed = result
-        batch.append((files[path].key, stat, digest, packed))
+        batch.append((key, *result))
         if len(batch) == _STORE_BATCH:
             cache.store_packed(batch)
             batch.clear()
-        found.append(unpack(packed, path))
+        found.append(unpack_card(result[2]))
     cache.store_packed(batch)
     return found
 
 
-def _cached(path: Path, listed: _Listed, known: Entry | None, cache: Cache) -> Parsed | None:
-    """The cached parse of `path` if its stat, or failing that its bytes, are unchanged."""
-    stat = listed.stat
+def _cached(config: Config, key: str, stat: Stat | None, known: Entry | None,
+            cache: Cache) -> Checked | None:
+    """The cached card of file `key` if its stat, or failing that its bytes, are unchanged."""
     if known is None or stat is None:
         return None
-    if (known.size, known.mtime_ns) == (stat.size, stat.mtime_ns):
-        return known.parsed(path)
+    if (known.size, known.mtime_ns) == stat:
+        return unpack_card(known.card)
     try:
-        _, data = posts.read_capped(path)
+        _, data = posts.read_capped(config.posts_dir / key)
     except OSError:
         return None
-    digest = hashlib.sha256(data).hexdigest()
-    if digest != known.digest:
+    if hashlib.sha256(data).hexdigest() != known.digest:
         return None
-    parsed = known.parsed(path)
-    cache.store_parsed(listed.key, stat, digest, parsed)
-    return parsed
+    cache.restat(key, stat)
+    return unpack_card(known.card)
 
 
-def _parse_path(config: Config, path: Path) -> tuple[Stat, str, bytes] | Problem:
+def _parse_file(config: Config, key: str) -> tuple[Stat, str, bytes, bytes] | Problem:
     """Read, hash and parse one post file: the per-post work a worker process does.
 
-    The result travels back packed as the cache stores it: cheaper to send
-    between processes than pickled dataclasses, and stored as it comes.
+    The result travels back packed as the cache stores it, card and full
+    post: cheaper to send between processes than pickled dataclasses, and
+    stored as it comes.
     """
-    source = posts.read(config, path)
+    source = posts.read(config, config.posts_dir / key)
     if isinstance(source, Problem):
         return source
     post, problems = posts.parse(source, config)
     digest = post.digest if post is not None else hashlib.sha256(source.data).hexdigest()
-    return Stat(source.size, source.mtime_ns), digest, pack(Parsed(post, tuple(problems)))
+    card = None if post is None else Card.of(post, key)
+    return (Stat(source.size, source.mtime_ns), digest, pack_card(card, problems),
+            pack(Parsed(post, tuple(problems))))
 
 
 @dataclass(frozen=True)
@@ -306,17 +313,15 @@ class _Work:
     """What the feed-writing workers share: the items to build and the feeds to make."""
 
     config: Config
-    keys: dict[Path, str]  # each post file's cache key
-    missing: list[Post]
+    missing: list[tuple[str, str, bytes]]  # (key, digest, `pack`ed post): items to build
     stale: list[tuple[catalog.FeedSpec, tuple[Format, ...]]]
     cache_path: Path
     out_dir: Path
     dry_run: bool
 
 
-def _write_feeds(config: Config, specs: list[catalog.FeedSpec], keys: dict[Path, str],
-                 store: Cache, cache_path: Path, sink: output.Output, salt: str,
-                 jobs: int) -> None:
+def _write_feeds(config: Config, specs: list[catalog.FeedSpec], store: Cache, cache_path: Path,
+                 sink: output.Output, salt: str, jobs: int) -> None:
     """Make every feed whose recipe changed, building only the items not cached yet.
 
     The items of new and changed posts are built by the workers and stored
@@ -329,14 +334,15 @@ def _write_feeds(config: Config, specs: list[catalog.FeedSpec], keys: dict[Path,
     stale = [(spec, todo) for spec in specs
              if (todo := tuple(fmt for fmt in formats
                                if not sink.fresh(spec.file(fmt), recipes[spec.folder, fmt])))]
-    work = _Work(config, keys, _missing_items(keys, stale, store), stale, cache_path,
-                 sink.out_dir, sink.dry_run)
+    work = _Work(config, _missing_items(stale, store), stale, cache_path, sink.out_dir,
+                 sink.dry_run)
     store.commit()  # no lock or open transaction may be inherited by the workers forked below
     with parallel.Shared(work, jobs) as workers:
         runs = workers.map(_items_of, -(-len(work.missing) // _RUN), units=len(work.missing))
         store.store_items(  # consumed as the workers deliver, so no build holds every item
-            (keys[post.path], post.digest, items)
-            for post, items in zip(work.missing, itertools.chain.from_iterable(runs), strict=True)
+            (key, digest, items)
+            for (key, digest, _), items in zip(work.missing, itertools.chain.from_iterable(runs),
+                                               strict=True)
         )
         store.commit()
         for (spec, todo), files in zip(stale, workers.map(_feeds_of, len(stale)), strict=True):
@@ -344,14 +350,20 @@ def _write_feeds(config: Config, specs: list[catalog.FeedSpec], keys: dict[Path,
                 sink.record(spec.file(fmt), recipes[spec.folder, fmt], size, written)
 
 
-def _missing_items(keys: dict[Path, str],
-                   stale: list[tuple[catalog.FeedSpec, tuple[Format, ...]]],
-                   store: Cache) -> list[Post]:
-    """The posts in `stale` feeds whose items the cache does not hold."""
-    needed = list({post.path: post for spec, _ in stale for post in spec.posts}.values())
-    wanted = [(keys[p.path], p.digest) for p in needed]
-    have = store.has_items(wanted)
-    return [p for p, (key, _) in zip(needed, wanted, strict=True) if key not in have]
+def _missing_items(stale: list[tuple[catalog.FeedSpec, tuple[Format, ...]]],
+                   store: Cache) -> list[tuple[str, str, bytes]]:
+    """The posts in `stale` feeds whose items the cache does not hold, each as (key, digest,
+    the post as `pack` packed it).
+
+    Read here rather than by the workers, which build these items while
+    this process stores them: the cache's rollback journal keeps readers
+    out while a writer commits.
+    """
+    needed = list({post.key: post.digest for spec, _ in stale for post in spec.posts}.items())
+    have = store.has_items(needed)
+    missing = [(key, digest) for key, digest in needed if key not in have]
+    parsed = store.parsed(missing)
+    return [(key, digest, parsed[key]) for key, digest in missing]
 
 
 def _items_of(work: _Work, index: int) -> list[bytes]:
@@ -362,7 +374,9 @@ def _items_of(work: _Work, index: int) -> list[bytes]:
     then all sanitised...): each library's code then stays in the processor's
     caches, which made items a fifth faster than post by post.
     """
-    run = work.missing[index * _RUN : (index + 1) * _RUN]
+    folder = work.config.posts_dir
+    run = [cache_module.unpack_post(parsed, folder / key)
+           for key, _, parsed in work.missing[index * _RUN : (index + 1) * _RUN]]
     rendered = markup.render_all(run, [posts.read_body(post) for post in run])
     return [cache_module.pack_items(feeds.item_fragments(post, done, work.config.feeds))
             for post, done in zip(run, rendered, strict=True)]
@@ -372,7 +386,7 @@ def _feeds_of(work: _Work, index: int) -> list[tuple[int, bool]]:
     """A worker's task: one feed's files, put in place; each one's size, and whether it
     was written. Its formats share their content, read once."""
     spec, todo = work.stale[index]
-    keys = [(work.keys[p.path], p.digest) for p in spec.posts]
+    keys = [(p.key, p.digest) for p in spec.posts]
     found = cache_module.reader(work.cache_path).items(keys)
     done = []
     for fmt in todo:
@@ -387,7 +401,7 @@ def _recipes(spec: catalog.FeedSpec, formats: tuple[Format, ...], salt: str) -> 
     common = hashlib.sha256("\0".join([
         salt, spec.kind, str(spec.folder), spec.title, spec.description, spec.link,
         spec.language, repr(spec.authors),
-        *(f"{post.path}\0{post.digest}" for post in spec.posts)]).encode("utf-8"))
+        *(f"{post.key}\0{post.digest}" for post in spec.posts)]).encode("utf-8"))
     return [_with(common, fmt).hexdigest() for fmt in formats]
 
 
@@ -397,8 +411,8 @@ def _with(digest: Any, fmt: Format) -> Any:
     return mine
 
 
-def _without(cat: catalog.Catalog, bad: set[Path]) -> catalog.Catalog:
-    return catalog.Catalog(tuple(p for p in cat.posts if p.path not in bad), cat.tags)
+def _without(cat: catalog.Catalog, bad: set[str | None]) -> catalog.Catalog:
+    return catalog.Catalog(tuple(p for p in cat.posts if p.key not in bad), cat.tags)
 
 
 def _located(problem: Problem) -> Problem:

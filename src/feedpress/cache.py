@@ -1,13 +1,14 @@
-"""The build cache: parsed posts and built feed items, kept between builds.
+"""The build cache: parsed posts, their cards and built feed items, kept between builds.
 
 A rebuild re-parses only the post files whose bytes changed and rebuilds
-only the items of those posts. The cache lives in a SQLite file in the
-project's `.feedpress/` folder. Every entry is keyed by the file's path and
-the SHA-256 of its bytes, so a post can never be served stale: a changed
-byte is a different key. The whole cache is also salted with everything
-else that shapes the output (the config file's bytes, feedpress's own
-source code, the versions of the libraries that render and serialise); a
-different salt empties it.
+only the items of those posts; it reads every post's card (what the
+catalog needs), but a whole parsed post only where it builds items. The
+cache lives in a SQLite file in the project's `.feedpress/` folder. Every
+entry is keyed by the file's path and the SHA-256 of its bytes, so a post
+can never be served stale: a changed byte is a different key. The whole
+cache is also salted with everything else that shapes the output (the
+config file's bytes, feedpress's own source code, the versions of the
+libraries that render and serialise); a different salt empties it.
 
 The stat shortcut (same size and mtime as last time means same bytes) is
 git's: it spares reading unchanged files. A file edited within the same
@@ -25,7 +26,6 @@ import sqlite3
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from importlib import metadata
 from pathlib import Path
@@ -33,10 +33,9 @@ from typing import Any, NamedTuple
 
 from feedpress import __version__
 from feedpress.errors import FeedpressError, Problem
-from feedpress.model import Author, Image, Post, Tag
+from feedpress.model import Author, Card, Image, Post, Tag, from_us, to_us
 
-SCHEMA_VERSION = "5"
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+SCHEMA_VERSION = "6"
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS sources (
@@ -44,6 +43,7 @@ CREATE TABLE IF NOT EXISTS sources (
     size INTEGER NOT NULL,
     mtime_ns INTEGER NOT NULL,
     digest TEXT NOT NULL,
+    card BLOB NOT NULL,
     parsed BLOB NOT NULL
 );
 CREATE TABLE IF NOT EXISTS items (
@@ -67,8 +67,17 @@ class Parsed(NamedTuple):
     problems: tuple[Problem, ...]
 
 
+class Checked(NamedTuple):
+    """What the catalog needs of one parsed file: the post's card (None when the
+    post is invalid) and the file's problems."""
+
+    card: Card | None
+    problems: tuple[Problem, ...]
+
+
 class Entry(NamedTuple):
-    """A cached parse, with the size, mtime and digest of the file it was made from.
+    """A cached file's size, mtime and digest, and its card and problems as `pack_card`
+    packed them (unpacked only for a file that is as cached).
 
     A named tuple, not a dataclass: a rebuild makes one per post file.
     """
@@ -76,10 +85,7 @@ class Entry(NamedTuple):
     size: int
     mtime_ns: int
     digest: str
-    blob: bytes
-
-    def parsed(self, path: Path | None = None) -> Parsed:
-        return unpack(self.blob, path)
+    card: bytes
 
 
 class Stat(NamedTuple):
@@ -118,43 +124,58 @@ class Cache:
         self._started_ns = started_ns
 
     def entries(self) -> dict[str, Entry]:
-        """Everything the cache holds, by path: one query instead of one per file."""
-        rows = self._db.execute("SELECT path, size, mtime_ns, digest, parsed FROM sources")
+        """Every cached file but its full parse, by path: one query instead of one per file."""
+        rows = self._db.execute("SELECT path, size, mtime_ns, digest, card FROM sources")
         return {row[0]: Entry._make(row[1:]) for row in rows}
 
-    def store_parsed(self, path: str, stat: Stat, digest: str, parsed: Parsed) -> None:
-        self.store_packed([(path, stat, digest, pack(parsed))])
+    def store_packed(self, rows: Iterable[tuple[str, Stat, str, bytes, bytes]]) -> None:
+        """Keep parses, each as (path, stat, digest, `pack_card(...)`, `pack(parsed)`)."""
+        self._db.executemany(
+            "INSERT OR REPLACE INTO sources VALUES (?, ?, ?, ?, ?, ?)",
+            ((path, size, self._mtime(mtime), digest, card, parsed)
+             for path, (size, mtime), digest, card, parsed in rows),
+        )
 
-    def store_packed(self, rows: Iterable[tuple[str, Stat, str, bytes]]) -> None:
-        """Keep parses, each as (path, stat, digest, `pack(parsed)`)."""
+    def restat(self, path: str, stat: Stat) -> None:
+        """Record a new size and mtime for a file whose bytes are as cached (a `touch`)."""
+        self._db.execute("UPDATE sources SET size = ?, mtime_ns = ? WHERE path = ?",
+                         (stat.size, self._mtime(stat.mtime_ns), path))
+
+    def _mtime(self, mtime_ns: int) -> int:
         # A file modified in the last moments may change again within the mtime's
         # resolution; record an mtime that can never match, so it is re-read.
-        settled = self.settled_before_ns
-        self._db.executemany(
-            "INSERT OR REPLACE INTO sources VALUES (?, ?, ?, ?, ?)",
-            ((path, size, mtime if mtime < settled else -1, digest, packed)
-             for path, (size, mtime), digest, packed in rows),
-        )
+        return mtime_ns if mtime_ns < self.settled_before_ns else -1
+
+    def parsed(self, keys: Iterable[tuple[str, str]]) -> dict[str, bytes]:
+        """The full parses, as `pack` packed them, of the files keyed (path, digest), by path."""
+        return dict(self._select("sources", keys, "parsed"))
+
+    def posts(self, keys: Iterable[tuple[str, str]], posts_dir: Path) -> dict[str, Post]:
+        """The full cached posts keyed (path, digest), by path; each post's file is
+        `posts_dir` / its path."""
+        return {path: unpack_post(blob, posts_dir / path)
+                for path, blob in self._select("sources", keys, "parsed")}
 
     def items(self, keys: Iterable[tuple[str, str]]) -> dict[str, dict[str, bytes]]:
         """The cached item parts (see `pack_items`) of the posts keyed (path, digest), by path."""
-        return {path: unpack_items(parts) for path, parts in self._select(keys, "parts")}
+        return {path: unpack_items(parts) for path, parts in self._select("items", keys, "parts")}
 
     def has_items(self, keys: Iterable[tuple[str, str]]) -> set[str]:
         """The paths, of those keyed (path, digest), whose items are cached.
 
         Asks for the keys only, not the items, which can be megabytes.
         """
-        return {path for path, _ in self._select(keys, "NULL")}
+        return {path for path, _ in self._select("items", keys, "NULL")}
 
-    def _select(self, keys: Iterable[tuple[str, str]], column: str) -> Iterator[tuple[str, Any]]:
+    def _select(self, table: str, keys: Iterable[tuple[str, str]],
+                column: str) -> Iterator[tuple[str, Any]]:
         wanted = dict(keys)
         paths = list(wanted)
         for start in range(0, len(paths), _BATCH):
             batch = paths[start : start + _BATCH]
             marks = ",".join("?" * len(batch))
             rows = self._db.execute(
-                f"SELECT path, digest, {column} FROM items WHERE path IN ({marks})", batch)
+                f"SELECT path, digest, {column} FROM {table} WHERE path IN ({marks})", batch)
             yield from ((path, data) for path, digest, data in rows if wanted[path] == digest)
 
     def store_items(self, rows: Iterable[tuple[str, str, bytes]]) -> None:
@@ -254,13 +275,27 @@ def unpack_items(blob: bytes) -> dict[str, bytes]:
     return parts
 
 
-def pack(parsed: Parsed) -> bytes:
-    """`parsed` as nested tuples of plain values, in marshal's format.
+def pack_card(card: Card | None, problems: Iterable[Problem]) -> bytes:
+    """A file's card and problems as plain tuples, in marshal's format.
 
-    A no-op rebuild loads every cached post, so this is on its hot path:
-    marshal and plain tuples load several times faster than pickled
-    dataclasses and paths.
+    Every rebuild loads every post's card, so this is on its hot path: marshal
+    loads plain tuples several times faster than pickle loads anything.
     """
+    row = None if card is None else tuple(card)
+    return marshal.dumps((row, tuple(p.as_row() for p in problems)))
+
+
+def unpack_card(blob: bytes) -> Checked:
+    """The `Checked` that `pack_card` packed."""
+    row, problem_rows = marshal.loads(blob)  # the project's own cache file
+    card = None if row is None else Card._make(row)
+    if not problem_rows:
+        return Checked(card, ())
+    return Checked(card, tuple(Problem.from_row(row) for row in problem_rows))
+
+
+def pack(parsed: Parsed) -> bytes:
+    """`parsed` as nested tuples of plain values, in marshal's format (see `pack_card`)."""
     post = parsed.post
     return marshal.dumps((None if post is None else _post_row(post),
                           tuple(p.as_row() for p in parsed.problems)))
@@ -275,23 +310,30 @@ def unpack(blob: bytes, path: Path | None = None) -> Parsed:
     return Parsed(post, tuple(Problem.from_row(row) for row in problem_rows))
 
 
+def unpack_post(blob: bytes, path: Path) -> Post:
+    """The valid post that `pack` packed, its file now at `path`."""
+    post = unpack(blob, path).post
+    assert post is not None, "only a valid post has a card, and only a card leads here"
+    return post
+
+
 def _post_row(p: Post) -> tuple[Any, ...]:
     image = None if p.image is None else (p.image.url, p.image.alt, p.image.caption)
-    return (str(p.path), p.blog, p.slug, p.id, p.id_pinned, p.title, p.url, _us(p.date),
-            None if p.updated is None else _us(p.updated),
+    return (str(p.path), p.blog, p.slug, p.id, p.id_pinned, p.title, p.url, to_us(p.date),
+            None if p.updated is None else to_us(p.updated),
             tuple((a.name, a.email, a.url) for a in p.authors),
             tuple((t.slug, t.name) for t in p.tags), p.breaking, p.summary, image, p.lang,
             p.draft, p.digest)
 
 
 def _post_from_row(r: tuple[Any, ...], path: Path | None) -> Post:
-    # A no-op rebuild makes every post here: a frozen dataclass's __init__ sets
-    # each field through object.__setattr__, which costs twice filling __dict__.
+    # The workers that build items make every post here: a frozen dataclass's __init__
+    # sets each field through object.__setattr__, which costs twice filling __dict__.
     post: Post = object.__new__(Post)
     post.__dict__.update(
         path=Path(r[0]) if path is None else path,  # where the file is now, if it moved
         blog=r[1], slug=r[2], id=r[3], id_pinned=r[4], title=r[5], url=r[6],
-        date=_time(r[7]), updated=None if r[8] is None else _time(r[8]),
+        date=from_us(r[7]), updated=None if r[8] is None else from_us(r[8]),
         authors=_authors(r[9]), tags=_tags(r[10]),
         breaking=r[11], summary=r[12], image=None if r[13] is None else _image(r[13]),
         lang=r[14], draft=r[15], digest=r[16],
@@ -318,11 +360,3 @@ def _tags(rows: tuple[tuple[str, str], ...]) -> tuple[Tag, ...]:
 @lru_cache(maxsize=16384)
 def _tag(slug: str, name: str) -> Tag:
     return Tag(slug, name)
-
-
-def _us(moment: datetime) -> int:
-    return (moment - _EPOCH) // timedelta(microseconds=1)
-
-
-def _time(us: int) -> datetime:
-    return _EPOCH + timedelta(microseconds=us)

@@ -1,27 +1,27 @@
 """What gets published, and into which feeds: pure decisions, no I/O.
 
-`assemble` turns every valid post into a `Catalog` (what is published now,
-with tags merged across posts) and reports what is wrong *between* posts,
-such as two posts sharing an id. `plan` then lists every feed the site
-has and the newest posts in each. Both are pure functions of their
+`assemble` turns the cards of every valid post (`model.Card`: what these
+decisions need of a post, and no more) into a `Catalog`, what is published
+now with tags merged across posts, and reports what is wrong *between*
+posts, such as two posts sharing an id. `plan` then lists every feed the
+site has and the newest posts in each. Both are pure functions of their
 arguments, the clock included, which is what makes builds reproducible.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from pathlib import PurePosixPath
+from datetime import datetime
+from pathlib import Path, PurePosixPath
 from typing import Literal
 from urllib.parse import quote
 
 from feedpress.config import Config
 from feedpress.errors import Problem, relative
-from feedpress.model import FEED_FILE_NAMES, Author, Format, Post, Tag
+from feedpress.model import FEED_FILE_NAMES, Author, Card, Format, Tag, from_us, to_us
 
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 Kind = Literal["site", "blog", "tag", "breaking", "blog-tag"]
 
 _TAGGED = {
@@ -49,9 +49,9 @@ _BREAKING = {
 
 @dataclass(frozen=True)
 class Catalog:
-    """The published posts, newest first, and the tags they use."""
+    """The published posts' cards, newest first, and the tags they use."""
 
-    posts: tuple[Post, ...]
+    posts: tuple[Card, ...]
     tags: dict[str, Tag]
 
 
@@ -66,7 +66,7 @@ class FeedSpec:
     link: str
     language: str
     authors: tuple[Author, ...]
-    posts: tuple[Post, ...]
+    posts: tuple[Card, ...]
     group: str | None
 
     def file(self, fmt: Format) -> PurePosixPath:
@@ -78,7 +78,7 @@ class FeedSpec:
     @property
     def updated(self) -> datetime:
         """The newest item's time, never the clock: unchanged posts give identical feeds."""
-        return max((post.modified for post in self.posts), default=EPOCH)
+        return from_us(max((post.modified_us for post in self.posts), default=0))
 
 
 def feed_url(feeds_url: str, folder: PurePosixPath, fmt: Format) -> str:
@@ -86,14 +86,18 @@ def feed_url(feeds_url: str, folder: PurePosixPath, fmt: Format) -> str:
     return feeds_url + quote((folder / FEED_FILE_NAMES[fmt]).as_posix())
 
 
-def assemble(posts: Iterable[Post], now: datetime) -> tuple[Catalog, list[Problem]]:
-    """Published posts (no drafts, nothing dated after `now`) and the clashes between posts."""
-    every = sorted(posts, key=lambda p: p.path.parts)  # path order, compared in C
-    problems = _clashes(every, "id", lambda p: p.id) + _clashes(
-        every, "slug", lambda p: f"{p.blog}/{p.slug}"
-    )
-    live = [p for p in every if not p.draft and p.date <= now]
-    live.sort(key=lambda p: (p.date, p.id), reverse=True)
+def assemble(cards: Iterable[Card], now: datetime,
+             posts_dir: Path) -> tuple[Catalog, list[Problem]]:
+    """Published posts (no drafts, nothing dated after `now`) and the clashes between posts.
+
+    `posts_dir` is the folder the cards' keys are under, to say where a clash is.
+    """
+    every = sorted(cards, key=_path_order)
+    problems = _clashes(every, "id", _id, posts_dir) + _clashes(every, "slug", _blog_slug,
+                                                               posts_dir)
+    until = to_us(now)
+    live = [p for p in every if not p.draft and p.date_us <= until]
+    live.sort(key=_newest, reverse=True)
     return Catalog(tuple(live), _merge_tags(live)), problems
 
 
@@ -101,7 +105,7 @@ def plan(config: Config, catalog: Catalog) -> list[FeedSpec]:
     """Every feed of the site, each holding its newest `feeds.items` posts."""
     site = config.site
     limit = config.feeds.items
-    by_tag = _group(catalog.posts, lambda p: [t.slug for t in p.tags])
+    by_tag = _group(catalog.posts, _tag_slugs)
     specs = [
         FeedSpec("site", PurePosixPath("."), site.title, site.description, site.url,
                  site.language, site.authors, catalog.posts[:limit], None),
@@ -127,10 +131,10 @@ def plan(config: Config, catalog: Catalog) -> list[FeedSpec]:
 
 
 def _blog_tag_specs(blog_id: str, title: str, url: str, language: str,
-                    authors: tuple[Author, ...], posts: tuple[Post, ...], catalog: Catalog,
+                    authors: tuple[Author, ...], posts: tuple[Card, ...], catalog: Catalog,
                     limit: int) -> list[FeedSpec]:
     specs = []
-    for slug, tagged in sorted(_group(posts, lambda p: [t.slug for t in p.tags]).items()):
+    for slug, tagged in sorted(_group(posts, _tag_slugs).items()):
         name = catalog.tags[slug].name
         specs.append(FeedSpec("blog-tag", PurePosixPath(blog_id, "tags", slug),
                               f"{title}: {name}", _say(_TAGGED, language).format(tag=name),
@@ -138,37 +142,59 @@ def _blog_tag_specs(blog_id: str, title: str, url: str, language: str,
     return specs
 
 
-def _merge_tags(posts: list[Post]) -> dict[str, Tag]:
+def _merge_tags(posts: list[Card]) -> dict[str, Tag]:
     """One display name per slug: the spelling of the earliest post that uses it.
 
     The earliest post rarely changes, so a tag's name stays put as new posts
     spell it differently.
     """
-    tags: dict[str, Tag] = {}
+    names: dict[str, str] = {}
     for post in reversed(posts):
-        for tag in post.tags:
-            tags.setdefault(tag.slug, tag)
-    return tags
+        for slug, name in post.tags:
+            names.setdefault(slug, name)
+    return {slug: Tag(slug, name) for slug, name in names.items()}
 
 
-def _group(posts: Iterable[Post], keys: object) -> dict[str, list[Post]]:
-    groups: dict[str, list[Post]] = defaultdict(list)
+def _group(posts: Iterable[Card], keys: Callable[[Card], list[str]]) -> dict[str, list[Card]]:
+    groups: dict[str, list[Card]] = defaultdict(list)
     for post in posts:
-        for key in keys(post):  # type: ignore[operator]
+        for key in keys(post):
             groups[key].append(post)
     return groups
 
 
-def _clashes(posts: list[Post], field: str, key: object) -> list[Problem]:
-    seen: dict[str, Post] = {}
+def _clashes(posts: list[Card], field: str, key: Callable[[Card], str],
+             posts_dir: Path) -> list[Problem]:
+    seen: dict[str, Card] = {}
     problems = []
     for post in posts:
-        value = key(post)  # type: ignore[operator]
+        value = key(post)
         first = seen.setdefault(value, post)
         if first is not post:
-            problems.append(Problem(post.path, None, field,
-                                    f"{value!r} is also used by {relative(first.path)}"))
+            problems.append(Problem(posts_dir / post.key, None, field,
+                                    f"{value!r} is also used by {relative(posts_dir / first.key)}"))
     return problems
+
+
+def _path_order(card: Card) -> list[str]:
+    """The order of the files' paths, part by part, as `sorted` on their `Path`s gives."""
+    return card.key.split("/")
+
+
+def _newest(card: Card) -> tuple[int, str]:
+    return card.date_us, card.id
+
+
+def _id(card: Card) -> str:
+    return card.id
+
+
+def _blog_slug(card: Card) -> str:
+    return f"{card.blog}/{card.slug}"
+
+
+def _tag_slugs(card: Card) -> list[str]:
+    return [slug for slug, _ in card.tags]
 
 
 def _say(table: dict[str, str], language: str) -> str:

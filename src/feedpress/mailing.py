@@ -51,10 +51,10 @@ def secret(config: Config, *, required: bool) -> tuple[bytes, list[str]]:
 
 def published(config: Config, now: datetime) -> list[Post]:
     """Every published post, newest first; invalid posts stop here as they stop a build."""
-    catalog, _, problems = load(config, now)
+    posts, _, problems = load(config, now)
     if any(p.is_error for p in problems):
         raise InvalidPostsError(problems)
-    return list(catalog.posts)
+    return posts
 
 
 def sample_subscriber(config: Config, email: str | None) -> tuple[Subscriber, list[Problem]]:

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from feedpress.errors import Problem
-from feedpress.model import Post
+from feedpress.model import Card, from_us, to_us
 
 
 @dataclass(frozen=True)
@@ -87,18 +87,19 @@ def inputs(parts: Iterable[str], files: Iterable[tuple[str, int, int]],
     return Inputs(digest.hexdigest(), settled)
 
 
-def window(valid: Iterable[Post], now: datetime) -> tuple[datetime | None, datetime | None]:
+def window(valid: Iterable[Card], now: datetime) -> tuple[datetime | None, datetime | None]:
     """The span of clock times around `now` in which the published posts are the same."""
-    since: datetime | None = None
-    until: datetime | None = None
+    at = to_us(now)
+    since: int | None = None
+    until: int | None = None
     for post in valid:
         if post.draft:
             continue
-        if post.date <= now:
-            since = post.date if since is None or post.date > since else since
-        elif until is None or post.date < until:
-            until = post.date
-    return since, until
+        if post.date_us <= at:
+            since = post.date_us if since is None or post.date_us > since else since
+        elif until is None or post.date_us < until:
+            until = post.date_us
+    return (None if since is None else from_us(since)), (None if until is None else from_us(until))
 
 
 def _iso(moment: datetime | None) -> str | None:

@@ -8,13 +8,15 @@ timezone-aware and in UTC.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Literal
+from typing import Literal, NamedTuple
 
 Format = Literal["rss", "atom", "json"]
 ALL_FORMATS: tuple[Format, ...] = ("rss", "atom", "json")
 FEED_FILE_NAMES: dict[Format, str] = {"rss": "rss.xml", "atom": "atom.xml", "json": "feed.json"}
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
 
 
 @dataclass(frozen=True)
@@ -107,3 +109,47 @@ class Post:
     def modified(self) -> datetime:
         """The time feeds report as this post's last change."""
         return self.updated or self.date
+
+
+class Card(NamedTuple):
+    """What deciding where a post is published takes, and nothing more.
+
+    The catalog places every post by its card alone; the whole `Post` is
+    loaded only for the few posts whose feed items must be built. A rebuild
+    reads one card per post from the cache, so a card is a named tuple of
+    plain values, as cheap to load as the cache can make it: times are
+    microseconds since the epoch (`to_us`), tags are (slug, name) pairs.
+    """
+
+    key: str  # the file's path under the posts folder, with "/"
+    blog: str
+    slug: str
+    id: str
+    date_us: int
+    updated_us: int | None
+    tags: tuple[tuple[str, str], ...]
+    breaking: bool
+    draft: bool
+    digest: str
+
+    @classmethod
+    def of(cls, post: Post, key: str) -> Card:
+        return cls(key, post.blog, post.slug, post.id, to_us(post.date),
+                   None if post.updated is None else to_us(post.updated),
+                   tuple((tag.slug, tag.name) for tag in post.tags), post.breaking,
+                   post.draft, post.digest)
+
+    @property
+    def modified_us(self) -> int:
+        """The time feeds report as this post's last change (see `Post.modified`)."""
+        return self.date_us if self.updated_us is None else self.updated_us
+
+
+def to_us(moment: datetime) -> int:
+    """`moment` as whole microseconds since the epoch: exact, and compared as an int."""
+    return (moment - EPOCH) // _MICROSECOND
+
+
+def from_us(us: int) -> datetime:
+    """The aware UTC datetime that `to_us` turned into `us`."""
+    return EPOCH + timedelta(microseconds=us)

@@ -64,10 +64,12 @@ class FrontMatter:
 
 
 class Listed(NamedTuple):
-    """A post file found by `discover`: its path, its path under the posts folder
-    (always with "/"), and its stat from the folder listing (None if it vanished)."""
+    """A post file found by `discover`: its path under the posts folder (always with
+    "/"), and its stat from the folder listing (None if it vanished).
 
-    path: Path
+    No `Path`: a rebuild lists every file, and reads only those that changed.
+    """
+
     rel: str
     stat: os.stat_result | None
 
@@ -100,13 +102,12 @@ def _walk(config: Config, folder: Path, rel: str, real_root: Path, found: list[L
         name = entry.name
         if name.startswith(".") or not (name.endswith(".md") or entry.is_dir()):
             continue
-        path = folder / name
-        if entry.is_symlink() and not _inside(path, real_root):
-            problems.append(_outside(config, path))
+        if entry.is_symlink() and not _inside(entry.path, real_root):
+            problems.append(_outside(config, folder / name))
         elif entry.is_dir(follow_symlinks=False):
-            _walk(config, path, f"{rel}{name}/", real_root, found, problems)
+            _walk(config, folder / name, f"{rel}{name}/", real_root, found, problems)
         else:
-            found.append(Listed(path, rel + name, _stat(entry)))
+            found.append(Listed(rel + name, _stat(entry)))
 
 
 def _name(entry: os.DirEntry[str]) -> str:
@@ -135,6 +136,14 @@ def read(config: Config, path: Path) -> Source | Problem:
         return Problem(_show(config, path), None, None,
                        f"file is {mb:.1f} MB; a post may be at most 1 MB")
     return Source(path, _relpath(config, path), data, stat.st_size, stat.st_mtime_ns)
+
+
+def key_of(config: Config, path: Path) -> str | None:
+    """The path under the posts folder (as `discover` lists it) of a file there, else None."""
+    try:
+        return path.relative_to(config.posts_dir).as_posix()
+    except ValueError:
+        return None
 
 
 def _relpath(config: Config, path: Path) -> PurePosixPath:
@@ -470,7 +479,7 @@ def absolute_url(base: str, url: str) -> str:
     return urljoin(base, url)
 
 
-def _inside(path: Path, real_root: Path) -> bool:
+def _inside(path: str, real_root: Path) -> bool:
     return Path(os.path.realpath(path)).is_relative_to(real_root)
 
 
