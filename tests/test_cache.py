@@ -116,6 +116,30 @@ def test_the_salt_changes_with_version_code_and_config() -> None:
     assert cache_module.salt("config", version="1.0", code=b"other") != base
     assert cache_module.salt("other", version="1.0", code=b"code") != base
     assert cache_module.salt("config") != base  # the real version and code
+    libs = cache_module.salt("config", version="1.0", code=b"code", libraries=b"lxml=6.0.0")
+    assert libs != base
+    assert cache_module.salt("config", version="1.0", code=b"code", libraries=b"lxml=6.0.1") != libs
+
+
+def test_library_versions_are_what_importlib_metadata_says() -> None:
+    from importlib import metadata
+
+    said = cache_module.library_versions().decode().split("\0")
+    assert said == [f"{dist}={metadata.version(dist)}"
+                    for dist in ("feedgen", "cmarkgfm", "nh3", "lxml", "PyYAML")]
+
+
+def test_a_library_without_a_dist_info_folder_is_asked_of_importlib_metadata(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "lonely").mkdir()
+    (tmp_path / "lonely" / "__init__.py").write_text("")
+    (tmp_path / "shared").mkdir()
+    (tmp_path / "shared" / "__init__.py").write_text("")
+    (tmp_path / "Shared_Dist-2.5.dist-info").mkdir()
+    monkeypatch.syspath_prepend(str(tmp_path))
+    said = cache_module.library_versions({"lonely": "lonely-dist", "shared": "shared-dist"})
+    assert said == b"lonely-dist=?\0shared-dist=2.5"
 
 
 def test_a_new_salt_empties_a_cache_file(project: Project) -> None:

@@ -59,3 +59,19 @@ def test_a_file_where_its_folder_should_be_is_an_error_naming_the_file(tmp_path:
     (tmp_path / "blog").write_bytes(b"")
     with pytest.raises(FeedpressError, match=r"blog/rss\.xml: cannot write: Not a directory"):
         output.write_atomic(tmp_path / "blog" / "rss.xml", b"<rss/>")
+
+
+def test_the_manifest_reads_back_what_was_written_whatever_the_names(tmp_path: Path) -> None:
+    from pathlib import PurePosixPath
+
+    names = ['tags/война/rss.xml', 'tags/"quoted"\\back/atom.xml', "tags/حرب/feed.json",
+             "rss.xml", "tags/tab\there/rss.xml"]
+    sink = output.Output(tmp_path)
+    for n, name in enumerate(names):
+        sink.put(PurePosixPath(name), f"file {n}".encode(), recipe=f"recipe-{n}")
+    sink.finish()
+    assert output.read_manifest(tmp_path) == {
+        PurePosixPath(name): output.Entry(f"recipe-{n}", len(f"file {n}"))
+        for n, name in enumerate(names)}
+    lines = (tmp_path / output.MANIFEST).read_text("utf-8").splitlines()
+    assert len(lines) == len(names) + 2  # a line per file, between the braces

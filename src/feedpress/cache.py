@@ -20,6 +20,7 @@ them are always re-read.
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import marshal
 import os
 import sqlite3
@@ -27,7 +28,6 @@ import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from functools import lru_cache
-from importlib import metadata
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -52,7 +52,9 @@ CREATE TABLE IF NOT EXISTS items (
     parts BLOB NOT NULL
 );
 """
-_LIBRARIES = ("feedgen", "cmarkgfm", "nh3", "lxml", "PyYAML")
+# The libraries that shape items, by module name: their distributions' names.
+_LIBRARIES = {"feedgen": "feedgen", "cmarkgfm": "cmarkgfm", "nh3": "nh3", "lxml": "lxml",
+              "yaml": "PyYAML"}
 RACY_NS = 2_000_000_000  # an mtime this close to a build may yet change within its tick
 _BATCH = 500  # below SQLite's limit on bound parameters
 
@@ -95,21 +97,60 @@ class Stat(NamedTuple):
     mtime_ns: int
 
 
-def salt(config_fingerprint: str, *, version: str = __version__, code: bytes | None = None) -> str:
+def salt(config_fingerprint: str, *, version: str = __version__, code: bytes | None = None,
+         libraries: bytes | None = None) -> str:
     """Everything besides a post's own bytes that shapes what is cached.
 
     `code` defaults to feedpress's own source files, so that even an
-    unreleased change to how items are written empties the cache.
+    unreleased change to how items are written empties the cache;
+    `libraries` to the versions of the libraries that render and serialise.
     """
     digest = hashlib.sha256()
     digest.update(f"{SCHEMA_VERSION}\0{version}\0{config_fingerprint}\0".encode())
-    for name in _LIBRARIES:
-        try:
-            digest.update(f"{name}={metadata.version(name)}\0".encode())
-        except metadata.PackageNotFoundError:
-            digest.update(f"{name}=?\0".encode())
+    digest.update(library_versions() if libraries is None else libraries)
     digest.update(_source_code() if code is None else code)
     return digest.hexdigest()
+
+
+def library_versions(libraries: dict[str, str] = _LIBRARIES) -> bytes:
+    """The installed version of each library in `libraries` (module name: distribution).
+
+    Read from the name of the distribution's `.dist-info` folder beside the
+    module, found without importing it (a build with nothing to do imports
+    no feedgen); `importlib.metadata`, whose import alone costs as much as
+    the rest of such a build's checks, only where that folder is not there.
+    """
+    listings: dict[str, list[str]] = {}
+    found = []
+    for module, dist in libraries.items():
+        found.append(f"{dist}={_dist_info(module, dist, listings) or _metadata_version(dist)}")
+    return "\0".join(found).encode("utf-8", "surrogateescape")
+
+
+def _dist_info(module: str, dist: str, listings: dict[str, list[str]]) -> str | None:
+    """The versions in the names of `dist`'s `.dist-info` folders beside package `module`."""
+    spec = importlib.util.find_spec(module)
+    if spec is None or not spec.origin or not spec.submodule_search_locations:
+        return None
+    folder = os.path.dirname(os.path.dirname(spec.origin))
+    if folder not in listings:
+        try:
+            listings[folder] = os.listdir(folder)
+        except OSError:
+            listings[folder] = []
+    prefix = dist.lower().replace("-", "_") + "-"
+    versions = sorted(name[len(prefix) : -len(".dist-info")] for name in listings[folder]
+                      if name.lower().startswith(prefix) and name.endswith(".dist-info"))
+    return "+".join(versions) or None
+
+
+def _metadata_version(dist: str) -> str:
+    from importlib import metadata
+
+    try:
+        return metadata.version(dist)
+    except metadata.PackageNotFoundError:
+        return "?"
 
 
 def _source_code() -> bytes:

@@ -180,11 +180,17 @@ def read_manifest(out_dir: Path) -> dict[PurePosixPath, Entry]:
 
 
 def _write_manifest(out_dir: Path, entries: dict[PurePosixPath, Entry]) -> None:
-    listed = {p.as_posix(): {"recipe": e.recipe, "size": e.size}
-              for p, e in sorted(entries.items(), key=_first_parts)}
-    data = (json.dumps({"files": listed}, ensure_ascii=False, indent=1) + "\n").encode("utf-8")
+    """The manifest as JSON with a line per file: as readable as indented JSON, and
+    made by the C encoder (indenting takes Python's, ten times slower)."""
+    lines = [f"{_json(p.as_posix())}: {{\"recipe\": {_json(e.recipe)}, \"size\": {e.size:d}}}"
+             for p, e in sorted(entries.items(), key=_first_parts)]
+    data = ('{"files": {\n' + ",\n".join(lines) + "\n}}\n").encode("utf-8")
     if not _same(out_dir / MANIFEST, data):
         write_atomic(out_dir / MANIFEST, data)
+
+
+def _json(text: str) -> str:
+    return json.dumps(text, ensure_ascii=False)
 
 
 def _has_size(target: Path, size: int) -> bool:
