@@ -102,7 +102,6 @@ def _catalog(config: Config, now: datetime, cache: Cache, jobs: int,
     valid = [checked.card for checked in found if checked.card is not None]
     for checked in found:
         problems.extend(checked.problems)
-    cache.forget_except(set(files))
     cat, clashes = catalog.assemble(valid, now, config.posts_dir)
     return cat, valid, problems + [_located(p) for p in clashes]
 
@@ -253,6 +252,7 @@ def _check_all(config: Config, files: dict[str, Stat | None], cache: Cache, jobs
     found: list[Checked] = []
     misses: list[str] = []
     known = cache.entries()
+    cache.forget(known.keys() - files.keys())
     for key, stat in files.items():
         hit = _cached(config, key, stat, known.get(key), cache)
         if hit is None:

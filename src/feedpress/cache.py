@@ -244,11 +244,11 @@ class Cache:
         """Make what is stored so far visible to `reader`s in other processes."""
         self._db.commit()
 
-    def forget_except(self, paths: set[str]) -> None:
+    def forget(self, paths: Iterable[str]) -> None:
         """Drop the entries of files that are gone, so the cache does not grow forever."""
-        stale = [(p,) for (p,) in self._db.execute("SELECT path FROM sources") if p not in paths]
-        self._db.executemany("DELETE FROM sources WHERE path = ?", stale)
-        self._db.executemany("DELETE FROM items WHERE path = ?", stale)
+        gone = [(path,) for path in paths]
+        self._db.executemany("DELETE FROM sources WHERE path = ?", gone)
+        self._db.executemany("DELETE FROM items WHERE path = ?", gone)
 
 
 @contextmanager
