@@ -933,12 +933,14 @@ def test_post_files_are_found_in_the_order_of_their_paths(project: Project) -> N
                 "alpha/a/y/x.md", "alpha/.hidden.md", "alpha/notes.txt", "alpha/A.md"]:
         project.raw(rel, "---\ntitle: T\ndate: 2026-11-01\n---\n")
     found, problems = discover(project.config())
-    rels = [listed.rel for listed in found]
-    assert rels == ["alpha/A.md", "alpha/a/y/x.md", "alpha/a/z.md", "alpha/a-b.md",
-                    "alpha/a.md", "alpha/b.md", "beta/c.md"]
-    paths = [project.posts / listed.rel for listed in found]
+    assert list(found) == ["alpha/A.md", "alpha/a/y/x.md", "alpha/a/z.md", "alpha/a-b.md",
+                           "alpha/a.md", "alpha/b.md", "beta/c.md"]
+    paths = [project.posts / rel for rel in found]
     assert paths == sorted(paths)
-    assert all(listed.stat is not None for listed in found) and problems == []
+    for rel, stat in found.items():
+        assert stat == ((project.posts / rel).stat().st_size,
+                        (project.posts / rel).stat().st_mtime_ns)
+    assert problems == []
 
 
 @pytest.mark.parametrize(("field", "value"), [

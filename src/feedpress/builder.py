@@ -39,7 +39,6 @@ from feedpress.cache import (
     Checked,
     Entry,
     Parsed,
-    Stat,
     open_cache,
     pack,
     pack_card,
@@ -48,6 +47,7 @@ from feedpress.cache import (
 from feedpress.config import Config
 from feedpress.errors import InvalidPostsError, Problem, Severity
 from feedpress.model import Card, Format, Post
+from feedpress.posts import Stat
 
 OPML_NAME = PurePosixPath("feeds.opml")
 CACHE_NAME = Path(".feedpress") / "cache.sqlite"
@@ -89,7 +89,7 @@ def load(
     if cache is None:
         with open_cache(None, "") as memory:
             return load(config, now, cache=memory, jobs=jobs)
-    cat, valid, problems = _catalog(config, now, cache, jobs, *_discover(config))
+    cat, valid, problems = _catalog(config, now, cache, jobs, *posts.discover(config))
     full = cache.posts(((card.key, card.digest) for card in valid), config.posts_dir)
     return [full[card.key] for card in cat.posts], [full[card.key] for card in valid], problems
 
@@ -145,7 +145,7 @@ def _build(config: Config, now: datetime, target: Path, dry_run: bool, keep_goin
            cache_path: Path | None, workers: int) -> BuildReport:
     salt = cache_module.salt(config.fingerprint)
     with _cache_file(cache_path) as db_path, open_cache(db_path, salt) as store:
-        files, problems = _discover(config)
+        files, problems = posts.discover(config)  # keyed by path under the posts folder
         inputs = _inputs(salt, target, keep_going, files, problems, store)
         kept = None if cache_path is None else _kept(store, inputs, now, target)
         if kept is not None:
@@ -165,14 +165,6 @@ def _build(config: Config, now: datetime, target: Path, dry_run: bool, keep_goin
         if cache_path is not None and not dry_run and inputs.settled:
             store.remember(_memo(inputs, memo.window(valid, now), sink.digest, report))
     return report
-
-
-def _discover(config: Config) -> tuple[dict[str, Stat | None], list[Problem]]:
-    """The post files, in order, by their cache keys (their paths under the posts
-    folder) with their sizes and mtimes, and the problems finding them."""
-    found, problems = posts.discover(config)
-    files = {key: None if st is None else Stat(st.st_size, st.st_mtime_ns) for key, st in found}
-    return files, problems
 
 
 def _usable(config: Config, cat: catalog.Catalog, problems: list[Problem],
@@ -197,8 +189,7 @@ def _inputs(salt: str, target: Path, keep_going: bool, files: dict[str, Stat | N
             problems: list[Problem], store: Cache) -> memo.Inputs:
     """What a build reads, for `memo` to tell whether the last build still stands."""
     parts = [salt, str(target.resolve()), f"keep_going={keep_going}", *map(str, problems)]
-    listing = [(key, *(stat or (-1, -1))) for key, stat in files.items()]
-    return memo.inputs(parts, listing, store.settled_before_ns)
+    return memo.inputs(parts, files, store.settled_before_ns)
 
 
 def _kept(store: Cache, inputs: memo.Inputs, now: datetime, target: Path) -> BuildReport | None:

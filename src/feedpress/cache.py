@@ -34,6 +34,7 @@ from typing import Any, NamedTuple
 from feedpress import __version__
 from feedpress.errors import FeedpressError, Problem
 from feedpress.model import Author, Card, Image, Post, Tag, from_us, to_us
+from feedpress.posts import Stat
 
 SCHEMA_VERSION = "6"
 _SCHEMA = """
@@ -88,13 +89,6 @@ class Entry(NamedTuple):
     mtime_ns: int
     digest: str
     card: bytes
-
-
-class Stat(NamedTuple):
-    """A post file's size and mtime, taken once per file per build."""
-
-    size: int
-    mtime_ns: int
 
 
 def salt(config_fingerprint: str, *, version: str = __version__, code: bytes | None = None,

@@ -14,8 +14,9 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from operator import attrgetter
 from pathlib import Path, PurePosixPath
-from typing import Literal
+from typing import Any, Literal
 from urllib.parse import quote
 
 from feedpress.config import Config
@@ -93,11 +94,11 @@ def assemble(cards: Iterable[Card], now: datetime,
     `posts_dir` is the folder the cards' keys are under, to say where a clash is.
     """
     every = sorted(cards, key=_path_order)
-    problems = _clashes(every, "id", _id, posts_dir) + _clashes(every, "slug", _blog_slug,
-                                                               posts_dir)
+    problems = (_clashes(every, "id", _ID, str, posts_dir)
+                + _clashes(every, "slug", _BLOG_SLUG, "/".join, posts_dir))
     until = to_us(now)
     live = [p for p in every if not p.draft and p.date_us <= until]
-    live.sort(key=_newest, reverse=True)
+    live.sort(key=_NEWEST, reverse=True)
     return Catalog(tuple(live), _merge_tags(live)), problems
 
 
@@ -105,7 +106,7 @@ def plan(config: Config, catalog: Catalog) -> list[FeedSpec]:
     """Every feed of the site, each holding its newest `feeds.items` posts."""
     site = config.site
     limit = config.feeds.items
-    by_tag = _group(catalog.posts, _tag_slugs)
+    by_tag = _by_tag(catalog.posts)
     specs = [
         FeedSpec("site", PurePosixPath("."), site.title, site.description, site.url,
                  site.language, site.authors, catalog.posts[:limit], None),
@@ -119,7 +120,9 @@ def plan(config: Config, catalog: Catalog) -> list[FeedSpec]:
         specs.append(FeedSpec("tag", PurePosixPath("tags", slug), f"{site.title}: {name}",
                               _say(_TAGGED, site.language).format(tag=name), site.url,
                               site.language, site.authors, tuple(posts[:limit]), None))
-    by_blog = _group(catalog.posts, lambda p: [p.blog])
+    by_blog: dict[str, list[Card]] = defaultdict(list)
+    for post in catalog.posts:
+        by_blog[post.blog].append(post)
     for blog in config.blogs:
         mine = tuple(by_blog.get(blog.id, ()))
         specs.append(FeedSpec("blog", PurePosixPath(blog.id), blog.title, blog.description,
@@ -134,7 +137,7 @@ def _blog_tag_specs(blog_id: str, title: str, url: str, language: str,
                     authors: tuple[Author, ...], posts: tuple[Card, ...], catalog: Catalog,
                     limit: int) -> list[FeedSpec]:
     specs = []
-    for slug, tagged in sorted(_group(posts, _tag_slugs).items()):
+    for slug, tagged in sorted(_by_tag(posts).items()):
         name = catalog.tags[slug].name
         specs.append(FeedSpec("blog-tag", PurePosixPath(blog_id, "tags", slug),
                               f"{title}: {name}", _say(_TAGGED, language).format(tag=name),
@@ -146,33 +149,35 @@ def _merge_tags(posts: list[Card]) -> dict[str, Tag]:
     """One display name per slug: the spelling of the earliest post that uses it.
 
     The earliest post rarely changes, so a tag's name stays put as new posts
-    spell it differently.
+    spell it differently. (`posts` are newest first: the last spelling seen
+    of each slug is the earliest post's.)
     """
-    names: dict[str, str] = {}
-    for post in reversed(posts):
-        for slug, name in post.tags:
-            names.setdefault(slug, name)
+    names = {slug: name for post in posts for slug, name in post.tags}
     return {slug: Tag(slug, name) for slug, name in names.items()}
 
 
-def _group(posts: Iterable[Card], keys: Callable[[Card], list[str]]) -> dict[str, list[Card]]:
+def _by_tag(posts: Iterable[Card]) -> dict[str, list[Card]]:
     groups: dict[str, list[Card]] = defaultdict(list)
     for post in posts:
-        for key in keys(post):
-            groups[key].append(post)
+        for slug, _ in post.tags:
+            groups[slug].append(post)
     return groups
 
 
-def _clashes(posts: list[Card], field: str, key: Callable[[Card], str],
-             posts_dir: Path) -> list[Problem]:
-    seen: dict[str, Card] = {}
+def _clashes(posts: list[Card], field: str, key: Callable[[Card], Any],
+             shown: Callable[[Any], str], posts_dir: Path) -> list[Problem]:
+    """A problem for each post whose `key` an earlier post has (`shown` as text)."""
+    values = list(map(key, posts))
+    if len(set(values)) == len(values):
+        return []  # the usual case, told without a loop in Python
+    seen: dict[Any, Card] = {}
     problems = []
-    for post in posts:
-        value = key(post)
+    for post, value in zip(posts, values, strict=True):
         first = seen.setdefault(value, post)
         if first is not post:
             problems.append(Problem(posts_dir / post.key, None, field,
-                                    f"{value!r} is also used by {relative(posts_dir / first.key)}"))
+                                    f"{shown(value)!r} is also used by "
+                                    f"{relative(posts_dir / first.key)}"))
     return problems
 
 
@@ -181,20 +186,9 @@ def _path_order(card: Card) -> list[str]:
     return card.key.split("/")
 
 
-def _newest(card: Card) -> tuple[int, str]:
-    return card.date_us, card.id
-
-
-def _id(card: Card) -> str:
-    return card.id
-
-
-def _blog_slug(card: Card) -> str:
-    return f"{card.blog}/{card.slug}"
-
-
-def _tag_slugs(card: Card) -> list[str]:
-    return [slug for slug, _ in card.tags]
+_ID = attrgetter("id")
+_BLOG_SLUG = attrgetter("blog", "slug")
+_NEWEST = attrgetter("date_us", "id")
 
 
 def _say(table: dict[str, str], language: str) -> str:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -69,21 +69,22 @@ def loads(text: str | None) -> Memo | None:
         return None
 
 
-def inputs(parts: Iterable[str], files: Iterable[tuple[str, int, int]],
+def inputs(parts: Iterable[str], files: Mapping[str, tuple[int, int] | None],
            settled_before_ns: int) -> Inputs:
     """The digest of `parts` (salt, options, discovery problems) and of every post file.
 
-    `files` are (key, size, mtime_ns). A file modified at or after
-    `settled_before_ns` could change again without its size or mtime
-    showing it, and a build that read it is not remembered.
+    `files` gives each file's (size, mtime_ns), or None for a file that
+    vanished. A file modified at or after `settled_before_ns` could change
+    again without its size or mtime showing it, and a build that read it
+    is not remembered.
     """
     digest = hashlib.sha256()
     for part in parts:
         digest.update(part.encode("utf-8", "surrogateescape") + b"\0")
-    settled = True
-    for key, size, mtime_ns in files:
-        digest.update(f"{key}\0{size}\0{mtime_ns}\n".encode("utf-8", "surrogateescape"))
-        settled = settled and mtime_ns < settled_before_ns
+    stats = [stat or (-1, -1) for stat in files.values()]
+    digest.update("".join([f"{key}\0{size}\0{mtime_ns}\n" for key, (size, mtime_ns)
+                           in zip(files, stats, strict=True)]).encode("utf-8", "surrogateescape"))
+    settled = max((mtime_ns for _, mtime_ns in stats), default=-1) < settled_before_ns
     return Inputs(digest.hexdigest(), settled)
 
 

@@ -20,15 +20,18 @@ import os
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
+from typing import NamedTuple
 
 from feedpress.errors import FeedpressError
 
 MANIFEST = ".feedpress-manifest.json"
 
 
-@dataclass(frozen=True)
-class Entry:
-    """What the manifest knows of one file: its recipe and its size."""
+class Entry(NamedTuple):
+    """What the manifest knows of one file: its recipe and its size.
+
+    A named tuple: a build reads one per feed file, thousands of them.
+    """
 
     recipe: str
     size: int
@@ -64,7 +67,7 @@ class Output:
         known = self.previous.get(relpath)
         if not self.trust or known is None or known.recipe != recipe:
             return False
-        if not _has_size(self.out_dir / relpath, known.size):
+        if not _has_size(os.path.join(self.out_dir, relpath), known.size):
             return False
         self._entries[relpath] = known
         self.outcome.unchanged.append(relpath)
@@ -106,7 +109,8 @@ def intact(out_dir: Path, digest: str) -> list[PurePosixPath] | None:
     entries = read_manifest(out_dir)
     if not entries or manifest_digest(entries) != digest:
         return None
-    if not all(_has_size(out_dir / path, entry.size) for path, entry in entries.items()):
+    if not all(_has_size(os.path.join(out_dir, path), entry.size)
+               for path, entry in entries.items()):
         return None
     return sorted(entries, key=_parts)
 
@@ -193,9 +197,9 @@ def _json(text: str) -> str:
     return json.dumps(text, ensure_ascii=False)
 
 
-def _has_size(target: Path, size: int) -> bool:
+def _has_size(target: Path | str, size: int) -> bool:
     try:
-        return target.stat().st_size == size
+        return os.stat(target).st_size == size
     except OSError:
         return False
 

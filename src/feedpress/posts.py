@@ -63,34 +63,32 @@ class FrontMatter:
     yaml_first_line: int
 
 
-class Listed(NamedTuple):
-    """A post file found by `discover`: its path under the posts folder (always with
-    "/"), and its stat from the folder listing (None if it vanished).
+class Stat(NamedTuple):
+    """A post file's size and mtime, taken once per file per build."""
 
-    No `Path`: a rebuild lists every file, and reads only those that changed.
-    """
-
-    rel: str
-    stat: os.stat_result | None
+    size: int
+    mtime_ns: int
 
 
-def discover(config: Config) -> tuple[list[Listed], list[Problem]]:
+def discover(config: Config) -> tuple[dict[str, Stat | None], list[Problem]]:
     """Every `.md` file under the posts folder, in path order, and the links that leave it.
 
-    Each file's stat is taken through the folder listing: about half the
-    cost of a stat by path, and a build needs one for every post.
+    Each file is given by its path under the posts folder (always with
+    "/"), not by a `Path`: a rebuild lists every file and reads only those
+    that changed. Its stat (None if it vanished) is taken through the
+    folder listing: about half the cost of a stat by path.
     """
     root = config.posts_dir
     if not root.is_dir():
-        return [], [Problem(_show(config, root), None, "posts_dir", "folder does not exist")]
-    found: list[Listed] = []
+        return {}, [Problem(_show(config, root), None, "posts_dir", "folder does not exist")]
+    found: dict[str, Stat | None] = {}
     problems: list[Problem] = []
     _walk(config, root, "", root.resolve(), found, problems)
     return found, problems
 
 
-def _walk(config: Config, folder: Path, rel: str, real_root: Path, found: list[Listed],
-          problems: list[Problem]) -> None:
+def _walk(config: Config, folder: Path, rel: str, real_root: Path,
+          found: dict[str, Stat | None], problems: list[Problem]) -> None:
     """`discover` in `folder`: entries in name order, each folder where it falls, so that
     the files come in the order of their paths' parts without sorting them."""
     try:
@@ -107,18 +105,19 @@ def _walk(config: Config, folder: Path, rel: str, real_root: Path, found: list[L
         elif entry.is_dir(follow_symlinks=False):
             _walk(config, folder / name, f"{rel}{name}/", real_root, found, problems)
         else:
-            found.append(Listed(rel + name, _stat(entry)))
+            found[rel + name] = _stat(entry)
 
 
 def _name(entry: os.DirEntry[str]) -> str:
     return entry.name
 
 
-def _stat(entry: os.DirEntry[str]) -> os.stat_result | None:
+def _stat(entry: os.DirEntry[str]) -> Stat | None:
     try:
-        return entry.stat()
+        stat = entry.stat()
     except OSError:  # vanished or unreadable: reading it will say so
         return None
+    return Stat(stat.st_size, stat.st_mtime_ns)
 
 
 def read(config: Config, path: Path) -> Source | Problem:
