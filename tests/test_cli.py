@@ -577,6 +577,43 @@ def test_build_now_makes_a_future_post_appear(feedpress: Feedpress, project: Pro
     assert [item["id"] for item in feed_items(project.out)] == ["urn:uuid:future"]
 
 
+def test_build_while_another_holds_the_cache_says_so_without_a_traceback(
+    feedpress: Feedpress, project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sqlite3
+
+    from feedpress import cache
+
+    project.post("alpha", "one", id="urn:uuid:1")
+    assert feedpress("build", "--now", NOW).exit_code == 0
+    project.post("alpha", "two", id="urn:uuid:2")
+    monkeypatch.setattr(cache, "LOCK_WAIT_SECONDS", 0.05)
+    other = sqlite3.connect(project.root / ".feedpress" / "cache.sqlite")
+    try:
+        other.execute("BEGIN EXCLUSIVE")  # as another build writing items would
+        run = feedpress("build", "--now", NOW)
+    finally:
+        other.close()
+    assert_no_traceback(run)
+    assert run.exit_code == 1
+    assert run.stderr.startswith("error: .feedpress/cache.sqlite: database is locked. "
+                                 "If another build of this project is running, let it finish")
+    assert feedpress("build", "--now", NOW).exit_code == 0  # once it is released
+
+
+def test_build_with_a_damaged_cache_says_to_delete_it(
+    feedpress: Feedpress, project: Project
+) -> None:
+    project.post("alpha", "one", id="urn:uuid:1")
+    (project.root / ".feedpress").mkdir()
+    (project.root / ".feedpress" / "cache.sqlite").write_bytes(b"not a database, " * 300)
+    run = feedpress("build", "--now", NOW)
+    assert_no_traceback(run)
+    assert run.exit_code == 1
+    assert "file is not a database" in run.stderr
+    assert "delete it (it is only a cache) and build again" in run.stderr
+
+
 def test_build_out_writes_to_the_given_folder(
     feedpress: Feedpress, project: Project, tmp_path: Path
 ) -> None:

@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from feedpress import __version__
-from feedpress.errors import FeedpressError, Problem
+from feedpress.errors import FeedpressError, Problem, relative
 from feedpress.model import Author, Card, Image, Post, Tag, from_us, to_us
 from feedpress.posts import Stat
 
@@ -58,6 +58,7 @@ _LIBRARIES = {"feedgen": "feedgen", "cmarkgfm": "cmarkgfm", "nh3": "nh3", "lxml"
               "yaml": "PyYAML"}
 RACY_NS = 2_000_000_000  # an mtime this close to a build may yet change within its tick
 _BATCH = 500  # below SQLite's limit on bound parameters
+LOCK_WAIT_SECONDS = 5.0  # how long a build waits while another one writes the cache
 
 
 class Parsed(NamedTuple):
@@ -260,6 +261,8 @@ def open_cache(db_path: Path | None, cache_salt: str) -> Iterator[Cache]:
                 connection.execute("INSERT OR REPLACE INTO meta VALUES ('salt', ?)", (cache_salt,))
         with connection:
             yield Cache(connection, started)
+    except sqlite3.Error as exc:  # from this process or, re-raised here, from a worker
+        raise _failed(db_path, exc) from None
     finally:
         connection.close()
 
@@ -276,7 +279,8 @@ def reader(db_path: Path) -> Cache:
 @lru_cache(maxsize=2)
 def _reader(db_path: Path, pid: int) -> Cache:
     try:
-        connection = sqlite3.connect(f"{db_path.resolve().as_uri()}?mode=ro", uri=True)
+        connection = sqlite3.connect(f"{db_path.resolve().as_uri()}?mode=ro", uri=True,
+                                     timeout=LOCK_WAIT_SECONDS)
     except sqlite3.Error as exc:
         raise FeedpressError(f"{db_path}: cannot open the build cache: {exc}") from None
     return Cache(connection, time.time_ns())
@@ -287,7 +291,7 @@ def _connect(db_path: Path | None) -> sqlite3.Connection:
         return sqlite3.connect(":memory:")
     try:
         db_path.parent.mkdir(parents=True, exist_ok=True)
-        connection = sqlite3.connect(db_path)
+        connection = sqlite3.connect(db_path, timeout=LOCK_WAIT_SECONDS)
         # Pages big enough for a whole item: no overflow pages to chain (a new file only).
         connection.execute("PRAGMA page_size = 16384")
         # A rollback journal, not a write-ahead log: the cache is written and read in
@@ -295,9 +299,18 @@ def _connect(db_path: Path | None) -> sqlite3.Connection:
         # would write twice (once to the log, once when copied into the database).
         connection.execute("PRAGMA journal_mode = DELETE")
         connection.execute("PRAGMA synchronous = NORMAL")
-    except (OSError, sqlite3.Error) as exc:
+    except OSError as exc:
         raise FeedpressError(f"{db_path}: cannot open the build cache: {exc}") from None
+    except sqlite3.Error as exc:
+        raise _failed(db_path, exc) from None
     return connection
+
+
+def _failed(db_path: Path | None, exc: sqlite3.Error) -> FeedpressError:
+    return FeedpressError(
+        f"{relative(db_path) if db_path else 'the build cache'}: {exc}. If another build of "
+        f"this project is running, let it finish; if not, the file is damaged: delete it (it "
+        f"is only a cache) and build again")
 
 
 def pack_items(parts: dict[str, bytes]) -> bytes:
