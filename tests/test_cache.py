@@ -137,9 +137,14 @@ def test_a_library_without_a_dist_info_folder_is_asked_of_importlib_metadata(
     (tmp_path / "shared").mkdir()
     (tmp_path / "shared" / "__init__.py").write_text("")
     (tmp_path / "Shared_Dist-2.5.dist-info").mkdir()
+    (tmp_path / "shared_distant-9.0.dist-info").mkdir()  # another project, a longer name
+    (tmp_path / "dotted").mkdir()
+    (tmp_path / "dotted" / "__init__.py").write_text("")
+    (tmp_path / "dotted.name-1.0.dist-info").mkdir()  # as older installers kept the dot
     monkeypatch.syspath_prepend(str(tmp_path))
-    said = cache_module.library_versions({"lonely": "lonely-dist", "shared": "shared-dist"})
-    assert said == b"lonely-dist=?\0shared-dist=2.5"
+    said = cache_module.library_versions({"lonely": "lonely-dist", "shared": "shared-dist",
+                                          "dotted": "Dotted_Name"})
+    assert said == b"lonely-dist=?\0shared-dist=2.5\0Dotted_Name=1.0"
 
 
 def test_a_new_salt_empties_a_cache_file(project: Project) -> None:
@@ -226,9 +231,11 @@ def test_cached_posts_round_trip_exactly() -> None:
     for post in valid:
         mine = tuple(p for p in problems if p.path == post.path)
         parsed = Parsed(post, mine)
-        assert unpack(pack(parsed)) == parsed
+        assert unpack(pack(parsed), post.path) == parsed
+        moved = unpack(pack(parsed), Path("/elsewhere/post.md")).post
+        assert moved is not None and moved.path == Path("/elsewhere/post.md")
     empty = Parsed(None, ())
-    assert unpack(pack(empty)) == empty
+    assert unpack(pack(empty), Path("/any.md")) == empty
 
 
 def test_cards_round_trip_exactly_and_say_what_their_posts_say() -> None:
@@ -311,6 +318,34 @@ def test_a_touched_post_is_read_once_and_then_known_by_its_new_mtime(project: Pr
         [(mtime_ns,)] = db.execute("SELECT mtime_ns FROM sources WHERE path = ?",
                                    ("alpha/" + path.name,)).fetchall()
     assert mtime_ns == path.stat().st_mtime_ns
+
+
+def test_a_post_touched_just_now_is_recorded_to_be_read_again(project: Project) -> None:
+    """Touched within the racy window: its new mtime may yet hide an edit, so none is kept."""
+    path = settled_project(project)
+    age(path)
+    cached_build(project)
+    os.utime(path)  # same bytes, mtime now
+    cached_build(project)
+    with sqlite3.connect(default_cache(project.config())) as db:
+        [(mtime_ns,)] = db.execute("SELECT mtime_ns FROM sources WHERE path = ?",
+                                   ("alpha/" + path.name,)).fetchall()
+    assert mtime_ns == -1
+
+
+def test_warnings_come_in_the_same_order_from_the_cache_as_cold(project: Project) -> None:
+    """Cached files are checked before changed ones; the report must not show it."""
+    for name in ["a", "b", "c", "d"]:
+        age(project.post("alpha", name, colour="blue", size="large"))
+    cold = build(project.config(), NOW)
+    cached_build(project)
+    path = project.posts / "alpha" / "a.md"  # changed: parsed after the cached b, c, d
+    path.write_text(path.read_text("utf-8").replace("Body", "Changed body"), "utf-8")
+    again = cached_build(project)
+    assert [(w.path, w.line, w.message) for w in again.warnings] == [
+        (w.path, w.line, w.message) for w in cold.warnings]
+    assert [w.path.name for w in again.warnings] == ["a.md", "a.md", "b.md", "b.md", "c.md",
+                                                     "c.md", "d.md", "d.md"]
 
 
 def test_the_memo_keeps_reporting_warnings(project: Project) -> None:

@@ -596,8 +596,9 @@ def test_build_while_another_holds_the_cache_says_so_without_a_traceback(
         other.close()
     assert_no_traceback(run)
     assert run.exit_code == 1
-    assert run.stderr.startswith("error: .feedpress/cache.sqlite: database is locked. "
-                                 "If another build of this project is running, let it finish")
+    assert run.stderr.startswith("error: .feedpress/cache.sqlite: the build cache failed: "
+                                 "database is locked. If another build of this project is "
+                                 "running, let it finish")
     assert feedpress("build", "--now", NOW).exit_code == 0  # once it is released
 
 
@@ -610,8 +611,9 @@ def test_build_with_a_damaged_cache_says_to_delete_it(
     run = feedpress("build", "--now", NOW)
     assert_no_traceback(run)
     assert run.exit_code == 1
-    assert "file is not a database" in run.stderr
-    assert "delete it (it is only a cache) and build again" in run.stderr
+    assert run.stderr.startswith("error: .feedpress/cache.sqlite: the build cache failed: "
+                                 "file is not a database. The file is damaged: delete it (it "
+                                 "is only a cache) and build again")
 
 
 def test_build_out_writes_to_the_given_folder(

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from conftest import BASE_CONFIG, NOW, Project
-from feedpress.builder import build, check, load
+from feedpress.builder import build, check, default_cache, load
 from feedpress.errors import InvalidPostsError, Problem, Severity
 from feedpress.model import Author, Post
 from feedpress.posts import read_body
@@ -464,6 +464,23 @@ def test_keep_going_skips_bad_posts_and_publishes_the_rest(project: Project) -> 
     assert report.posts == 1
     assert report.skipped == 1
     assert any(w.path == bad and "skipped" in w.message for w in report.warnings)
+
+
+def test_keep_going_skips_the_later_of_two_posts_with_one_id(project: Project) -> None:
+    """Only the post whose path comes later is reported and left out, cold or cached."""
+    project.post("alpha", "first", "First body.\n", id="urn:uuid:same")
+    later = project.post("beta", "second", "Second body.\n", id="urn:uuid:same",
+                         date="2026-11-02T10:00:00Z")
+    project.post("alpha", "other", "Other body.\n", id="urn:uuid:other")
+    config = project.config()
+    for report in [project.build(keep_going=True),  # cold, then from the cache
+                   build(config, NOW, keep_going=True, cache_path=default_cache(config)),
+                   build(config, NOW, keep_going=True, cache_path=default_cache(config))]:
+        assert (report.posts, report.skipped) == (2, 1)
+        [warning] = report.warnings
+        assert warning.path == later and warning.field == "id"
+        rss = (project.out / "rss.xml").read_text("utf-8")
+        assert "First body." in rss and "Other body." in rss and "Second body." not in rss
 
 
 # --------------------------------------------------------------- Problem.__str__

@@ -115,7 +115,7 @@ def check(config: Config, now: datetime) -> list[Problem]:
                 post.path, posts.locate(post.path, "id"), "id",
                 f"not pinned; it would change with the file's blog or slug. "
                 f"Run `feedpress pin-ids` to write id: {post.id}", Severity.WARNING))
-    return sorted(problems, key=lambda p: (str(p.path), p.line or 0))
+    return sorted(problems, key=_where)
 
 
 def build(
@@ -161,7 +161,7 @@ def _build(config: Config, now: datetime, target: Path, dry_run: bool, keep_goin
         sink.put(OPML_NAME, feeds.opml(config.site.title, specs, config.site.feeds_url,
                                        config.feeds.formats[0]))
         report = BuildReport(sink.finish(), len(specs), len(cat.posts), skipped,
-                             [_as_warning(p) for p in problems])
+                             sorted((_as_warning(p) for p in problems), key=_where))
         if cache_path is not None and not dry_run and inputs.settled:
             store.remember(_memo(inputs, memo.window(valid, now), sink.digest, report))
     return report
@@ -173,8 +173,8 @@ def _usable(config: Config, cat: catalog.Catalog, problems: list[Problem],
     `keep_going`, the error that lists every problem."""
     errors = {p.path for p in problems if p.is_error}
     if errors and not keep_going:
-        raise InvalidPostsError(sorted(problems, key=lambda p: (str(p.path), p.line or 0)))
-    bad = {posts.key_of(config, path) for path in errors}
+        raise InvalidPostsError(sorted(problems, key=_where))
+    bad = {key for path in errors if (key := posts.key_of(config, path)) is not None}
     return (_without(cat, bad) if errors else cat), len(errors)
 
 
@@ -250,8 +250,16 @@ def _check_all(config: Config, files: dict[str, Stat | None], cache: Cache, jobs
             misses.append(key)  # parsed below by a worker, which reads the file itself
         else:
             found.append(hit)
+    cache.commit()  # no lock or open transaction may be inherited by the workers forked below
+    return found + _parse_all(config, misses, cache, jobs, problems)
+
+
+def _parse_all(config: Config, keys: list[str], cache: Cache, jobs: int,
+               problems: list[Problem]) -> list[Checked]:
+    """Parse the files `keys`, on `jobs` processes, storing each parse as it comes back."""
+    found = []
     batch: list[tuple[str, Stat, str, bytes, bytes]] = []
-    for key, result in zip(misses, parallel.pmap(partial(_parse_file, config), misses, jobs),
+    for key, result in zip(keys, parallel.pmap(partial(_parse_file, config), keys, jobs),
                            strict=True):
         if isinstance(result, Problem):
             problems.append(result)
@@ -402,7 +410,7 @@ def _with(digest: Any, fmt: Format) -> Any:
     return mine
 
 
-def _without(cat: catalog.Catalog, bad: set[str | None]) -> catalog.Catalog:
+def _without(cat: catalog.Catalog, bad: set[str]) -> catalog.Catalog:
     return catalog.Catalog(tuple(p for p in cat.posts if p.key not in bad), cat.tags)
 
 
@@ -411,6 +419,11 @@ def _located(problem: Problem) -> Problem:
         return problem
     line = posts.locate(problem.path, problem.field)
     return Problem(problem.path, line, problem.field, problem.message, problem.severity)
+
+
+def _where(problem: Problem) -> tuple[str, int]:
+    """The order problems are listed in: by file, then by line, whatever found them."""
+    return str(problem.path), problem.line or 0
 
 
 def _as_warning(problem: Problem) -> Problem:

@@ -23,9 +23,10 @@ import hashlib
 import importlib.util
 import marshal
 import os
+import re
 import sqlite3
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
@@ -62,10 +63,7 @@ LOCK_WAIT_SECONDS = 5.0  # how long a build waits while another one writes the c
 
 
 class Parsed(NamedTuple):
-    """What parsing one file gave: the post (None when invalid) and its problems.
-
-    A named tuple, not a dataclass: a rebuild makes one per post file.
-    """
+    """What parsing one file gave: the post (None when invalid) and its problems."""
 
     post: Post | None
     problems: tuple[Problem, ...]
@@ -107,7 +105,7 @@ def salt(config_fingerprint: str, *, version: str = __version__, code: bytes | N
     return digest.hexdigest()
 
 
-def library_versions(libraries: dict[str, str] = _LIBRARIES) -> bytes:
+def library_versions(libraries: Mapping[str, str] = _LIBRARIES) -> bytes:
     """The installed version of each library in `libraries` (module name: distribution).
 
     Read from the name of the distribution's `.dist-info` folder beside the
@@ -133,10 +131,16 @@ def _dist_info(module: str, dist: str, listings: dict[str, list[str]]) -> str | 
             listings[folder] = os.listdir(folder)
         except OSError:
             listings[folder] = []
-    prefix = dist.lower().replace("-", "_") + "-"
-    versions = sorted(name[len(prefix) : -len(".dist-info")] for name in listings[folder]
-                      if name.lower().startswith(prefix) and name.endswith(".dist-info"))
+    wanted = _normal(dist)
+    versions = sorted(version for name in listings[folder] if name.endswith(".dist-info")
+                      for project, _, version in [name.removesuffix(".dist-info").partition("-")]
+                      if _normal(project) == wanted)
     return "+".join(versions) or None
+
+
+def _normal(project: str) -> str:
+    """A distribution's name as its folders may spell it (PEP 503)."""
+    return re.sub(r"[-_.]+", "-", project).lower()
 
 
 def _metadata_version(dist: str) -> str:
@@ -153,7 +157,8 @@ def _source_code() -> bytes:
 
 
 class Cache:
-    """A SQLite file of parsed posts and item fragments; `None` path keeps nothing."""
+    """A SQLite file of parsed posts, their cards and their items; `None` path keeps
+    nothing."""
 
     def __init__(self, connection: sqlite3.Connection, started_ns: int) -> None:
         self._db = connection
@@ -282,7 +287,7 @@ def _reader(db_path: Path, pid: int) -> Cache:
         connection = sqlite3.connect(f"{db_path.resolve().as_uri()}?mode=ro", uri=True,
                                      timeout=LOCK_WAIT_SECONDS)
     except sqlite3.Error as exc:
-        raise FeedpressError(f"{db_path}: cannot open the build cache: {exc}") from None
+        raise _failed(db_path, exc) from None
     return Cache(connection, time.time_ns())
 
 
@@ -307,10 +312,17 @@ def _connect(db_path: Path | None) -> sqlite3.Connection:
 
 
 def _failed(db_path: Path | None, exc: sqlite3.Error) -> FeedpressError:
-    return FeedpressError(
-        f"{relative(db_path) if db_path else 'the build cache'}: {exc}. If another build of "
-        f"this project is running, let it finish; if not, the file is damaged: delete it (it "
-        f"is only a cache) and build again")
+    """`exc` as a message that says what to do about it."""
+    name = getattr(exc, "sqlite_errorname", "")
+    where = relative(db_path) if db_path else "the build cache"
+    if name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")):
+        advice = ". If another build of this project is running, let it finish; if not, " \
+                 "delete the file (it is only a cache) and build again"
+    elif name.startswith(("SQLITE_CORRUPT", "SQLITE_NOTADB")):
+        advice = ". The file is damaged: delete it (it is only a cache) and build again"
+    else:
+        advice = ""
+    return FeedpressError(f"{where}: the build cache failed: {exc}{advice}")
 
 
 def pack_items(parts: dict[str, bytes]) -> bytes:
@@ -349,8 +361,9 @@ def pack(parsed: Parsed) -> bytes:
                           tuple(p.as_row() for p in parsed.problems)))
 
 
-def unpack(blob: bytes, path: Path | None = None) -> Parsed:
-    """The `Parsed` that `pack` made; `path`, when given, is reused for the post's file."""
+def unpack(blob: bytes, path: Path) -> Parsed:
+    """The `Parsed` that `pack` made, its post's file now at `path` (the cache keeps no
+    folder: a project may move)."""
     post_row, problem_rows = marshal.loads(blob)  # the project's own cache file
     post = None if post_row is None else _post_from_row(post_row, path)
     if not problem_rows:
@@ -367,24 +380,23 @@ def unpack_post(blob: bytes, path: Path) -> Post:
 
 def _post_row(p: Post) -> tuple[Any, ...]:
     image = None if p.image is None else (p.image.url, p.image.alt, p.image.caption)
-    return (str(p.path), p.blog, p.slug, p.id, p.id_pinned, p.title, p.url, to_us(p.date),
+    return (p.blog, p.slug, p.id, p.id_pinned, p.title, p.url, to_us(p.date),
             None if p.updated is None else to_us(p.updated),
             tuple((a.name, a.email, a.url) for a in p.authors),
             tuple((t.slug, t.name) for t in p.tags), p.breaking, p.summary, image, p.lang,
             p.draft, p.digest)
 
 
-def _post_from_row(r: tuple[Any, ...], path: Path | None) -> Post:
-    # The workers that build items make every post here: a frozen dataclass's __init__
-    # sets each field through object.__setattr__, which costs twice filling __dict__.
+def _post_from_row(r: tuple[Any, ...], path: Path) -> Post:
+    # Every post whose items are built is made here: a frozen dataclass's __init__ sets
+    # each field through object.__setattr__, which costs twice filling __dict__.
     post: Post = object.__new__(Post)
     post.__dict__.update(
-        path=Path(r[0]) if path is None else path,  # where the file is now, if it moved
-        blog=r[1], slug=r[2], id=r[3], id_pinned=r[4], title=r[5], url=r[6],
-        date=from_us(r[7]), updated=None if r[8] is None else from_us(r[8]),
-        authors=_authors(r[9]), tags=_tags(r[10]),
-        breaking=r[11], summary=r[12], image=None if r[13] is None else _image(r[13]),
-        lang=r[14], draft=r[15], digest=r[16],
+        path=path, blog=r[0], slug=r[1], id=r[2], id_pinned=r[3], title=r[4], url=r[5],
+        date=from_us(r[6]), updated=None if r[7] is None else from_us(r[7]),
+        authors=_authors(r[8]), tags=_tags(r[9]),
+        breaking=r[10], summary=r[11], image=None if r[12] is None else _image(r[12]),
+        lang=r[13], draft=r[14], digest=r[15],
     )
     return post
 

@@ -24,6 +24,9 @@ from feedpress.errors import Problem, relative
 from feedpress.model import FEED_FILE_NAMES, Author, Card, Format, Tag, from_us, to_us
 
 Kind = Literal["site", "blog", "tag", "breaking", "blog-tag"]
+_ID = attrgetter("id")
+_BLOG_SLUG = attrgetter("blog", "slug")  # one slug per blog
+_NEWEST = attrgetter("date_us", "id")  # the order of feeds, newest first when reversed
 
 _TAGGED = {
     "en": "Posts tagged {tag}",
@@ -184,11 +187,6 @@ def _clashes(posts: list[Card], field: str, key: Callable[[Card], Any],
 def _path_order(card: Card) -> list[str]:
     """The order of the files' paths, part by part, as `sorted` on their `Path`s gives."""
     return card.key.split("/")
-
-
-_ID = attrgetter("id")
-_BLOG_SLUG = attrgetter("blog", "slug")
-_NEWEST = attrgetter("date_us", "id")
 
 
 def _say(table: dict[str, str], language: str) -> str:
