@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import time
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -243,6 +244,7 @@ def test_cards_round_trip_exactly_and_say_what_their_posts_say() -> None:
     from feedpress.builder import load
     from feedpress.cache import Checked, pack_card, unpack_card
     from feedpress.config import load as load_config
+    from feedpress.errors import Problem, Severity
     from feedpress.model import Card, from_us
 
     config = load_config(ROOT / "feedpress.yaml")
@@ -256,9 +258,12 @@ def test_cards_round_trip_exactly_and_say_what_their_posts_say() -> None:
         assert from_us(card.date_us) == post.date and from_us(card.modified_us) == post.modified
         assert card.tags == tuple((tag.slug, tag.name) for tag in post.tags)
         mine = tuple(p for p in problems if p.path == post.path)
-        assert unpack_card(pack_card(card, mine)) == Checked(card, mine)
+        assert unpack_card(pack_card(card, mine), config.posts_dir, key) == Checked(card, mine)
     assert any(post.updated for post in valid) and any(post.tags for post in valid)
-    assert unpack_card(pack_card(None, problems)) == Checked(None, tuple(problems))
+    warning = Problem(Path("/old/place/posts/blog/a.md"), 3, "colour", "unknown field",
+                      Severity.WARNING)
+    moved = unpack_card(pack_card(None, [warning]), Path("/elsewhere/posts"), "blog/a.md")
+    assert moved == Checked(None, (replace(warning, path=Path("/elsewhere/posts/blog/a.md")),))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -346,6 +351,27 @@ def test_warnings_come_in_the_same_order_from_the_cache_as_cold(project: Project
         (w.path, w.line, w.message) for w in cold.warnings]
     assert [w.path.name for w in again.warnings] == ["a.md", "a.md", "b.md", "b.md", "c.md",
                                                      "c.md", "d.md", "d.md"]
+
+
+def test_a_moved_project_reports_its_warnings_where_the_files_are_now(
+    project: Project, tmp_path: Path
+) -> None:
+    """As when CI restores `.feedpress/` into a checkout at another path."""
+    import shutil
+
+    from feedpress.config import load as load_config
+
+    age(project.post("alpha", "odd", colour="blue"))
+    first = cached_build(project)
+    moved = tmp_path / "moved"
+    shutil.copytree(project.root, moved)  # copy2: the same mtimes, so cache hits
+    spoil_parsed_posts(project)  # and the copy's cache too: nothing is parsed again
+    shutil.copy2(default_cache(project.config()), moved / ".feedpress" / "cache.sqlite")
+    config = load_config(moved / "feedpress.yaml")
+    again = build(config, NOW, cache_path=default_cache(config))
+    assert [w.path for w in first.warnings] == [project.posts / "alpha" / "odd.md"]
+    assert [w.path for w in again.warnings] == [moved / "posts" / "alpha" / "odd.md"]
+    assert [w.message for w in again.warnings] == [w.message for w in first.warnings]
 
 
 def test_the_memo_keeps_reporting_warnings(project: Project) -> None:

@@ -268,7 +268,7 @@ def _parse_all(config: Config, keys: list[str], cache: Cache, jobs: int,
         if len(batch) == _STORE_BATCH:
             cache.store_packed(batch)
             batch.clear()
-        found.append(unpack_card(result[2]))
+        found.append(unpack_card(result[2], config.posts_dir, key))
     cache.store_packed(batch)
     return found
 
@@ -279,7 +279,7 @@ def _cached(config: Config, key: str, stat: Stat | None, known: Entry | None,
     if known is None or stat is None:
         return None
     if (known.size, known.mtime_ns) == stat:
-        return unpack_card(known.card)
+        return unpack_card(known.card, config.posts_dir, key)
     try:
         _, data = posts.read_capped(config.posts_dir / key)
     except OSError:
@@ -287,7 +287,7 @@ def _cached(config: Config, key: str, stat: Stat | None, known: Entry | None,
     if hashlib.sha256(data).hexdigest() != known.digest:
         return None
     cache.restat(key, stat)
-    return unpack_card(known.card)
+    return unpack_card(known.card, config.posts_dir, key)
 
 
 def _parse_file(config: Config, key: str) -> tuple[Stat, str, bytes, bytes] | Problem:

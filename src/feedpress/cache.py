@@ -339,19 +339,23 @@ def pack_card(card: Card | None, problems: Iterable[Problem]) -> bytes:
     """A file's card and problems as plain tuples, in marshal's format.
 
     Every rebuild loads every post's card, so this is on its hot path: marshal
-    loads plain tuples several times faster than pickle loads anything.
+    loads plain tuples several times faster than pickle loads anything. The
+    problems are all about the file itself, and are kept without its path,
+    which `unpack_card` gives them back as it is now: a project (or a cache
+    restored in CI) may be somewhere else next time.
     """
     row = None if card is None else tuple(card)
-    return marshal.dumps((row, tuple(p.as_row() for p in problems)))
+    return marshal.dumps((row, tuple(p.as_row()[1:] for p in problems)))
 
 
-def unpack_card(blob: bytes) -> Checked:
-    """The `Checked` that `pack_card` packed."""
+def unpack_card(blob: bytes, folder: Path, key: str) -> Checked:
+    """The `Checked` that `pack_card` packed, for the file `key` under `folder`."""
     row, problem_rows = marshal.loads(blob)  # the project's own cache file
     card = None if row is None else Card._make(row)
     if not problem_rows:
         return Checked(card, ())
-    return Checked(card, tuple(Problem.from_row(row) for row in problem_rows))
+    path = folder / key
+    return Checked(card, tuple(Problem.from_row((path, *row)) for row in problem_rows))
 
 
 def pack(parsed: Parsed) -> bytes:
