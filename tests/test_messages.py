@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import binascii
 import email
 import email.policy
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from conftest import NOW, ROOT
 from feedpress import digest as select
@@ -68,3 +71,37 @@ def test_sample_previews_are_written_for_the_cli(tmp_path: Path) -> None:
                                    policy=email.policy.default)
     html = eml.get_body(("html",)).get_content().replace("\r\n", "\n")
     assert html == (tmp_path / "a/b/digest.html").read_text("utf-8")
+
+
+# Quoted-printable: a value is left as it is only where binascii would leave it so.
+_QP_ALPHABET = "".join(map(chr, range(32, 127))) + "\t=. éж"
+
+
+@given(st.text(alphabet=_QP_ALPHABET, max_size=90))
+@settings(max_examples=600, deadline=None)
+def test_a_value_left_unencoded_is_one_binascii_leaves_unencoded(text: str) -> None:
+    from feedpress.messages import _qp
+
+    encoded = _qp(text)
+    if encoded == text:
+        assert binascii.b2a_qp(text.encode("utf-8"), istext=True).decode("ascii") == text
+    decoded = binascii.a2b_qp(encoded.replace("\r\n", "\n").encode("ascii")).decode("utf-8")
+    assert decoded == text
+    assert all(len(line) <= 76 for line in encoded.split("\r\n"))
+
+
+@pytest.mark.parametrize("text", ["", "Reader Number 1", "reader1@example.org",
+                                  "https://news.example.org/unsubscribe/abc.def", "x" * 69])
+def test_plain_values_are_left_as_they_are(text: str) -> None:
+    from feedpress.messages import _qp
+
+    assert _qp(text) == text
+
+
+@pytest.mark.parametrize("text", [".", "a=b", "trailing ", "tab\there", "x" * 70, "x" * 80,
+                                  "café"])
+def test_other_values_are_encoded_as_binascii_encodes_them(text: str) -> None:
+    from feedpress.messages import _qp
+
+    encoded = binascii.b2a_qp(text.encode("utf-8"), istext=True).decode("ascii")
+    assert _qp(text) == encoded.replace("\n", "\r\n")
