@@ -1024,7 +1024,7 @@ def test_a_post_matches_chosen_blogs_case_insensitively_and_tags_by_slug(
 def test_subject_count_is_the_subscribers_own_count(sample: Sample) -> None:
     assert str(sample.eml("digest")["Subject"]) == "Newsroom Blogs — 3 new posts"
     omar = sample.eml("digest_omar")
-    assert str(omar["Subject"]) == "Newsroom Blogs — 1 new posts"
+    assert str(omar["Subject"]) == "Newsroom Blogs — 1 new post"
     assert [cell_url(c) for c in post_cells(parse_html(part(omar, "html")))] == [CLASHES_URL]
     (to,) = omar["To"].addresses
     assert to.addr_spec == "omar.haddad@example.net"
@@ -1295,3 +1295,16 @@ def test_subscriber_option_finds_an_idn_address_as_written_in_the_csv(
         assert run.code == 0, (typed, run.err)
         (found,) = read_eml(tmp_path / "out" / "digest.eml")["To"].addresses
         assert found.addr_spec == "ana@xn--bcher-kva.example", typed
+
+
+@pytest.mark.parametrize(("template", "count", "subject"), [
+    (None, 1, "Newsroom — 1 new post"),
+    (None, 2, "Newsroom — 2 new posts"),
+    (None, 0, "Newsroom — 0 new posts"),
+    ("{count} stories from {site}", 1, "1 stories from Newsroom"),  # as written
+])
+def test_a_digest_subject_counts_its_posts(template: str | None, count: int,
+                                           subject: str) -> None:
+    from feedpress.mailing import _subject
+
+    assert _subject(template, "Newsroom", count) == subject

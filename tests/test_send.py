@@ -219,7 +219,7 @@ def test_digest_goes_to_every_eligible_subscriber_once(project: Project) -> None
     assert box.copies() == Counter(dict.fromkeys(expected, 1))
     subjects = {r.recipient: subject_of(r.data) for r in box.snapshot()}
     assert subjects[address(5)] == "Test Newsroom — 2 new posts"  # everything
-    assert subjects[address(1)] == "Test Newsroom — 1 new posts"  # alpha only
+    assert subjects[address(1)] == "Test Newsroom — 1 new post"  # alpha only
     assert subjects[address(4)] == "Test Newsroom — 2 new posts"  # no alerts, still a digest
     assert all(r.mail_from == "news@news.example.org" for r in box.snapshot())
     # the ledger: one completed campaign of the two posts in the window, one row per address,
@@ -295,7 +295,7 @@ def test_a_partial_run_is_resumed_and_the_window_moves_only_once_complete(
     late = [r for r in box.snapshot() if "Late news" in r.data.decode()]
     late_eligible = {address(i) for i in range(SUBSCRIBERS) if i % 5 in (0, 1, 4)}
     assert Counter(r.recipient for r in late) == Counter(dict.fromkeys(late_eligible, 1))
-    assert {subject_of(r.data) for r in late} == {"Test Newsroom — 1 new posts"}
+    assert {subject_of(r.data) for r in late} == {"Test Newsroom — 1 new post"}
     assert fourth.code == 0 and "Nothing new to send" in fourth.out
 
 

@@ -83,8 +83,7 @@ def digest_body(config: Config, renderer: Renderer, posts: list[Post],
     mine = [p for p in posts if select.matches(p, subscriber.choice)]
     if not mine:
         return None
-    subject = (config.email.digest.subject.replace("{site}", config.site.title)
-               .replace("{count}", str(len(mine))))
+    subject = _subject(config.email.digest.subject, config.site.title, len(mine))
     shown = config.email.digest.max_items
     while True:
         body = renderer.digest(select.compose(mine, config.blogs, shown), subject)
@@ -93,6 +92,13 @@ def digest_body(config: Config, renderer: Renderer, posts: list[Post],
         ratio = (MAX_HTML_BYTES - PERSONAL_BYTES) / len(body.html.encode("utf-8"))
         shown = max(1, min(shown - 1, int(min(shown, len(mine)) * ratio * 0.95)))
 
+
+
+def _subject(template: str | None, site: str, count: int) -> str:
+    """The digest's subject: the configured one, or one that counts in good English."""
+    if template is None:
+        template = "{site} — 1 new post" if count == 1 else "{site} — {count} new posts"
+    return template.replace("{site}", site).replace("{count}", str(count))
 
 def alert_body(config: Config, renderer: Renderer, post: Post) -> Body:
     return renderer.alert(post, f"{config.email.alert.subject_prefix} {post.title}")

@@ -41,7 +41,7 @@ class SmtpSettings:
 
 @dataclass(frozen=True)
 class DigestSettings:
-    subject: str = "{site} — {count} new posts"
+    subject: str | None = None  # None: "{site} — {count} new posts", "1 new post" for one
     max_items: int = 30
     first_window: timedelta = timedelta(days=7)
 
