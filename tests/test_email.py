@@ -566,6 +566,17 @@ def test_a_line_break_in_a_quoted_csv_name_becomes_a_space(project: Project) -> 
                                                  ("bob@example.org", "Bob")]
 
 
+def test_a_skipped_row_after_a_multi_line_name_is_reported_on_its_own_line(
+    project: Project
+) -> None:
+    path = write_csv(project, 'email,name\r\nann@example.org,"Ann\r\nLima"\r\n'
+                              "\r\nnot-an-address,Bob\r\nann@example.org,Again\r\n")
+    rows, problems = subscribers.load(path)
+    assert [r.email for r in rows] == ["ann@example.org"]
+    assert [(p.line, p.field) for p in problems] == [(5, "email"), (6, "email")]
+    assert problems[1].message.startswith("ann@example.org is already on line 2")
+
+
 # === HTML ==============================================================================
 
 INLINED = {  # class -> a declaration style.css gives it, as premailer writes it inline

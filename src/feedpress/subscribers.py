@@ -55,12 +55,14 @@ def load(path: Path) -> tuple[list[Subscriber], list[Problem]]:
     subscribers: list[Subscriber] = []
     problems: list[Problem] = []
     seen: dict[str, int] = {}
-    for line, row in enumerate(rows, start=2):
+    line = rows.line_num + 1  # where the next row starts: a quoted field may span lines
+    for row in rows:
         found = _row(path, line, dict(zip(header, row, strict=False)), seen)
         if isinstance(found, Problem):
             problems.append(found)
         elif found is not None:
             subscribers.append(found)
+        line = rows.line_num + 1
     return subscribers, problems
 
 
