@@ -466,6 +466,20 @@ def test_keep_going_skips_bad_posts_and_publishes_the_rest(project: Project) -> 
     assert any(w.path == bad and "skipped" in w.message for w in report.warnings)
 
 
+def test_load_gives_valid_posts_in_file_order_and_published_ones_newest_first(
+    project: Project
+) -> None:
+    project.post("beta", "b-old", date="2026-10-01T10:00:00Z")
+    project.post("alpha", "z-new", date="2026-11-01T10:00:00Z")
+    project.post("alpha", "a-draft", date="2026-10-15T10:00:00Z", draft=True)
+    project.post("alpha", "m-mid", date="2026-10-20T10:00:00Z")
+    loaded = load(project.config(), NOW)
+    assert [p.path.name for p in loaded.valid] == ["a-draft.md", "m-mid.md", "z-new.md",
+                                                   "b-old.md"]
+    assert [p.path.name for p in loaded.published] == ["z-new.md", "m-mid.md", "b-old.md"]
+    assert loaded.problems == []
+
+
 def test_keep_going_skips_the_later_of_two_posts_with_one_id(project: Project) -> None:
     """Only the post whose path comes later is reported and left out, cold or cached."""
     project.post("alpha", "first", "First body.\n", id="urn:uuid:same")

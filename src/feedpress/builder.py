@@ -30,7 +30,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from functools import partial
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import Any, NamedTuple
 
 from feedpress import cache as cache_module
 from feedpress import catalog, feeds, markup, memo, output, parallel, posts
@@ -82,16 +82,25 @@ def default_cache(config: Config) -> Path:
     return config.path.parent / CACHE_NAME
 
 
+class Loaded(NamedTuple):
+    """Every post `load` found, as the commands that read posts without building need them."""
+
+    published: list[Post]  # newest first
+    valid: list[Post]  # drafts and future posts too, in the order of their files
+    problems: list[Problem]
+
+
 def load(
     config: Config, now: datetime, *, cache: Cache | None = None, jobs: int = 1
-) -> tuple[list[Post], list[Post], list[Problem]]:
-    """The published posts, newest first; every valid post; every problem found on the way."""
+) -> Loaded:
+    """The published posts, every valid post, and every problem found on the way."""
     if cache is None:
         with open_cache(None, "") as memory:
             return load(config, now, cache=memory, jobs=jobs)
     cat, valid, problems = _catalog(config, now, cache, jobs, *posts.discover(config))
     full = cache.posts(((card.key, card.digest) for card in valid), config.posts_dir)
-    return [full[card.key] for card in cat.posts], [full[card.key] for card in valid], problems
+    return Loaded([full[card.key] for card in cat.posts], [full[card.key] for card in valid],
+                  problems)
 
 
 def _catalog(config: Config, now: datetime, cache: Cache, jobs: int,
@@ -239,8 +248,8 @@ def _cache_file(cache_path: Path | None) -> Iterator[Path]:
 
 def _check_all(config: Config, files: dict[str, Stat | None], cache: Cache, jobs: int,
                problems: list[Problem]) -> list[Checked]:
-    """Parse what the cache cannot vouch for; reuse the rest."""
-    found: list[Checked] = []
+    """Parse what the cache cannot vouch for; reuse the rest. In the order of `files`."""
+    found: dict[str, Checked] = {}
     misses: list[str] = []
     known = cache.entries()
     cache.forget(known.keys() - files.keys())
@@ -249,15 +258,18 @@ def _check_all(config: Config, files: dict[str, Stat | None], cache: Cache, jobs
         if hit is None:
             misses.append(key)  # parsed below by a worker, which reads the file itself
         else:
-            found.append(hit)
+            found[key] = hit
     cache.commit()  # no lock or open transaction may be inherited by the workers forked below
-    return found + _parse_all(config, misses, cache, jobs, problems)
+    if not misses:
+        return list(found.values())
+    found.update(_parse_all(config, misses, cache, jobs, problems))
+    return [found[key] for key in files if key in found]
 
 
 def _parse_all(config: Config, keys: list[str], cache: Cache, jobs: int,
-               problems: list[Problem]) -> list[Checked]:
+               problems: list[Problem]) -> dict[str, Checked]:
     """Parse the files `keys`, on `jobs` processes, storing each parse as it comes back."""
-    found = []
+    found = {}
     batch: list[tuple[str, Stat, str, bytes, bytes]] = []
     for key, result in zip(keys, parallel.pmap(partial(_parse_file, config), keys, jobs),
                            strict=True):
@@ -268,7 +280,7 @@ def _parse_all(config: Config, keys: list[str], cache: Cache, jobs: int,
         if len(batch) == _STORE_BATCH:
             cache.store_packed(batch)
             batch.clear()
-        found.append(unpack_card(result[2], config.posts_dir, key))
+        found[key] = unpack_card(result[2], config.posts_dir, key)
     cache.store_packed(batch)
     return found
 
