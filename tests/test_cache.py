@@ -120,6 +120,29 @@ def test_the_salt_changes_with_version_code_and_config() -> None:
     libs = cache_module.salt("config", version="1.0", code=b"code", libraries=b"lxml=6.0.0")
     assert libs != base
     assert cache_module.salt("config", version="1.0", code=b"code", libraries=b"lxml=6.0.1") != libs
+    zone = cache_module.salt("config", version="1.0", code=b"code", zone=b"TZif rules")
+    assert zone != base
+    assert cache_module.salt("config", version="1.0", code=b"code", zone=b"TZif rulez") != zone
+
+
+def test_the_salt_holds_the_rules_of_the_sites_time_zone() -> None:
+    berlin, tokyo = cache_module.zone_rules("Europe/Berlin"), cache_module.zone_rules("Asia/Tokyo")
+    assert berlin.startswith(b"TZif") and tokyo.startswith(b"TZif") and berlin != tokyo
+    assert cache_module.zone_rules("UTC").startswith(b"TZif")
+    assert cache_module.salt("c", "Europe/Berlin") != cache_module.salt("c", "Asia/Tokyo")
+    assert cache_module.salt("c", "Europe/Berlin") == cache_module.salt("c", "Europe/Berlin")
+
+
+def test_zone_rules_come_from_the_tzdata_package_without_system_files(
+    monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import zoneinfo
+
+    system = cache_module.zone_rules("America/Argentina/Buenos_Aires")
+    monkeypatch.setattr(zoneinfo, "TZPATH", ())
+    packaged = cache_module.zone_rules("America/Argentina/Buenos_Aires")
+    assert packaged.startswith(b"TZif") and system.startswith(b"TZif")
+    assert cache_module.zone_rules("Nowhere/Atlantis") == b""
 
 
 def test_library_versions_are_what_importlib_metadata_says() -> None:

@@ -152,7 +152,7 @@ def build(
 
 def _build(config: Config, now: datetime, target: Path, dry_run: bool, keep_going: bool,
            cache_path: Path | None, workers: int) -> BuildReport:
-    salt = cache_module.salt(config.fingerprint)
+    salt = cache_module.salt(config.fingerprint, config.site.timezone)
     with _cache_file(cache_path) as db_path, open_cache(db_path, salt) as store:
         files, problems = posts.discover(config)  # keyed by path under the posts folder
         inputs = _inputs(salt, target, keep_going, files, problems, store)

@@ -26,6 +26,7 @@ import os
 import re
 import sqlite3
 import time
+import zoneinfo
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from functools import lru_cache
@@ -90,19 +91,44 @@ class Entry(NamedTuple):
     card: bytes
 
 
-def salt(config_fingerprint: str, *, version: str = __version__, code: bytes | None = None,
-         libraries: bytes | None = None) -> str:
+def salt(config_fingerprint: str, timezone: str = "UTC", *, version: str = __version__,
+         code: bytes | None = None, libraries: bytes | None = None,
+         zone: bytes | None = None) -> str:
     """Everything besides a post's own bytes that shapes what is cached.
 
     `code` defaults to feedpress's own source files, so that even an
     unreleased change to how items are written empties the cache;
-    `libraries` to the versions of the libraries that render and serialise.
+    `libraries` to the versions of the libraries that render and serialise;
+    `zone` to the rules of the site's `timezone` (see `zone_rules`).
     """
     digest = hashlib.sha256()
     digest.update(f"{SCHEMA_VERSION}\0{version}\0{config_fingerprint}\0".encode())
     digest.update(library_versions() if libraries is None else libraries)
+    digest.update(zone_rules(timezone) if zone is None else zone)
     digest.update(_source_code() if code is None else code)
     return digest.hexdigest()
+
+
+def zone_rules(key: str) -> bytes:
+    """The compiled rules of time zone `key`, from where `zoneinfo` reads them.
+
+    A post dated without an offset is in the site's zone, and an update of
+    the time zone database can change what its date means in UTC: with the
+    rules in the salt, such an update empties the cache.
+    """
+    for folder in zoneinfo.TZPATH:
+        try:
+            with open(os.path.join(folder, key), "rb") as stream:
+                return stream.read()
+        except OSError:
+            continue
+    package, _, name = f"tzdata.zoneinfo.{key}".replace("/", ".").rpartition(".")
+    try:  # the tzdata package, where the system has no zone files
+        from importlib import resources
+
+        return resources.files(package).joinpath(name).read_bytes()
+    except (ImportError, OSError):
+        return b""
 
 
 def library_versions(libraries: Mapping[str, str] = _LIBRARIES) -> bytes:
