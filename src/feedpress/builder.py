@@ -38,10 +38,9 @@ from feedpress.cache import (
     Cache,
     Checked,
     Entry,
-    Parsed,
     open_cache,
-    pack,
     pack_card,
+    pack_post,
     unpack_card,
 )
 from feedpress.config import Config
@@ -316,7 +315,7 @@ def _parse_file(config: Config, key: str) -> tuple[Stat, str, bytes, bytes] | Pr
     digest = post.digest if post is not None else hashlib.sha256(source.data).hexdigest()
     card = None if post is None else Card.of(post, key)
     return (Stat(source.size, source.mtime_ns), digest, pack_card(card, problems),
-            pack(Parsed(post, tuple(problems))))
+            b"" if post is None else pack_post(post))
 
 
 @dataclass(frozen=True)
@@ -324,7 +323,7 @@ class _Work:
     """What the feed-writing workers share: the items to build and the feeds to make."""
 
     config: Config
-    missing: list[tuple[str, str, bytes]]  # (key, digest, `pack`ed post): items to build
+    missing: list[tuple[str, str, bytes]]  # (key, digest, `pack_post`): items to build
     stale: list[tuple[catalog.FeedSpec, tuple[Format, ...]]]
     cache_path: Path
     out_dir: Path
@@ -364,7 +363,7 @@ def _write_feeds(config: Config, specs: list[catalog.FeedSpec], store: Cache, ca
 def _missing_items(stale: list[tuple[catalog.FeedSpec, tuple[Format, ...]]],
                    store: Cache) -> list[tuple[str, str, bytes]]:
     """The posts in `stale` feeds whose items the cache does not hold, each as (key, digest,
-    the post as `pack` packed it).
+    the post as `pack_post` packed it).
 
     Read here rather than by the workers, which build these items while
     this process stores them: the cache's rollback journal keeps readers

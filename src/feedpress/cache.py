@@ -63,13 +63,6 @@ _BATCH = 500  # below SQLite's limit on bound parameters
 LOCK_WAIT_SECONDS = 5.0  # how long a build waits while another one writes the cache
 
 
-class Parsed(NamedTuple):
-    """What parsing one file gave: the post (None when invalid) and its problems."""
-
-    post: Post | None
-    problems: tuple[Problem, ...]
-
-
 class Checked(NamedTuple):
     """What the catalog needs of one parsed file: the post's card (None when the
     post is invalid) and the file's problems."""
@@ -196,7 +189,8 @@ class Cache:
         return {row[0]: Entry._make(row[1:]) for row in rows}
 
     def store_packed(self, rows: Iterable[tuple[str, Stat, str, bytes, bytes]]) -> None:
-        """Keep parses, each as (path, stat, digest, `pack_card(...)`, `pack(parsed)`)."""
+        """Keep parses, each as (path, stat, digest, `pack_card(...)`, `pack_post(post)`, or
+        empty bytes for an invalid post)."""
         self._db.executemany(
             "INSERT OR REPLACE INTO sources VALUES (?, ?, ?, ?, ?, ?)",
             ((path, size, self._mtime(mtime), digest, card, parsed)
@@ -214,7 +208,7 @@ class Cache:
         return mtime_ns if mtime_ns < self.settled_before_ns else -1
 
     def parsed(self, keys: Iterable[tuple[str, str]]) -> dict[str, bytes]:
-        """The full parses, as `pack` packed them, of the files keyed (path, digest), by path."""
+        """The whole posts, as `pack_post` packed them, of the files keyed (path, digest)."""
         return dict(self._select("sources", keys, "parsed"))
 
     def posts(self, keys: Iterable[tuple[str, str]], posts_dir: Path) -> dict[str, Post]:
@@ -384,28 +378,15 @@ def unpack_card(blob: bytes, folder: Path, key: str) -> Checked:
     return Checked(card, tuple(Problem.from_row((path, *row)) for row in problem_rows))
 
 
-def pack(parsed: Parsed) -> bytes:
-    """`parsed` as nested tuples of plain values, in marshal's format (see `pack_card`)."""
-    post = parsed.post
-    return marshal.dumps((None if post is None else _post_row(post),
-                          tuple(p.as_row() for p in parsed.problems)))
-
-
-def unpack(blob: bytes, path: Path) -> Parsed:
-    """The `Parsed` that `pack` made, its post's file now at `path` (the cache keeps no
-    folder: a project may move)."""
-    post_row, problem_rows = marshal.loads(blob)  # the project's own cache file
-    post = None if post_row is None else _post_from_row(post_row, path)
-    if not problem_rows:
-        return Parsed(post, ())
-    return Parsed(post, tuple(Problem.from_row(row) for row in problem_rows))
+def pack_post(post: Post) -> bytes:
+    """A whole post as nested tuples of plain values, in marshal's format (see
+    `pack_card`), without its path: `unpack_post` gives it the file's path as it is now."""
+    return marshal.dumps(_post_row(post))
 
 
 def unpack_post(blob: bytes, path: Path) -> Post:
-    """The valid post that `pack` packed, its file now at `path`."""
-    post = unpack(blob, path).post
-    assert post is not None, "only a valid post has a card, and only a card leads here"
-    return post
+    """The post that `pack_post` packed, its file now at `path`."""
+    return _post_from_row(marshal.loads(blob), path)  # the project's own cache file
 
 
 def _post_row(p: Post) -> tuple[Any, ...]:
