@@ -16,7 +16,6 @@ from __future__ import annotations
 import binascii
 import re
 import secrets
-import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from email.header import Header
@@ -72,25 +71,30 @@ class MessageMaker:
             "{token}", tokens.make(self.secret, email, self.list_id))
 
     def make(self, recipient: Recipient) -> tuple[str, bytes]:
-        """The Message-ID and the bytes of the message for `recipient`."""
+        """The Message-ID and the bytes of the message for `recipient`.
+
+        Joined once, as bytes: the parts' static text was encoded when the
+        maker was made, and a message is mostly that text.
+        """
         url = self.unsubscribe_url(recipient.email)
         found = values(recipient.name, recipient.email, url)
-        message_id = f"<{uuid.uuid4().hex}@{self.settings.domain}>"
+        message_id = f"<{secrets.token_hex(16)}@{self.settings.domain}>"  # 128 random bits
         boundary = f"=_feedpress_{secrets.token_hex(12)}"
-        head = [
+        head = "\r\n".join([
             *self._common,
             f"To: {_address(recipient.name, recipient.email)}",
             f"Message-ID: {message_id}",
             f"List-Unsubscribe: {self._list_unsubscribe(url, recipient.email)}",
             f'Content-Type: multipart/alternative; boundary="{boundary}"',
-        ]
-        parts = [
-            "\r\n".join(head), "", "This is a message in MIME format.",
-            f"--{boundary}", _PART_HEAD.format("text/plain") + self._text.fill(found),
-            f"--{boundary}", _PART_HEAD.format("text/html") + self._html.fill(found),
-            f"--{boundary}--", "",
-        ]
-        message = "\r\n".join(parts).encode("ascii")
+            "", "This is a message in MIME format.", "",
+        ])
+        line = f"--{boundary}\r\n".encode("ascii")
+        pieces = [head.encode("ascii"), line, _TEXT_HEAD]
+        self._text.fill_into(pieces, found)
+        pieces += (b"\r\n", line, _HTML_HEAD)
+        self._html.fill_into(pieces, found)
+        pieces.append(f"\r\n--{boundary}--\r\n".encode("ascii"))
+        message = b"".join(pieces)
         return message_id, self.signer.sign(message) if self.signer else message
 
     def _list_unsubscribe(self, url: str, email: str) -> str:
@@ -125,6 +129,8 @@ class Signer:
 
 _PART_HEAD = ("Content-Type: {}; charset=utf-8\r\n"
               "Content-Transfer-Encoding: quoted-printable\r\n\r\n")
+_TEXT_HEAD = _PART_HEAD.format("text/plain").encode("ascii")
+_HTML_HEAD = _PART_HEAD.format("text/html").encode("ascii")
 _SOFT_BREAK = "=\r\n"
 
 
@@ -143,18 +149,19 @@ class _EncodedPart:
         self.html = html
         content = content.replace("\r\n", "\n")
         pieces = (_HOLES if html else _LINE_HOLES).split(content)
-        self.pieces = [_qp(p) if n % 2 == 0 else p for n, p in enumerate(pieces)]
+        self.static = [_qp(p).encode("ascii") for p in pieces[0::2]]  # one more than holes
+        self.holes = pieces[1::2]  # placeholders (HTML) or the lines holding them (text)
 
-    def fill(self, found: dict[str, str]) -> str:
-        out = []
-        for n, piece in enumerate(self.pieces):
-            if n % 2 == 0:
-                out.append(piece)
-            elif self.html:
-                out.append(f"{_SOFT_BREAK}{_qp(escape(found[piece]))}{_SOFT_BREAK}")
-            else:
-                out.append(_qp(fill_line(piece, found)))
-        return "".join(out)
+    def fill_into(self, pieces: list[bytes], found: dict[str, str]) -> None:
+        """The encoded part with `found`'s values in its holes, appended to `pieces`."""
+        pieces.append(self.static[0])
+        for hole, static in zip(self.holes, self.static[1:], strict=True):
+            pieces += (self._filled(hole, found), static)
+
+    def _filled(self, hole: str, found: dict[str, str]) -> bytes:
+        if self.html:
+            return f"{_SOFT_BREAK}{_qp(escape(found[hole]))}{_SOFT_BREAK}".encode("ascii")
+        return _qp(fill_line(hole, found)).encode("ascii")
 
 
 def _qp(text: str) -> str:
