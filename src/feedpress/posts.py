@@ -138,7 +138,15 @@ def read(config: Config, path: Path) -> Source | Problem:
 
 
 def key_of(config: Config, path: Path) -> str | None:
-    """The path under the posts folder (as `discover` lists it) of a file there, else None."""
+    """The path under the posts folder (as `discover` lists it) of a file there, else None.
+
+    By its text where it starts with the folder's (a worker does this per post), else
+    by pathlib.
+    """
+    folder = str(config.posts_dir)
+    text = str(path)
+    if text.startswith(folder + os.sep):
+        return text[len(folder) + 1 :].replace(os.sep, "/")
     try:
         return path.relative_to(config.posts_dir).as_posix()
     except ValueError:
@@ -146,12 +154,11 @@ def key_of(config: Config, path: Path) -> str | None:
 
 
 def _relpath(config: Config, path: Path) -> PurePosixPath:
-    """`path` under the posts folder (which `discover` found it in), by its text."""
-    folder = str(config.posts_dir)
-    text = str(path)
-    if not text.startswith(folder + os.sep):
-        return PurePosixPath(path.relative_to(config.posts_dir).as_posix())
-    return PurePosixPath(text[len(folder) + 1 :].replace(os.sep, "/"))
+    """`path` under the posts folder, which `discover` found it in."""
+    key = key_of(config, path)
+    if key is None:
+        raise ValueError(f"{path} is not under {config.posts_dir}")
+    return PurePosixPath(key)
 
 
 def read_capped(path: Path) -> tuple[os.stat_result, bytes]:
