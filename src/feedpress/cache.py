@@ -215,7 +215,7 @@ class Cache:
         """The full cached posts keyed (path, digest), by path; each post's file is
         `posts_dir` / its path."""
         return {path: unpack_post(blob, posts_dir / path)
-                for path, blob in self._select("sources", keys, "parsed")}
+                for path, blob in self.parsed(keys).items()}
 
     def items(self, keys: Iterable[tuple[str, str]]) -> dict[str, dict[str, bytes]]:
         """The cached item parts (see `pack_items`) of the posts keyed (path, digest), by path."""
