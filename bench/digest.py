@@ -19,13 +19,12 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from feedpress import digest as select
 from feedpress.config import load as load_config
-from feedpress.mailing import digest_body, published
-from feedpress.messages import MessageMaker, Recipient
+from feedpress.mail import select
+from feedpress.mail.bodies import Renderer, digest_body
+from feedpress.mail.campaign import published
+from feedpress.mail.messages import MessageMaker, Recipient
 from feedpress.model import Post
-from feedpress.render import Renderer
-from feedpress.subscribers import Subscriber
 
 
 def max_rss_mb() -> float:
@@ -71,8 +70,7 @@ def main() -> None:
     for n in range(args.subscribers):
         choice = variants[n % len(variants)]
         if choice not in makers:
-            probe = Subscriber("x@example.org", "", choice[0], choice[1])
-            body = digest_body(config, renderer, in_window, probe)
+            body = digest_body(config, renderer, in_window, choice)
             makers[choice] = None if body is None else MessageMaker(
                 config.email, config.site.title, body, "digest", now, b"benchmark secret")
         maker = makers[choice]

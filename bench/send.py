@@ -39,14 +39,14 @@ from runner import apt_install
 
 from feedpress.config import Config
 from feedpress.config import load as load_config
-from feedpress.mailing import digest_body, published
+from feedpress.mail.bodies import Renderer, digest_body
+from feedpress.mail.campaign import published
+from feedpress.mail.delivery import Job, Policy, Sender
+from feedpress.mail.ledger import open_ledger
+from feedpress.mail.messages import MessageMaker, Recipient
+from feedpress.mail.subscribers import Subscriber
+from feedpress.mail.transports import SmtpTransport
 from feedpress.mailsettings import SmtpSettings
-from feedpress.messages import MessageMaker, Recipient
-from feedpress.render import Renderer
-from feedpress.send import Job, Policy, Sender
-from feedpress.store import open_store
-from feedpress.subscribers import Subscriber
-from feedpress.transports import SmtpTransport
 
 
 @contextmanager
@@ -104,7 +104,7 @@ def main() -> None:
     now = datetime.fromisoformat(args.now).astimezone(UTC)
     config = load_config(args.config)
     body = digest_body(config, Renderer(config), published(config, now)[:args.posts],
-                       Subscriber("x@example.org", "X"))
+                       Subscriber("x@example.org", "X").choice)
     assert body is not None, "no posts to send"
     maker = MessageMaker(config.email, config.site.title, body, "digest", now, b"bench")
     for kind in args.sinks.split(","):
@@ -118,7 +118,7 @@ def run(kind: str, port: int, connections: int, config: Config, maker: MessageMa
     settings = SmtpSettings(host="127.0.0.1", port=port, security="none",
                             connections=connections)
     with tempfile.TemporaryDirectory() as folder, \
-            open_store(Path(folder) / "state.db", now) as ledger:
+            open_ledger(Path(folder) / "state.db", now) as ledger:
         campaign = ledger.open_digest(now, now, ["bench"])
         sender = Sender(SmtpTransport(settings, None), ledger, campaign,
                         config.email.sender_address, Policy(retries=0))

@@ -14,8 +14,8 @@ import pytest
 import yaml
 
 from feedpress import config as config_module
-from feedpress.builder import BuildReport, build
 from feedpress.config import Config
+from feedpress.feeds import BuildReport, build
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).resolve().parent / "data"

@@ -15,8 +15,8 @@ from html import escape
 from feedgen.entry import FeedEntry
 from lxml import etree
 
-from feedpress.feeds import _author, _image_type  # what feedgen is given, not how it writes
-from feedpress.markup import Rendered, feed_html
+from feedpress.feeds.formats import _author, _image_type  # what feedgen is given, not how it writes
+from feedpress.feeds.markup import Rendered, feed_html
 from feedpress.model import FeedOptions, Post
 
 ATOM = "http://www.w3.org/2005/Atom"

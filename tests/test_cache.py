@@ -18,11 +18,10 @@ from pathlib import Path
 import pytest
 
 from conftest import NOW, Project
-from feedpress import cache as cache_module
-from feedpress import parallel
-from feedpress.builder import BuildReport, build, default_cache
-from feedpress.cache import open_cache
 from feedpress.errors import InvalidPostsError
+from feedpress.feeds import BuildReport, build, default_cache, parallel
+from feedpress.feeds import cache as cache_module
+from feedpress.feeds.cache import open_cache
 
 
 def cached_build(project: Project, now: datetime = NOW, **options: object) -> BuildReport:
@@ -246,9 +245,9 @@ def test_parallel_and_serial_builds_are_byte_identical(project: Project, tmp_pat
 def test_cached_posts_round_trip_exactly() -> None:
     """Every field of every sample post survives the cache's encoding."""
     from conftest import ROOT
-    from feedpress.builder import load
-    from feedpress.cache import pack_post, unpack_post
     from feedpress.config import load as load_config
+    from feedpress.feeds import load
+    from feedpress.feeds.cache import pack_post, unpack_post
 
     _, valid, _ = load(load_config(ROOT / "feedpress.yaml"), NOW)
     assert len(valid) >= 15
@@ -260,10 +259,10 @@ def test_cached_posts_round_trip_exactly() -> None:
 
 def test_cards_round_trip_exactly_and_say_what_their_posts_say() -> None:
     from conftest import ROOT
-    from feedpress.builder import load
-    from feedpress.cache import Checked, pack_card, unpack_card
     from feedpress.config import load as load_config
     from feedpress.errors import Problem, Severity
+    from feedpress.feeds import load
+    from feedpress.feeds.cache import Checked, pack_card, unpack_card
     from feedpress.model import Card, from_us
 
     config = load_config(ROOT / "feedpress.yaml")

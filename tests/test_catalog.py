@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
-from feedpress.catalog import assemble
+from feedpress.feeds.catalog import assemble
 from feedpress.model import Card, Tag, from_us, to_us
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)

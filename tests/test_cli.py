@@ -582,7 +582,7 @@ def test_build_while_another_holds_the_cache_says_so_without_a_traceback(
 ) -> None:
     import sqlite3
 
-    from feedpress import cache
+    from feedpress.feeds import cache
 
     project.post("alpha", "one", id="urn:uuid:1")
     assert feedpress("build", "--now", NOW).exit_code == 0

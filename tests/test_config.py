@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from conftest import NOW, Project
-from feedpress.builder import check
 from feedpress.config import Config, load
 from feedpress.errors import ConfigError, Problem
+from feedpress.feeds import check
 from feedpress.model import ALL_FORMATS, Author
 
 # Line numbers, for reference:

@@ -11,12 +11,12 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from conftest import NOW, ROOT
-from feedpress import digest as select
 from feedpress.config import load
-from feedpress.mailing import digest_body, published, signer
-from feedpress.messages import MessageMaker, Recipient, Signer
-from feedpress.render import Renderer
-from feedpress.subscribers import Subscriber
+from feedpress.mail import select
+from feedpress.mail.bodies import Renderer, digest_body
+from feedpress.mail.campaign import published, signer
+from feedpress.mail.messages import MessageMaker, Recipient, Signer
+from feedpress.mail.subscribers import Subscriber
 
 
 def key_pair() -> tuple[bytes, str]:
@@ -35,7 +35,7 @@ def signed() -> tuple[bytes, str]:
     config = load(ROOT / "feedpress.yaml")
     window = select.Window(NOW - config.email.digest.first_window, NOW)
     posts = select.in_window(published(config, NOW), window)
-    body = digest_body(config, Renderer(config), posts, Subscriber("a@example.org", "A"))
+    body = digest_body(config, Renderer(config), posts, Subscriber("a@example.org", "A").choice)
     assert body is not None
     maker = MessageMaker(config.email, config.site.title, body, "digest", NOW, b"key",
                          Signer("mail2026", "news.example.org", private))

@@ -29,10 +29,9 @@ from lxml import etree
 
 from conftest import BASE_CONFIG, NOW, ROOT, Project, run_main
 from feedpress import config as config_module
-from feedpress import digest as select
-from feedpress import mailing, subscribers, tokens
-from feedpress.messages import MessageMaker, Recipient
-from feedpress.render import Body, Renderer
+from feedpress.mail import bodies, campaign, select, subscribers, tokens
+from feedpress.mail.bodies import Body, Renderer
+from feedpress.mail.messages import MessageMaker, Recipient
 
 SAMPLE_CONFIG = ROOT / "feedpress.yaml"
 NOW_ISO = "2026-11-25T12:00Z"
@@ -40,7 +39,7 @@ SECRET = "test secret: never used for real mail"
 SAMPLE_LIST = "blogs.news.example.org"
 SAMPLE_ALERTS_LIST = "alerts.blogs.news.example.org"
 SAMPLE_DOMAIN = "news.example.org"
-PACKAGE_CSS = (ROOT / "src" / "feedpress" / "templates" / "email" / "style.css").read_text(
+PACKAGE_CSS = (ROOT / "src" / "feedpress" / "mail" / "templates" / "style.css").read_text(
     encoding="utf-8")
 URGENT_HEADERS = {"X-Priority": "1", "Importance": "High", "Priority": "urgent"}
 MAX_HTML_BYTES = 100_000
@@ -255,7 +254,7 @@ def newsroom(tmp_path_factory: pytest.TempPathFactory) -> Newsroom:
     out = root / "preview"
     run = preview(project.config_path, "digest", out)
     assert run.code == 0, run.err
-    posts = mailing.published(project.config(), NOW)
+    posts = campaign.published(project.config(), NOW)
     return Newsroom(project, out, run, {p.slug: p.url for p in posts},
                     ("gamma-breaking", "alpha-breaking"))
 
@@ -431,7 +430,7 @@ def test_token_is_the_hmac_of_list_and_address_under_the_env_secret(sample: Samp
     expected = hmac.new(SECRET.encode(), expected_payload, sha256).digest()
     assert base64.urlsafe_b64encode(expected).rstrip(b"=").decode() == signature
     assert tokens.verify(b"another secret", token) is None
-    assert tokens.verify(mailing.PREVIEW_SECRET, token) is None
+    assert tokens.verify(campaign.PREVIEW_SECRET, token) is None
 
 
 def test_without_the_env_var_the_preview_says_its_links_use_a_placeholder_key(
@@ -945,7 +944,7 @@ def test_script_in_a_summary_is_escaped(project: Project, tmp_path: Path) -> Non
 
 
 def posts_of(project: Project) -> dict[str, Any]:
-    return {p.slug: p for p in mailing.published(project.config(), NOW)}
+    return {p.slug: p for p in campaign.published(project.config(), NOW)}
 
 
 def test_window_is_open_at_since_and_closed_at_until(project: Project) -> None:
@@ -954,7 +953,7 @@ def test_window_is_open_at_since_and_closed_at_until(project: Project) -> None:
     project.post("alpha", "after-since", date=iso(since + timedelta(seconds=1)))
     project.post("alpha", "at-until", date=iso(until))
     project.post("alpha", "after-until", date=iso(until + timedelta(seconds=1)))
-    posts = mailing.published(project.config(), NOW)
+    posts = campaign.published(project.config(), NOW)
     window = select.Window(since, until)
     assert {p.slug for p in posts if window.holds(p)} == {"after-since", "at-until"}
     assert [p.slug for p in select.in_window(posts, window)] == ["at-until", "after-since"]
@@ -997,7 +996,7 @@ def test_since_and_until_bound_the_preview(project: Project, tmp_path: Path) -> 
 def test_posts_already_sent_are_left_out(project: Project) -> None:
     project.post("alpha", "one", date=iso(NOW - timedelta(hours=1)))
     project.post("alpha", "two", date=iso(NOW - timedelta(hours=2)))
-    posts = mailing.published(project.config(), NOW)
+    posts = campaign.published(project.config(), NOW)
     window = select.Window(NOW - timedelta(days=1), NOW)
     sent = frozenset({posts_of(project)["one"].id})
     assert [p.slug for p in select.in_window(posts, window, sent)] == ["two"]
@@ -1019,7 +1018,7 @@ def test_a_post_matches_chosen_blogs_case_insensitively_and_tags_by_slug(
                               "none@example.org,None,gamma,\n")
     rows, problems = subscribers.load(path)
     assert problems == []
-    posts = mailing.published(project.config(), NOW)
+    posts = campaign.published(project.config(), NOW)
     chosen = {row.email.split("@")[0]: {p.slug for p in posts if select.matches(p, row.choice)}
               for row in rows}
     assert chosen == {
@@ -1047,7 +1046,7 @@ def test_max_items_shows_the_newest_and_counts_the_rest(project: Project,
     for i in range(5):
         project.post("alpha", f"p{i}", date=iso(NOW - timedelta(hours=i + 1)),
                      breaking=(i == 3))
-    posts = mailing.published(project.config(), NOW)
+    posts = campaign.published(project.config(), NOW)
     laid_out = select.compose(posts, project.config().blogs, 2)
     assert (laid_out.count, laid_out.more) == (5, 3)
     assert [p.slug for p in laid_out.posts] == ["p3", "p0"]  # breaking first, then newest
@@ -1081,18 +1080,18 @@ def test_everyone_with_the_same_choices_gets_the_same_body(project: Project) -> 
                               "five@example.org,Five,beta,sahel\n")
     rows, _ = subscribers.load(path)
     config = project.config()
-    posts = mailing.published(config, NOW)
-    found = select.variants(rows, posts, config.blogs, 30)
+    posts = campaign.published(config, NOW)
+    found = select.variants([r.choice for r in rows], posts, config.blogs, 30)
     assert len(found) == 2  # five's choice matches nothing: no digest
     assert rows[0].choice == rows[1].choice and rows[2].choice == rows[3].choice
     assert [p.slug for p in found[rows[0].choice].posts] == ["a1"]
     assert [p.slug for p in found[rows[2].choice].posts] == ["a1", "b1"]
     assert rows[4].choice not in found
     renderer = Renderer(config)
-    one = mailing.digest_body(config, renderer, posts, rows[0])
-    two = mailing.digest_body(config, Renderer(config), posts, rows[1])
+    one = bodies.digest_body(config, renderer, posts, rows[0].choice)
+    two = bodies.digest_body(config, Renderer(config), posts, rows[1].choice)
     assert one is not None and one == two
-    assert mailing.digest_body(config, renderer, posts, rows[4]) is None
+    assert bodies.digest_body(config, renderer, posts, rows[4].choice) is None
 
 
 def test_alerts_due_respects_max_age_and_alerts_already_sent(project: Project) -> None:
@@ -1316,6 +1315,6 @@ def test_subscriber_option_finds_an_idn_address_as_written_in_the_csv(
 ])
 def test_a_digest_subject_counts_its_posts(template: str | None, count: int,
                                            subject: str) -> None:
-    from feedpress.mailing import _subject
+    from feedpress.mail.bodies import _subject
 
     assert _subject(template, "Newsroom", count) == subject

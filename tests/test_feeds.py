@@ -3,7 +3,7 @@
 RSS and Atom are parsed with feedparser (bozo must stay 0). feedparser 6.0 has no JSON Feed
 parser, so JSON feeds are read with `json`. Atom is validated against the RFC 4287 RELAX NG
 schema and JSON Feed against the JSON Feed 1.1 schema, both in tests/data. Expected values
-come from the post files as `feedpress.builder.load` reads them, from the config, and from
+come from the post files as `feedpress.feeds.load` reads them, from the config, and from
 the specs (RSS 2.0, RFC 4287, JSON Feed 1.1, the README); never from feedpress's output.
 """
 
@@ -32,13 +32,14 @@ from lxml import etree
 
 from conftest import BASE_CONFIG, DATA, NOW, ROOT, Project
 from feedgen_items import reference_item
-from feedpress import builder, feeds
+from feedpress import feeds
 from feedpress.config import Config
 from feedpress.config import load as load_config
 from feedpress.errors import Severity
-from feedpress.markup import first_paragraph, markdown_to_html, render
+from feedpress.feeds import formats
+from feedpress.feeds.markup import first_paragraph, markdown_to_html, render
+from feedpress.feeds.posts import read_body
 from feedpress.model import Author, FeedOptions, Image, Post, Tag
-from feedpress.posts import read_body
 
 # ---------------------------------------------------------------------------------------------
 # Helpers: reading feeds
@@ -370,11 +371,11 @@ def category_problems(categories: list[str], post: Post, names: dict[str, str]) 
 
 @dataclass
 class Built:
-    """A project built into `out`, with its posts as feedpress.builder.load reads them."""
+    """A project built into `out`, with its posts as feedpress.feeds.load reads them."""
 
     config: Config
     out: Path
-    report: builder.BuildReport
+    report: feeds.BuildReport
     posts: list[Post]
     live: list[Post]
     now: datetime
@@ -402,7 +403,7 @@ class Built:
 def build_project(project: Project, now: datetime = NOW, **options: Any) -> Built:
     report = project.build(now, **options)
     config = project.config()
-    _, posts, _ = builder.load(config, now)
+    _, posts, _ = feeds.load(config, now)
     return Built(config, options.get("out_dir", project.out), report, posts,
                  published(posts, now), now)
 
@@ -490,8 +491,8 @@ def small_corpus(project: Project) -> None:
 def sample(tmp_path_factory: pytest.TempPathFactory) -> Built:
     config = load_config(ROOT / "feedpress.yaml")
     out = tmp_path_factory.mktemp("sample") / "public"
-    report = builder.build(config, NOW, out_dir=out)
-    _, posts, _ = builder.load(config, NOW)
+    report = feeds.build(config, NOW, out_dir=out)
+    _, posts, _ = feeds.load(config, NOW)
     return Built(config, out, report, posts, published(posts, NOW), NOW)
 
 
@@ -1491,9 +1492,9 @@ def test_items_match_feedgen_byte_for_byte(
     for post in everyone:
         body = "Body & <b>bold</b>\r\n\ttab.\n" if post.digest.isdigit() else read_body(post)
         rendered = render(post, body)
-        ours = feeds.item_fragments(post, rendered, options)
+        ours = formats.item_fragments(post, rendered, options)
         reference = reference_item(post, rendered, options, fmt).encode("utf-8")
-        if feeds.item(ours, fmt) != reference:  # type: ignore[arg-type]
+        if formats.item(ours, fmt) != reference:  # type: ignore[arg-type]
             differ.append(post.slug)
     assert len(everyone) >= 50
     assert differ == []
@@ -1534,4 +1535,4 @@ def test_rendering_markdown_does_not_leak_memory() -> None:
 
 @pytest.mark.parametrize("text", ["a & b <c> \r\n", "é ب 😀 &amp; ]]> \r", "", "plain"])
 def test_content_escaped_as_bytes_is_the_text_escape_in_utf8(text: str) -> None:
-    assert feeds._text_utf8(text) == feeds._text(text).encode("utf-8")
+    assert formats._text_utf8(text) == formats._text(text).encode("utf-8")

@@ -15,7 +15,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from feedpress import markup
+from feedpress.feeds import markup
 
 BASES = [
     "https://news.example.org/al-marsad/2026/11/26/a-post/",

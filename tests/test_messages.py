@@ -12,12 +12,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from conftest import NOW, ROOT
-from feedpress import digest as select
 from feedpress.config import load
-from feedpress.mailing import alert_body, digest_body, published
-from feedpress.messages import MessageMaker, Recipient, Stream
-from feedpress.render import Body, Renderer, personalise
-from feedpress.subscribers import Subscriber
+from feedpress.mail import select
+from feedpress.mail.bodies import Body, Renderer, alert_body, digest_body, personalise
+from feedpress.mail.campaign import published
+from feedpress.mail.messages import MessageMaker, Recipient, Stream
+from feedpress.mail.subscribers import Subscriber
 
 NAMES = ["Ana", "عمر حداد " * 12, "O'Brien & <Sons>", "", "x" * 200, "é" * 100]
 
@@ -28,7 +28,7 @@ def sample_bodies() -> list[tuple[Body, Stream]]:
     window = select.Window(NOW - config.email.digest.first_window, NOW)
     renderer = Renderer(config)
     digest = digest_body(config, renderer, select.in_window(posts, window),
-                         Subscriber("a@example.org", "A"))
+                         Subscriber("a@example.org", "A").choice)
     assert digest is not None
     alert = alert_body(config, renderer, next(p for p in posts if p.breaking))
     return [(digest, "digest"), (alert, "alerts")]
@@ -62,7 +62,7 @@ def test_no_encoded_line_is_longer_than_quoted_printable_allows() -> None:
 
 def test_sample_previews_are_written_for_the_cli(tmp_path: Path) -> None:
     """The .eml of a preview parses, and its HTML part is the .html file, byte for byte."""
-    from feedpress.mailing import preview
+    from feedpress.mail import preview
 
     config = load(ROOT / "feedpress.yaml")
     done = preview(config, "digest", tmp_path / "a" / "b", NOW)
@@ -80,7 +80,7 @@ _QP_ALPHABET = "".join(map(chr, range(32, 127))) + "\t=. éж"
 @given(st.text(alphabet=_QP_ALPHABET, max_size=90))
 @settings(max_examples=600, deadline=None)
 def test_a_value_left_unencoded_is_one_binascii_leaves_unencoded(text: str) -> None:
-    from feedpress.messages import _qp
+    from feedpress.mail.messages import _qp
 
     encoded = _qp(text)
     if encoded == text:
@@ -93,7 +93,7 @@ def test_a_value_left_unencoded_is_one_binascii_leaves_unencoded(text: str) -> N
 @pytest.mark.parametrize("text", ["", "Reader Number 1", "reader1@example.org",
                                   "https://news.example.org/unsubscribe/abc.def", "x" * 69])
 def test_plain_values_are_left_as_they_are(text: str) -> None:
-    from feedpress.messages import _qp
+    from feedpress.mail.messages import _qp
 
     assert _qp(text) == text
 
@@ -101,7 +101,7 @@ def test_plain_values_are_left_as_they_are(text: str) -> None:
 @pytest.mark.parametrize("text", [".", "a=b", "trailing ", "tab\there", "x" * 70, "x" * 80,
                                   "café"])
 def test_other_values_are_encoded_as_binascii_encodes_them(text: str) -> None:
-    from feedpress.messages import _qp
+    from feedpress.mail.messages import _qp
 
     encoded = binascii.b2a_qp(text.encode("utf-8"), istext=True).decode("ascii")
     assert _qp(text) == encoded.replace("\n", "\r\n")

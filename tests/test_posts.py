@@ -17,10 +17,10 @@ from typing import Any
 import pytest
 
 from conftest import BASE_CONFIG, NOW, Project
-from feedpress.builder import build, check, default_cache, load
 from feedpress.errors import InvalidPostsError, Problem, Severity
+from feedpress.feeds import build, check, default_cache, load
+from feedpress.feeds.posts import read_body
 from feedpress.model import Author, Post
-from feedpress.posts import read_body
 
 # --------------------------------------------------------------------------- helpers
 
@@ -930,7 +930,7 @@ def test_the_forbidden_character_check_follows_the_xml_char_production() -> None
 def test_image_urls_are_made_absolute_as_urljoin_makes_them(base: str, url: str) -> None:
     from urllib.parse import urljoin
 
-    from feedpress.posts import absolute_url
+    from feedpress.feeds.posts import absolute_url
 
     assert absolute_url(base, url) == urljoin(base, url)
 
@@ -946,19 +946,19 @@ def test_image_urls_are_made_absolute_as_urljoin_makes_them(base: str, url: str)
 ])
 def test_front_matter_ends_at_the_first_line_that_is_a_fence(
         text: str, front: str, body: str) -> None:
-    from feedpress.posts import FrontMatter, split_front_matter
+    from feedpress.feeds.posts import FrontMatter, split_front_matter
 
     assert split_front_matter(text) == FrontMatter(front, body, 2)
 
 
 def test_front_matter_without_a_closing_fence_is_refused() -> None:
-    from feedpress.posts import split_front_matter
+    from feedpress.feeds.posts import split_front_matter
 
     assert split_front_matter("---\na: b\n----\n--") == "front matter is not closed by a line '---'"
 
 
 def test_post_files_are_found_in_the_order_of_their_paths(project: Project) -> None:
-    from feedpress.posts import discover
+    from feedpress.feeds.posts import discover
 
     for rel in ["beta/c.md", "alpha/b.md", "alpha/a/z.md", "alpha/a.md", "alpha/a-b.md",
                 "alpha/a/y/x.md", "alpha/.hidden.md", "alpha/notes.txt", "alpha/A.md"]:

@@ -32,10 +32,10 @@ from typing import Any
 import pytest
 
 from conftest import BASE_CONFIG, NOW, Project, run_main
-from feedpress.mailing import published
+from feedpress.mail.campaign import published
+from feedpress.mail.ledger import open_ledger, send_lock
+from feedpress.mail.transports import PermanentFailure, SmtpTransport, TemporaryFailure
 from feedpress.mailsettings import SmtpSettings
-from feedpress.store import open_store, send_lock
-from feedpress.transports import PermanentFailure, SmtpTransport, TemporaryFailure
 from smtp_servers import PASSWORD, USERNAME, Certificates, Mailbox, make_certificates, serve
 
 SECRET = "test secret: never used for real mail"
@@ -208,7 +208,7 @@ def test_digest_goes_to_every_eligible_subscriber_once(project: Project) -> None
     box = Mailbox()
     with serve(box) as port:
         configure(project, port)
-        with open_store(project.root / ".feedpress" / "state.db", NOW) as store:
+        with open_ledger(project.root / ".feedpress" / "state.db", NOW) as store:
             store.suppress(address(0), ("digest",), "unsubscribed")
         run = feedpress(project, "digest", "--send")
         again = feedpress(project, "digest", "--send")
@@ -920,7 +920,7 @@ def test_a_read_only_ledger_is_a_clear_error_and_nothing_is_sent(
     box = Mailbox()
     with serve(box) as port:
         configure(project, port, smtp={"connections": 1})
-        with open_store(state, NOW) as store:
+        with open_ledger(state, NOW) as store:
             if resuming:  # an unfinished campaign from an earlier run, nothing sent yet
                 store.open_digest(NOW - timedelta(days=7), NOW, ids(project, "markets"))
         state.chmod(0o444)

@@ -13,10 +13,10 @@ from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 import pytest
 
 from conftest import BASE_CONFIG, NOW, Project
-from feedpress import tokens
 from feedpress.cli import main
-from feedpress.store import open_store
-from feedpress.unsubscribe import UnsubscribeApp
+from feedpress.mail import tokens
+from feedpress.mail.ledger import open_ledger
+from feedpress.mail.unsubscribe import UnsubscribeApp
 
 SECRET = b"endpoint test secret"
 LISTS: dict[str, Any] = {"blogs.news.example.org": "digest",
@@ -54,7 +54,7 @@ def request(url: str, method: str = "GET", body: bytes | None = None) -> tuple[i
 def suppressed(state: Path) -> list[tuple[str, str]]:
     if not state.exists():
         return []
-    with open_store(state, NOW) as ledger:
+    with open_ledger(state, NOW) as ledger:
         return [(a, s) for a, s, _, _ in ledger.suppressions()]
 
 

@@ -18,7 +18,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from conftest import ROOT
-from feedpress import posts, yamltext
+from feedpress import yamltext
+from feedpress.feeds import posts
 from feedpress.text import decode
 
 ERROR = object()

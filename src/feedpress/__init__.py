@@ -10,8 +10,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
-
 from feedpress.errors import (
     ConfigError,
     FeedpressError,
@@ -20,16 +18,17 @@ from feedpress.errors import (
     Severity,
 )
 from feedpress.model import Author, Blog, Image, Post, Site, Tag
+from feedpress.version import __version__
 
 if TYPE_CHECKING:
-    from feedpress.builder import BuildReport, build, check
     from feedpress.config import Config
     from feedpress.config import load as load_config
+    from feedpress.feeds import BuildReport, build, check
 
 _LAZY = {
-    "BuildReport": ("feedpress.builder", "BuildReport"),
-    "build": ("feedpress.builder", "build"),
-    "check": ("feedpress.builder", "check"),
+    "BuildReport": ("feedpress.feeds", "BuildReport"),
+    "build": ("feedpress.feeds", "build"),
+    "check": ("feedpress.feeds", "check"),
     "Config": ("feedpress.config", "Config"),
     "load_config": ("feedpress.config", "load"),
 }

@@ -17,10 +17,10 @@ from typing import Any, TypeVar
 
 import click
 
-from feedpress import __version__
 from feedpress.config import Config, find
 from feedpress.config import load as load_config
 from feedpress.errors import FeedpressError, Problem
+from feedpress.version import __version__
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -115,8 +115,8 @@ def build(out: Path | None, dry_run: bool, keep_going: bool, no_cache: bool,
         feedpress build --out public
         feedpress build --check      # in CI: fail if public/ is out of date
     """
-    from feedpress.builder import build as run_build
-    from feedpress.builder import default_cache
+    from feedpress.feeds import build as run_build
+    from feedpress.feeds import default_cache
 
     config = _config()
     report = run_build(config, _now(), out_dir=out, dry_run=dry_run, keep_going=keep_going,
@@ -141,7 +141,7 @@ def check() -> None:
     Example:
         feedpress check
     """
-    from feedpress.builder import check as run_check
+    from feedpress.feeds import check as run_check
 
     problems = run_check(_config(), _now())
     _problems(problems)
@@ -161,7 +161,7 @@ def pin_ids() -> None:
     Example:
         feedpress pin-ids
     """
-    from feedpress.builder import load
+    from feedpress.feeds import load
     from feedpress.scaffold import pin_id
 
     _, posts, problems = load(_config(), _now())
@@ -247,21 +247,22 @@ def _mail_command(stream: str, help_text: str) -> Callable[..., None]:
 
 def _preview(kind: str, folder: Path, since: datetime | None, until: datetime | None,
              subscriber: str | None, what: str) -> None:
-    from feedpress.mailing import preview
+    from feedpress.mail import preview
 
     done = preview(_config(), kind, folder, _now(),  # type: ignore[arg-type]
                    since=since, until=until, subscriber_email=subscriber)
-    if done is None:
-        click.echo(f"Nothing new to send: no {what} in the window.")
-        return
     for note in done.notes:
         click.echo(f"note: {note}", err=True)
+    if not done.due:
+        click.echo(f"Nothing new to send: no {what} in the window.")
+    elif done.skipped is not None:
+        click.echo(f"Nothing to preview: {done.skipped}.")
     for path in done.paths:
         click.echo(str(_shown(path)))
 
 
 def _send(kind: str, dry_run: Path | None, to: str | None, what: str) -> None:
-    from feedpress.campaign import SendOptions, send
+    from feedpress.mail import SendOptions, send
 
     progress = _Progress()
     summary = send(_config(), kind, _now(),  # type: ignore[arg-type]
@@ -351,7 +352,7 @@ def subscribers_list() -> None:
     Example:
         feedpress subscribers list
     """
-    from feedpress.audience import members
+    from feedpress.mail import members
 
     found, problems = members(_config(), _now())
     _problems(problems)
@@ -370,9 +371,9 @@ def subscribers_check() -> None:
     Example:
         feedpress subscribers check
     """
-    from feedpress.subscribers import load
+    from feedpress.mail import load_subscribers
 
-    rows, problems = load(_config().email.subscribers)
+    rows, problems = load_subscribers(_config().email.subscribers)
     _problems(problems)
     click.echo(f"{len(rows)} valid row(s), {len(problems)} problem(s)")
     if problems:
@@ -388,7 +389,7 @@ def subscribers_export() -> None:
     Example:
         feedpress subscribers export > subscribers-now.csv
     """
-    from feedpress.audience import export, members
+    from feedpress.mail import export, members
 
     found, problems = members(_config(), _now())
     _problems(problems)
@@ -402,7 +403,7 @@ def _suppression_command(name: str, suppressed: bool, help_text: str) -> None:
     @click.option("--stream", type=click.Choice(["digest", "alerts", "all"]), default="all",
                   show_default=True, help="Which stream.")
     def command(email: str, stream: str) -> None:
-        from feedpress.audience import set_suppressed, streams_for
+        from feedpress.mail import set_suppressed, streams_for
 
         changed = set_suppressed(_config(), _now(), email, streams_for(stream),
                                  suppressed=suppressed)
@@ -439,8 +440,7 @@ def serve_unsubscribe(host: str, port: int) -> None:
     """
     from wsgiref.simple_server import make_server
 
-    from feedpress.mailing import secret
-    from feedpress.unsubscribe import UnsubscribeApp
+    from feedpress.mail import UnsubscribeApp, secret
 
     config = _config()
     key, _ = secret(config, required=True)

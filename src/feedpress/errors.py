@@ -53,6 +53,11 @@ class Problem:
         return cls(Path(path), line, field, message, Severity(severity))
 
 
+def by_place(problem: Problem) -> tuple[str, int]:
+    """The order problems are listed in: by file, then by line, whatever found them."""
+    return str(problem.path), problem.line or 0
+
+
 def relative(path: Path) -> Path:
     """`path` as the user would type it from the current folder, where that is shorter."""
     try:

@@ -10,9 +10,9 @@ from zoneinfo import ZoneInfo
 
 from feedpress.config import CONFIG_NAME, Config
 from feedpress.errors import FeedpressError, UsageError
+from feedpress.feeds import default_id
+from feedpress.files import write_atomic
 from feedpress.model import Post
-from feedpress.output import write_atomic
-from feedpress.posts import default_id
 from feedpress.text import slugify
 
 _CONFIG = """\
@@ -59,13 +59,12 @@ def init_project(folder: Path, now: datetime) -> list[Path]:
 
 def copy_email_templates(target: Path) -> list[Path]:
     """The default email templates, copied for editing; existing files are kept."""
-    from importlib.resources import files
+    from feedpress.mail import shipped_templates
 
     written = []
-    for source in sorted(files("feedpress").joinpath("templates/email").iterdir(),
-                         key=lambda s: s.name):
+    for source in shipped_templates():
         path = target / source.name
-        if source.is_file() and not path.exists():
+        if not path.exists():
             write_atomic(path, source.read_bytes())
             written.append(path)
     return written

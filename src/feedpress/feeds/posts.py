@@ -365,6 +365,14 @@ def locate(path: Path, field: str) -> int | None:
     return split.yaml.count("\n") + split.yaml_first_line
 
 
+def located(problem: Problem) -> Problem:
+    """`problem` with its line, where it names a field of a post but no line yet."""
+    if problem.line is not None or problem.field is None:
+        return problem
+    line = locate(problem.path, problem.field)
+    return Problem(problem.path, line, problem.field, problem.message, problem.severity)
+
+
 def parse_time(value: str, tz: ZoneInfo) -> datetime:
     """An ISO 8601 date or date-time; without an offset it is read in `tz`. Returns UTC."""
     value = value.strip()

@@ -33,10 +33,10 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from feedpress import __version__
 from feedpress.errors import FeedpressError, Problem, relative
+from feedpress.feeds.posts import Stat
 from feedpress.model import Author, Card, Image, Post, Tag, from_us, to_us
-from feedpress.posts import Stat
+from feedpress.version import __version__
 
 SCHEMA_VERSION = "6"
 _SCHEMA = """
@@ -171,8 +171,18 @@ def _metadata_version(dist: str) -> str:
         return "?"
 
 
+def source_files() -> list[Path]:
+    """Every Python file of the feedpress package, wings included, in a fixed order."""
+    package = Path(__file__).resolve().parent.parent
+    return sorted(package.rglob("*.py"), key=lambda path: path.relative_to(package).parts)
+
+
 def _source_code() -> bytes:
-    return b"\0".join(p.read_bytes() for p in sorted(Path(__file__).parent.glob("*.py")))
+    """Each source file's place in the package and its bytes: a file moved or edited
+    anywhere in the package empties the cache."""
+    package = Path(__file__).resolve().parent.parent
+    return b"\0".join(path.relative_to(package).as_posix().encode() + b"\0" + path.read_bytes()
+                      for path in source_files())
 
 
 class Cache:

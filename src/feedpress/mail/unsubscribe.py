@@ -16,8 +16,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
 
-from feedpress import tokens
-from feedpress.store import Stream, open_store
+from feedpress.mail import tokens
+from feedpress.mail.ledger import open_ledger
+from feedpress.mail.select import Stream
 
 StartResponse = Callable[[str, list[tuple[str, str]]], Any]
 _PAGE = """<!DOCTYPE html>
@@ -50,7 +51,7 @@ class UnsubscribeApp:
         list_id, address = found
         stream = self.lists[list_id]
         if method == "POST":
-            with open_store(self.state, self.clock()) as ledger:
+            with open_ledger(self.state, self.clock()) as ledger:
                 ledger.suppress(address, (stream,), "unsubscribed")
             return _reply(start_response, "200 OK", "You are unsubscribed",
                           f"<p>{escape(address)} will get no more {_what(stream)}.</p>")

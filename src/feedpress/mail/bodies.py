@@ -15,19 +15,20 @@ import textwrap
 from dataclasses import dataclass
 from datetime import datetime
 from html import escape
-from pathlib import Path, PurePosixPath
+from importlib.resources import files
+from importlib.resources.abc import Traversable
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import jinja2
 
-from feedpress.catalog import feed_url
+from feedpress import feeds
 from feedpress.config import Config
-from feedpress.digest import Digest
 from feedpress.errors import FeedpressError
-from feedpress.markup import render as render_markdown
+from feedpress.mail import select
+from feedpress.mail.select import Choice, Digest
 from feedpress.model import Author, Post
-from feedpress.posts import read_body
 
 WIDTH = 72
 MAX_HTML_BYTES = 100_000
@@ -74,6 +75,7 @@ class Renderer:
         self.env = _environment(config.email.templates)
         self.env.filters.update(direction=direction, names=_names, localtime=self._localtime)
         self._summaries: dict[str, str] = {}
+        self._feeds = feeds.feed_links(config)
         try:
             self.css = self.env.loader.get_source(self.env, "style.css")[0]  # type: ignore[union-attr]
         except jinja2.TemplateNotFound:
@@ -100,14 +102,9 @@ class Renderer:
         return Body(subject, wrap(text), inline(html))
 
     def _context(self, subject: str, posts: tuple[Post, ...]) -> dict[str, Any]:
-        site = self.config.site
-        fmt = self.config.feeds.formats[0]
-        feeds = {"site": feed_url(site.feeds_url, PurePosixPath("."), fmt)}
-        feeds.update({b.id: feed_url(site.feeds_url, PurePosixPath(b.id), fmt)
-                      for b in self.config.blogs})
         return {
-            "site": site, "blogs": self.config.blogs, "subject": subject, "css": self.css,
-            "words": WORDS, "feeds": feeds, "name": NAME, "email": EMAIL,
+            "site": self.config.site, "blogs": self.config.blogs, "subject": subject,
+            "css": self.css, "words": WORDS, "feeds": self._feeds, "name": NAME, "email": EMAIL,
             "unsubscribe_url": UNSUBSCRIBE,
             "summaries": {p.id: self._summary(p) for p in posts},
         }
@@ -115,13 +112,52 @@ class Renderer:
     def _summary(self, post: Post) -> str:
         found = self._summaries.get(post.id)
         if found is None:
-            found = post.summary or render_markdown(post, read_body(post)).summary
+            found = feeds.summary(post)
             self._summaries[post.id] = found
         return found
 
     def _localtime(self, moment: datetime) -> str:
         local = moment.astimezone(self.tz)
         return f"{local:%d %b %Y, %H:%M} {local.tzname()}"
+
+
+def digest_body(config: Config, renderer: Renderer, posts: list[Post],
+                choice: Choice) -> Body | None:
+    """The digest body for subscribers with `choice`, or None when no post matches.
+
+    Past the size where Gmail clips a message, fewer posts are shown and the
+    rest counted in "N more on the site": on the busiest day a digest still
+    goes out.
+    """
+    mine = [p for p in posts if select.matches(p, choice)]
+    if not mine:
+        return None
+    subject = _subject(config.email.digest.subject, config.site.title, len(mine))
+    shown = config.email.digest.max_items
+    while True:
+        body = renderer.digest(select.compose(mine, config.blogs, shown), subject)
+        if body.fits or shown == 1:
+            return body
+        ratio = (MAX_HTML_BYTES - PERSONAL_BYTES) / len(body.html.encode("utf-8"))
+        shown = max(1, min(shown - 1, int(min(shown, len(mine)) * ratio * 0.95)))
+
+
+def _subject(template: str | None, site: str, count: int) -> str:
+    """The digest's subject: the configured one, or one that counts in good English."""
+    if template is None:
+        template = "{site} — 1 new post" if count == 1 else "{site} — {count} new posts"
+    return template.replace("{site}", site).replace("{count}", str(count))
+
+
+def alert_body(config: Config, renderer: Renderer, post: Post) -> Body:
+    """The alert body for `post`: the same for every subscriber who wants it."""
+    return renderer.alert(post, f"{config.email.alert.subject_prefix} {post.title}")
+
+
+def shipped_templates() -> list[Traversable]:
+    """The default templates in the package, for `feedpress init` to copy for editing."""
+    return sorted((entry for entry in files("feedpress.mail").joinpath("templates").iterdir()
+                   if entry.is_file()), key=lambda entry: entry.name)
 
 
 def values(name: str, email: str, unsubscribe_url: str) -> dict[str, str]:
@@ -211,7 +247,7 @@ def _environment(project_templates: Path) -> jinja2.Environment:
     loaders: list[jinja2.BaseLoader] = []
     if project_templates.is_dir():
         loaders.append(jinja2.FileSystemLoader(project_templates))
-    loaders.append(jinja2.PackageLoader("feedpress", "templates/email"))
+    loaders.append(jinja2.PackageLoader("feedpress.mail", "templates"))
     return jinja2.Environment(
         loader=jinja2.ChoiceLoader(loaders),
         autoescape=jinja2.select_autoescape(["html"]),

@@ -18,9 +18,10 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from feedpress.messages import MessageMaker, Recipient
-from feedpress.store import STREAMS, Campaign, Store
-from feedpress.transports import Connection, PermanentFailure, TemporaryFailure, Transport
+from feedpress.mail.ledger import Campaign, Ledger
+from feedpress.mail.messages import MessageMaker, Recipient
+from feedpress.mail.select import STREAMS
+from feedpress.mail.transports import Connection, PermanentFailure, TemporaryFailure, Transport
 
 _DONE = object()
 
@@ -64,11 +65,11 @@ class Summary:
 class Sender:
     """Sends jobs over a transport's connections and records every outcome in the ledger."""
 
-    def __init__(self, transport: Transport, store: Store, campaign: Campaign, sender: str,
+    def __init__(self, transport: Transport, ledger: Ledger, campaign: Campaign, sender: str,
                  policy: Policy, *, sleep: Callable[[float], None] = time.sleep,
                  progress: Callable[[str, str], None] | None = None) -> None:
         self.transport = transport
-        self.store = store
+        self.ledger = ledger
         self.campaign = campaign
         self.sender = sender
         self.policy = policy
@@ -158,12 +159,12 @@ class Sender:
 
     def _suppress(self, address: str) -> None:
         with self._lock:
-            self.store.suppress(address, STREAMS, "bounced")
+            self.ledger.suppress(address, STREAMS, "bounced")
 
     def _record(self, address: str, status: str, message_id: str | None, error: str | None,
                 attempts: int) -> None:
         with self._lock:
-            self.store.record(self.campaign, address, status,  # type: ignore[arg-type]
+            self.ledger.record(self.campaign, address, status,  # type: ignore[arg-type]
                               message_id=message_id, error=error, attempts=attempts)
         self.progress(address, status)
 

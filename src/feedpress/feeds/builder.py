@@ -2,7 +2,7 @@
 
 The stages run in order and each is a separate module: `posts` loads and
 validates, `catalog` decides what is published where, `markup` renders,
-`feeds` serialises, `output` writes, `cache` remembers parsed posts and
+`formats` serialises, `output` writes, `cache` remembers parsed posts and
 built items between builds, and `memo` judges whether the last build
 still stands. This module wires them together, spreads the per-post and
 per-feed work over the machine's cores (`parallel`), and keeps score.
@@ -30,11 +30,13 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from functools import partial
 from pathlib import Path, PurePosixPath
-from typing import Any, NamedTuple
+from typing import Any
 
-from feedpress import cache as cache_module
-from feedpress import catalog, feeds, markup, memo, output, parallel, posts
-from feedpress.cache import (
+from feedpress.config import Config
+from feedpress.errors import InvalidPostsError, Problem, Severity, by_place
+from feedpress.feeds import cache as cache_module
+from feedpress.feeds import catalog, formats, markup, memo, output, parallel, posts
+from feedpress.feeds.cache import (
     Cache,
     Checked,
     Entry,
@@ -43,10 +45,8 @@ from feedpress.cache import (
     pack_post,
     unpack_card,
 )
-from feedpress.config import Config
-from feedpress.errors import InvalidPostsError, Problem, Severity
-from feedpress.model import Card, Format, Post
-from feedpress.posts import Stat
+from feedpress.feeds.posts import Stat
+from feedpress.model import Card, Format
 
 OPML_NAME = PurePosixPath("feeds.opml")
 CACHE_NAME = Path(".feedpress") / "cache.sqlite"
@@ -81,27 +81,6 @@ def default_cache(config: Config) -> Path:
     return config.path.parent / CACHE_NAME
 
 
-class Loaded(NamedTuple):
-    """Every post `load` found, as the commands that read posts without building need them."""
-
-    published: list[Post]  # newest first
-    valid: list[Post]  # drafts and future posts too, in the order of their files
-    problems: list[Problem]
-
-
-def load(
-    config: Config, now: datetime, *, cache: Cache | None = None, jobs: int = 1
-) -> Loaded:
-    """The published posts, every valid post, and every problem found on the way."""
-    if cache is None:
-        with open_cache(None, "") as memory:
-            return load(config, now, cache=memory, jobs=jobs)
-    cat, valid, problems = _catalog(config, now, cache, jobs, *posts.discover(config))
-    full = cache.posts(((card.key, card.digest) for card in valid), config.posts_dir)
-    return Loaded([full[card.key] for card in cat.posts], [full[card.key] for card in valid],
-                  problems)
-
-
 def _catalog(config: Config, now: datetime, cache: Cache, jobs: int,
              files: dict[str, Stat | None],
              problems: list[Problem]) -> tuple[catalog.Catalog, list[Card], list[Problem]]:
@@ -111,19 +90,7 @@ def _catalog(config: Config, now: datetime, cache: Cache, jobs: int,
     for checked in found:
         problems.extend(checked.problems)
     cat, clashes = catalog.assemble(valid, now, config.posts_dir)
-    return cat, valid, problems + [_located(p) for p in clashes]
-
-
-def check(config: Config, now: datetime) -> list[Problem]:
-    """Every problem with the config and posts, and a warning for each unpinned id."""
-    _, valid, problems = load(config, now)
-    for post in valid:
-        if not post.id_pinned:
-            problems.append(Problem(
-                post.path, posts.locate(post.path, "id"), "id",
-                f"not pinned; it would change with the file's blog or slug. "
-                f"Run `feedpress pin-ids` to write id: {post.id}", Severity.WARNING))
-    return sorted(problems, key=_where)
+    return cat, valid, problems + [posts.located(p) for p in clashes]
 
 
 def build(
@@ -166,10 +133,10 @@ def _build(config: Config, now: datetime, target: Path, dry_run: bool, keep_goin
         sink = output.Output(target, dry_run=dry_run, trust=cache_path is not None)
         specs = catalog.plan(config, cat)
         _write_feeds(config, specs, store, db_path, sink, salt, workers)
-        sink.put(OPML_NAME, feeds.opml(config.site.title, specs, config.site.feeds_url,
-                                       config.feeds.formats[0]))
+        sink.put(OPML_NAME, formats.opml(config.site.title, specs, config.site.feeds_url,
+                                         catalog.linked_format(config)))
         report = BuildReport(sink.finish(), len(specs), len(cat.posts), skipped,
-                             sorted((_as_warning(p) for p in problems), key=_where))
+                             sorted((_as_warning(p) for p in problems), key=by_place))
         if cache_path is not None and not dry_run and inputs.settled:
             store.remember(_memo(inputs, memo.window(valid, now), sink.digest, report))
     return report
@@ -181,7 +148,7 @@ def _usable(config: Config, cat: catalog.Catalog, problems: list[Problem],
     `keep_going`, the error that lists every problem."""
     errors = {p.path for p in problems if p.is_error}
     if errors and not keep_going:
-        raise InvalidPostsError(sorted(problems, key=_where))
+        raise InvalidPostsError(sorted(problems, key=by_place))
     bad = {key for path in errors if (key := posts.key_of(config, path)) is not None}
     return (_without(cat, bad) if errors else cat), len(errors)
 
@@ -338,11 +305,11 @@ def _write_feeds(config: Config, specs: list[catalog.FeedSpec], store: Cache, ca
     here; then the workers write the feeds, reading the items back from
     the cache, so that no process holds them all.
     """
-    formats = config.feeds.formats
+    wanted = config.feeds.formats
     recipes = {(spec.folder, fmt): recipe for spec in specs
-               for fmt, recipe in zip(formats, _recipes(spec, formats, salt), strict=True)}
+               for fmt, recipe in zip(wanted, _recipes(spec, wanted, salt), strict=True)}
     stale = [(spec, todo) for spec in specs
-             if (todo := tuple(fmt for fmt in formats
+             if (todo := tuple(fmt for fmt in wanted
                                if not sink.fresh(spec.file(fmt), recipes[spec.folder, fmt])))]
     work = _Work(config, _missing_items(stale, store), stale, cache_path, sink.out_dir,
                  sink.dry_run)
@@ -378,7 +345,7 @@ def _missing_items(stale: list[tuple[catalog.FeedSpec, tuple[Format, ...]]],
 
 def _items_of(work: _Work, index: int) -> list[bytes]:
     """A worker's task: the items of a run of posts, each in every format (see
-    `feeds.item_fragments`) and packed as the cache stores it.
+    `formats.item_fragments`) and packed as the cache stores it.
 
     Each stage runs over the whole run before the next (all bodies rendered,
     then all sanitised...): each library's code then stays in the processor's
@@ -388,7 +355,7 @@ def _items_of(work: _Work, index: int) -> list[bytes]:
     run = [cache_module.unpack_post(parsed, folder / key)
            for key, _, parsed in work.missing[index * _RUN : (index + 1) * _RUN]]
     rendered = markup.render_all(run, [posts.read_body(post) for post in run])
-    return [cache_module.pack_items(feeds.item_fragments(post, done, work.config.feeds))
+    return [cache_module.pack_items(formats.item_fragments(post, done, work.config.feeds))
             for post, done in zip(run, rendered, strict=True)]
 
 
@@ -400,7 +367,7 @@ def _feeds_of(work: _Work, index: int) -> list[tuple[int, bool]]:
     found = cache_module.reader(work.cache_path).items(keys)
     done = []
     for fmt in todo:
-        data = feeds.feed(work.config.site, spec, fmt, [feeds.item(found[key], fmt)
+        data = formats.feed(work.config.site, spec, fmt, [formats.item(found[key], fmt)
                                                         for key, _ in keys])
         done.append((len(data), output.place(work.out_dir, spec.file(fmt), data, work.dry_run)))
     return done
@@ -423,18 +390,6 @@ def _with(digest: Any, fmt: Format) -> Any:
 
 def _without(cat: catalog.Catalog, bad: set[str]) -> catalog.Catalog:
     return catalog.Catalog(tuple(p for p in cat.posts if p.key not in bad), cat.tags)
-
-
-def _located(problem: Problem) -> Problem:
-    if problem.line is not None or problem.field is None:
-        return problem
-    line = posts.locate(problem.path, problem.field)
-    return Problem(problem.path, line, problem.field, problem.message, problem.severity)
-
-
-def _where(problem: Problem) -> tuple[str, int]:
-    """The order problems are listed in: by file, then by line, whatever found them."""
-    return str(problem.path), problem.line or 0
 
 
 def _as_warning(problem: Problem) -> Problem:

@@ -21,14 +21,13 @@ from datetime import datetime
 from email.header import Header
 from email.utils import format_datetime, formataddr
 from html import escape
-from typing import Literal
 from urllib.parse import quote
 
-from feedpress import tokens
+from feedpress.mail import tokens
+from feedpress.mail.bodies import PLACEHOLDER, Body, fill_line, values
+from feedpress.mail.select import Stream
 from feedpress.mailsettings import EmailSettings
-from feedpress.render import PLACEHOLDER, Body, fill_line, values
 
-Stream = Literal["digest", "alerts"]
 URGENT = ("X-Priority: 1", "Importance: High", "Priority: urgent")
 _HOLES = re.compile(f"({PLACEHOLDER.pattern})")
 _LINE_HOLES = re.compile(f"^(.*(?:{PLACEHOLDER.pattern}).*)$", re.MULTILINE)

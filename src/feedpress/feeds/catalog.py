@@ -90,6 +90,30 @@ def feed_url(feeds_url: str, folder: PurePosixPath, fmt: Format) -> str:
     return feeds_url + quote((folder / FEED_FILE_NAMES[fmt]).as_posix())
 
 
+SITE_FOLDER = PurePosixPath(".")
+
+
+def blog_folder(blog_id: str) -> PurePosixPath:
+    """Where a blog's feed is kept, under the feeds URL."""
+    return PurePosixPath(blog_id)
+
+
+def linked_format(config: Config) -> Format:
+    """The format a feed is linked in where only one link is given (OPML, emails): the
+    first of `feeds.formats`."""
+    return config.feeds.formats[0]
+
+
+def feed_links(config: Config) -> dict[str, str]:
+    """The site's feed URL (under "site") and each blog's (under its id), in the linked
+    format: what an email points a reader to."""
+    fmt = linked_format(config)
+    links = {"site": feed_url(config.site.feeds_url, SITE_FOLDER, fmt)}
+    links.update({b.id: feed_url(config.site.feeds_url, blog_folder(b.id), fmt)
+                  for b in config.blogs})
+    return links
+
+
 def assemble(cards: Iterable[Card], now: datetime,
              posts_dir: Path) -> tuple[Catalog, list[Problem]]:
     """Published posts (no drafts, nothing dated after `now`) and the clashes between posts.
@@ -111,7 +135,7 @@ def plan(config: Config, catalog: Catalog) -> list[FeedSpec]:
     limit = config.feeds.items
     by_tag = _by_tag(catalog.posts)
     specs = [
-        FeedSpec("site", PurePosixPath("."), site.title, site.description, site.url,
+        FeedSpec("site", SITE_FOLDER, site.title, site.description, site.url,
                  site.language, site.authors, catalog.posts[:limit], None),
         FeedSpec("breaking", PurePosixPath("breaking"),
                  f"{site.title}: {_say(_BREAKING, site.language)}",
@@ -128,7 +152,7 @@ def plan(config: Config, catalog: Catalog) -> list[FeedSpec]:
         by_blog[post.blog].append(post)
     for blog in config.blogs:
         mine = tuple(by_blog.get(blog.id, ()))
-        specs.append(FeedSpec("blog", PurePosixPath(blog.id), blog.title, blog.description,
+        specs.append(FeedSpec("blog", blog_folder(blog.id), blog.title, blog.description,
                               blog.url, blog.language, blog.authors, mine[:limit], blog.id))
         if config.feeds.blog_tags:
             specs.extend(_blog_tag_specs(blog.id, blog.title, blog.url, blog.language,

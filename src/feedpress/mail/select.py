@@ -10,10 +10,14 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Literal
 
 from feedpress.model import Blog, Post
-from feedpress.subscribers import Subscriber
 
+Stream = Literal["digest", "alerts"]
+"""What a subscriber can get: the digest, and breaking-news alerts (one campaign per post,
+which the ledger calls an "alert")."""
+STREAMS: tuple[Stream, ...] = ("digest", "alerts")
 Choice = tuple[frozenset[str], frozenset[str]]
 
 
@@ -82,16 +86,16 @@ def compose(posts: list[Post], blogs: tuple[Blog, ...], max_items: int) -> Diges
     )
 
 
-def variants(subscribers: Iterable[Subscriber], posts: list[Post], blogs: tuple[Blog, ...],
+def variants(choices: Iterable[Choice], posts: list[Post], blogs: tuple[Blog, ...],
              max_items: int) -> dict[Choice, Digest]:
     """One digest per distinct choice that has at least one post."""
     found: dict[Choice, Digest] = {}
-    for subscriber in subscribers:
-        if subscriber.choice in found:
+    for choice in choices:
+        if choice in found:
             continue
-        mine = [p for p in posts if matches(p, subscriber.choice)]
+        mine = [p for p in posts if matches(p, choice)]
         if mine:
-            found[subscriber.choice] = compose(mine, blogs, max_items)
+            found[choice] = compose(mine, blogs, max_items)
     return found
 
 

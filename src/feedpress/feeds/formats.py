@@ -34,10 +34,10 @@ from urllib.parse import urlsplit
 
 from lxml import etree
 
-from feedpress import __version__
-from feedpress.catalog import FeedSpec
-from feedpress.markup import Rendered, feed_html
+from feedpress.feeds.catalog import FeedSpec
+from feedpress.feeds.markup import Rendered, feed_html
 from feedpress.model import Author, FeedOptions, Format, Image, Post, Site
+from feedpress.version import __version__
 
 BREAKING_CATEGORY = "Breaking News"
 GENERATOR = ("feedpress", __version__, "https://pypi.org/project/feedpress/")

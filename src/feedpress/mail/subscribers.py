@@ -1,10 +1,15 @@
-"""The subscriber list: a CSV as exported from any CRM, checked row by row.
+"""The subscriber list: a CSV as exported from any CRM, checked row by row, and the
+ledger's suppressions over it.
 
 Columns: `email`, `name`, and optionally `blogs` and `tags` (`;`-separated
 blog ids and tag names; empty means all) and `alerts` (yes/no, default
 yes). A bad or duplicate row is reported with its line number and skipped;
 every other subscriber still gets their mail. Addresses are checked for
 syntax only (email-validator, no DNS): a run must not depend on the network.
+
+The CSV says who subscribed; the ledger's suppressions (unsubscribes and
+hard bounces) always win over it. `members`, `set_suppressed` and `export`
+back the `feedpress subscribers` commands.
 """
 
 from __future__ import annotations
@@ -13,11 +18,15 @@ import csv
 import io
 import re
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 from email_validator import EmailNotValidError, validate_email
 
+from feedpress.config import Config
 from feedpress.errors import Problem, Severity
+from feedpress.mail.ledger import open_ledger
+from feedpress.mail.select import STREAMS, Stream
 from feedpress.text import slugify
 
 _NOT_UTF8 = re.compile("[\udc80-\udcff]")
@@ -110,3 +119,51 @@ def _split(cell: str | None, normal: object) -> frozenset[str]:
 
 def _skip(path: Path, line: int, field: str, message: str) -> Problem:
     return Problem(path, line, field, f"{message}; row skipped", Severity.WARNING)
+
+
+@dataclass(frozen=True)
+class Member:
+    subscriber: Subscriber
+    suppressed: frozenset[str]
+
+    @property
+    def gets(self) -> tuple[Stream, ...]:
+        wanted = ("digest", "alerts") if self.subscriber.alerts else ("digest",)
+        return tuple(s for s in wanted if s not in self.suppressed)  # type: ignore[misc]
+
+
+def members(config: Config, now: datetime) -> tuple[list[Member], list[Problem]]:
+    rows, problems = load(config.email.subscribers)
+    found: dict[str, set[str]] = {}
+    if config.email.state.exists():
+        with open_ledger(config.email.state, now) as ledger:
+            for address, stream, _, _ in ledger.suppressions():
+                found.setdefault(address, set()).add(stream)
+    return [Member(r, frozenset(found.get(r.email.lower(), ()))) for r in rows], problems
+
+
+def set_suppressed(config: Config, now: datetime, address: str, streams: tuple[Stream, ...],
+                   *, suppressed: bool) -> int:
+    """Unsubscribe (or resubscribe) `address` from `streams`; returns how many changed."""
+    with open_ledger(config.email.state, now) as ledger:
+        before = {s for a, s, _, _ in ledger.suppressions() if a == address.lower()}
+        if suppressed:
+            ledger.suppress(address, streams, "unsubscribed by hand")
+            return len(set(streams) - before)
+        return ledger.unsuppress(address, streams)
+
+
+def export(found: list[Member]) -> str:
+    """The list as CSV, with what each subscriber gets after suppressions."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["email", "name", "blogs", "tags", "alerts", "gets"])
+    for m in found:
+        s = m.subscriber
+        writer.writerow([s.email, s.name, ";".join(sorted(s.blogs)), ";".join(sorted(s.tags)),
+                         "yes" if s.alerts else "no", ";".join(m.gets)])
+    return out.getvalue()
+
+
+def streams_for(choice: str) -> tuple[Stream, ...]:
+    return STREAMS if choice == "all" else (choice,)  # type: ignore[return-value]

@@ -23,10 +23,9 @@ from pathlib import Path
 from typing import Literal
 
 from feedpress.errors import FeedpressError
+from feedpress.mail.select import Stream
 
-Stream = Literal["digest", "alerts"]
 Status = Literal["pending", "sent", "bounced"]
-STREAMS: tuple[Stream, ...] = ("digest", "alerts")
 
 MIGRATIONS: tuple[str, ...] = (
     # 1: the first schema
@@ -81,8 +80,8 @@ class Campaign:
     completed: bool
 
 
-class Store:
-    """One open ledger. Get it from `open_store`, which also migrates it."""
+class Ledger:
+    """One open ledger. Get it from `open_ledger`, which also migrates it."""
 
     def __init__(self, db: sqlite3.Connection, clock: datetime) -> None:
         self._db = db
@@ -225,7 +224,7 @@ def _time(text: str) -> datetime:
 
 
 @contextmanager
-def open_store(path: Path, clock: datetime, *, create: bool = True) -> Iterator[Store]:
+def open_ledger(path: Path, clock: datetime, *, create: bool = True) -> Iterator[Ledger]:
     """The ledger at `path`, migrated to the current schema."""
     if not create and not path.exists():
         raise FeedpressError(f"{path}: no send ledger yet (nothing has been sent)")
@@ -245,7 +244,7 @@ def open_store(path: Path, clock: datetime, *, create: bool = True) -> Iterator[
     except (OSError, sqlite3.Error) as exc:
         raise FeedpressError(f"{path}: cannot open the send ledger for writing: {exc}") from None
     try:
-        yield Store(db, clock)
+        yield Ledger(db, clock)
     except sqlite3.Error as exc:
         raise FeedpressError(f"{path}: the send ledger failed: {exc}") from None
     finally:
@@ -253,7 +252,7 @@ def open_store(path: Path, clock: datetime, *, create: bool = True) -> Iterator[
 
 
 @contextmanager
-def peek(path: Path, clock: datetime) -> Iterator[Store | None]:
+def peek(path: Path, clock: datetime) -> Iterator[Ledger | None]:
     """The ledger opened read-only, or None if there is none: previews must not create it."""
     if not path.exists():
         yield None
@@ -264,7 +263,7 @@ def peek(path: Path, clock: datetime) -> Iterator[Store | None]:
     except sqlite3.Error as exc:
         raise FeedpressError(f"{path}: cannot read the send ledger: {exc}") from None
     try:
-        yield Store(db, clock) if version == len(MIGRATIONS) else None
+        yield Ledger(db, clock) if version == len(MIGRATIONS) else None
     finally:
         db.close()
 

@@ -14,15 +14,13 @@ makes and compares every file.)
 from __future__ import annotations
 
 import hashlib
-import itertools
 import json
 import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import NamedTuple
 
-from feedpress.errors import FeedpressError
+from feedpress.files import write_atomic
 
 MANIFEST = ".feedpress-manifest.json"
 
@@ -122,10 +120,6 @@ def manifest_digest(entries: dict[PurePosixPath, Entry]) -> str:
     return digest.hexdigest()
 
 
-_TEMP_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
-_TEMP_COUNT = itertools.count()
-
-
 def place(out_dir: Path, relpath: PurePosixPath, data: bytes, dry_run: bool = False) -> bool:
     """Make `out_dir/relpath` hold `data`; True if that took (or with `dry_run` would take)
     a write, False if the file already held exactly those bytes."""
@@ -135,41 +129,6 @@ def place(out_dir: Path, relpath: PurePosixPath, data: bytes, dry_run: bool = Fa
     if not dry_run:
         write_atomic(target, data)
     return True
-
-
-def write_atomic(target: Path, data: bytes) -> None:
-    """Replace `target` with `data` in one step: a temp file in its folder, then rename."""
-    try:
-        fd, temp = _temp_beside(target)
-        try:
-            with os.fdopen(fd, "wb") as stream:
-                os.fchmod(fd, 0o644)  # readable by the web server whatever the umask
-                stream.write(data)
-            os.replace(temp, target)
-        except BaseException:
-            Path(temp).unlink(missing_ok=True)
-            raise
-    except OSError as exc:
-        raise FeedpressError(f"{target}: cannot write: {exc.strerror}") from None
-
-
-def _temp_beside(target: Path) -> tuple[int, str]:
-    """A new temporary file in `target`'s folder, made first if missing.
-
-    Named by process and count, not by `tempfile`'s random names (a build
-    writes a thousand files, and those cost more than the write); a name
-    left by a killed process is skipped. The folder is made only when the
-    file cannot be: most folders exist.
-    """
-    for _ in range(3):
-        temp = f"{target.parent}{os.sep}.{target.name}.{os.getpid()}.{next(_TEMP_COUNT)}.tmp"
-        try:
-            return os.open(temp, _TEMP_FLAGS, 0o600), temp
-        except FileNotFoundError:
-            target.parent.mkdir(parents=True, exist_ok=True)
-        except FileExistsError:
-            continue
-    return tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
 
 
 def read_manifest(out_dir: Path) -> dict[PurePosixPath, Entry]:

@@ -1,0 +1,340 @@
+"""Campaigns going out: `--send`, `--dry-run`, `--to` and `--preview`, all from one plan.
+
+Each way starts from the same `plan` (which campaigns, which posts) and
+the same `owed` (who gets each), then does its own I/O: `send` opens the
+new campaigns in the ledger under the send lock and delivers; a dry run
+writes every message as a file; `--to` sends one test message; a preview
+writes one subscriber's message and its parts. Only `send` writes to the
+ledger. This module also fetches what those need from outside: the
+published posts (through the feeds wing), the subscriber list, the
+secret that signs unsubscribe links and the DKIM key.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from feedpress import feeds
+from feedpress.config import Config
+from feedpress.errors import FeedpressError, InvalidPostsError, Problem, UsageError
+from feedpress.files import write_atomic
+from feedpress.mail import subscribers as subscriber_list
+from feedpress.mail.bodies import Body, Renderer, alert_body, digest_body, personalise
+from feedpress.mail.delivery import Job, Policy, Sender, Summary
+from feedpress.mail.ledger import Campaign, Ledger, open_ledger, peek, send_lock
+from feedpress.mail.messages import MessageMaker, Recipient, Signer
+from feedpress.mail.planner import Planned, Skip, owed, plan, why_none
+from feedpress.mail.select import Choice, Stream
+from feedpress.mail.subscribers import Subscriber
+from feedpress.mail.transports import (
+    MaildirTransport,
+    PermanentFailure,
+    SmtpTransport,
+    TemporaryFailure,
+    Transport,
+    credentials,
+)
+from feedpress.model import Post
+
+PREVIEW_SECRET = b"feedpress preview only: set the secret variable to send"
+_UNSAFE_IN_NAME = re.compile(r"[^A-Za-z0-9@._+-]")
+
+
+@dataclass(frozen=True)
+class SendOptions:
+    """How a send runs: where messages go, and whether anything is recorded."""
+
+    transport: Transport | None = None  # None: the config's
+    dry_run: Path | None = None  # write DIR/*.eml instead, record nothing
+    to: str | None = None  # one test message to this address, record nothing
+    progress: Callable[[str, str], None] | None = None
+    on_start: Callable[[int], None] | None = None  # told how many messages a campaign has
+    sleep: Callable[[float], None] = time.sleep
+
+
+@dataclass(frozen=True)
+class Preview:
+    """What a preview wrote, and notes for the reader.
+
+    Nothing is written when nothing is due (`due` False) or when nothing
+    would go to the chosen subscriber (`skipped` says why).
+    """
+
+    paths: list[Path]
+    notes: list[str]
+    due: bool = True
+    skipped: str | None = None
+
+
+@dataclass(frozen=True)
+class _Run:
+    """What every way of sending needs, fetched once."""
+
+    config: Config
+    stream: Stream
+    now: datetime
+    posts: list[Post]
+    key: bytes
+    renderer: Renderer
+
+
+def send(config: Config, stream: Stream, now: datetime, options: SendOptions) -> Summary | None:
+    """Send the next digest, or every alert that is due; None when there is nothing to send."""
+    posts = published(config, now)
+    key, _ = secret(config, required=options.dry_run is None)
+    run = _Run(config, stream, now, posts, key, Renderer(config))
+    rows, problems = subscriber_list.load(config.email.subscribers)
+    whole_file = [p for p in problems if p.line is None]
+    if whole_file and options.to is None:
+        # Sending to nobody would use up the campaign: its posts would never go out.
+        raise FeedpressError(f"{whole_file[0]}; nothing was sent")
+    if options.to is not None:
+        return _send_test(run, options.to, options)
+    if options.dry_run is not None:
+        return _write_all(run, rows, options.dry_run)
+    with send_lock(config.email.state), open_ledger(config.email.state, now) as ledger:
+        planned = plan(config.email, stream, now, run.posts, ledger)
+        if not planned:
+            return None
+        summary = Summary(problems=[str(p) for p in problems])
+        transport = options.transport or _transport(config)
+        for item in planned:
+            done = _send_campaign(run, item, rows, ledger, transport, options)
+            _add(summary, done)
+            if done.stopped:
+                break
+        return summary
+
+
+def preview(config: Config, stream: Stream, out: Path, now: datetime, *,
+            since: datetime | None = None, until: datetime | None = None,
+            subscriber_email: str | None = None) -> Preview:
+    """Write into `out` the message the next `--send` would send one subscriber.
+
+    The subscriber is `subscriber_email`'s row, else the first row that
+    would get a message, else a sample reader. Never writes to the ledger.
+    """
+    posts = published(config, now)
+    key, notes = secret(config, required=False)
+    run = _Run(config, stream, now, posts, key, Renderer(config))
+    rows, problems = _preview_rows(config, subscriber_email)
+    notes.extend(str(p) for p in problems)
+    with peek(config.email.state, now) as ledger:
+        planned = plan(config.email, stream, now, run.posts, ledger, since=since, until=until)
+        suppressed = ledger.suppressed(stream) if ledger else frozenset()
+        if not planned:
+            if since is None and until is None:
+                notes.extend(why_none(config.email, stream, now, posts, ledger))
+            return Preview([], notes, due=False)
+    subscriber = _chosen(rows, planned, suppressed)
+    mine = [item for item in planned if owed(item, subscriber, suppressed) is None]
+    if not mine:
+        why = owed(planned[0], subscriber, suppressed)
+        assert why is not None
+        return Preview([], notes, skipped=f"nothing would go to {subscriber.email}: {why.value}")
+    if len(mine) > 1:
+        notes.append(f"{len(mine) - 1} more {stream} message(s) would go to "
+                     f"{subscriber.email} in the same run; this is the first")
+    maker, body = _maker(run, mine[0], subscriber.choice)
+    stem = "digest" if stream == "digest" else "alert"
+    return Preview(write_preview(out, stem, maker, subscriber, body), notes)
+
+
+def _send_campaign(run: _Run, item: Planned, rows: list[Subscriber], ledger: Ledger,
+                   transport: Transport, options: SendOptions) -> Summary:
+    """Deliver one planned campaign, opening it first if it is new."""
+    campaign = item.campaign or _open(ledger, item)
+    suppressed = ledger.suppressed(run.stream)  # bounces of an earlier campaign count
+    skips = [owed(item, row, suppressed) for row in rows]
+    todo = [row for row, skip in zip(rows, skips, strict=True) if skip is None]
+    already = skips.count(Skip.DONE)
+    if options.on_start is not None:
+        options.on_start(len(todo))
+    makers = _Makers(run, item)
+    sender = Sender(transport, ledger, campaign, run.config.email.sender_address,
+                    _policy(run.config), sleep=options.sleep, progress=options.progress)
+    jobs: Iterator[Job] = (Job(Recipient(row.email, row.name), makers.get(row.choice))
+                           for row in todo)
+    summary = sender.run(jobs)
+    summary.skipped += already
+    if not summary.pending and not summary.stopped:
+        ledger.complete(campaign)
+    return summary
+
+
+def _open(ledger: Ledger, item: Planned) -> Campaign:
+    if item.stream == "digest":
+        assert item.window is not None
+        return ledger.open_digest(item.window.since, item.window.until,
+                                  [p.id for p in item.posts])
+    return ledger.open_alert(item.posts[0].id)
+
+
+def _write_all(run: _Run, rows: list[Subscriber], folder: Path) -> Summary | None:
+    """`--dry-run DIR`: every message the send would send, as a file; nothing recorded."""
+    with peek(run.config.email.state, run.now) as ledger:
+        planned = plan(run.config.email, run.stream, run.now, run.posts, ledger)
+        suppressed = ledger.suppressed(run.stream) if ledger else frozenset()
+    planned = [item for item in planned if item.posts]
+    if not planned:
+        return None
+    summary = Summary()
+    for number, item in enumerate(planned, start=1):
+        makers = _Makers(run, item)
+        for row in rows:
+            if owed(item, row, suppressed) is None:
+                summary.sent += 1
+                safe = _UNSAFE_IN_NAME.sub("_", row.email)
+                name = f"{run.stream}-{number:03d}-{summary.sent:06d}-{safe}.eml"
+                message = makers.get(row.choice).make(Recipient(row.email, row.name))[1]
+                write_atomic(folder / name, message)
+    return summary
+
+
+def _send_test(run: _Run, address: str, options: SendOptions) -> Summary | None:
+    """`--to ADDRESS`: the plan's first message, as a reader with no filters gets it."""
+    with peek(run.config.email.state, run.now) as ledger:
+        planned = plan(run.config.email, run.stream, run.now, run.posts, ledger)
+    planned = [item for item in planned if item.posts]
+    if not planned:
+        return None
+    maker = _Makers(run, planned[0]).get(Subscriber(address, "").choice)
+    try:
+        connection = (options.transport or _transport(run.config)).connect()
+        try:
+            connection.deliver(run.config.email.sender_address, address,
+                               maker.make(Recipient(address, ""))[1])
+        finally:
+            connection.close()
+    except (TemporaryFailure, PermanentFailure) as exc:
+        raise FeedpressError(f"the test message to {address} was not sent: {exc}") from None
+    return Summary(sent=1)
+
+
+class _Makers:
+    """One message maker per distinct choice: a body is rendered and inlined once."""
+
+    def __init__(self, run: _Run, item: Planned) -> None:
+        self.run, self.item = run, item
+        self.signer = signer(run.config)
+        self._found: dict[Choice, MessageMaker] = {}
+
+    def get(self, choice: Choice) -> MessageMaker:
+        """The maker for subscribers with `choice`, who must be owed the item's message."""
+        if choice not in self._found:
+            self._found[choice] = _maker(self.run, self.item, choice, self.signer)[0]
+        return self._found[choice]
+
+
+def _maker(run: _Run, item: Planned, choice: Choice,
+           signer: Signer | None = None) -> tuple[MessageMaker, Body]:
+    config = run.config
+    if item.stream == "digest":
+        body = digest_body(config, run.renderer, list(item.posts), choice)
+    else:
+        body = alert_body(config, run.renderer, item.posts[0])
+    assert body is not None, "owed: at least one post matches the choice"
+    maker = MessageMaker(config.email, config.site.title, body, item.stream, run.now, run.key,
+                         signer)
+    return maker, body
+
+
+def _chosen(rows: list[Subscriber], planned: list[Planned],
+            suppressed: frozenset[str]) -> Subscriber:
+    """The asked-for row; else the first row that would get a message; else the first row."""
+    for row in rows:
+        if any(owed(item, row, suppressed) is None for item in planned):
+            return row
+    return rows[0]
+
+
+def _preview_rows(config: Config, email: str | None) -> tuple[list[Subscriber], list[Problem]]:
+    """The rows a preview may be for: `email`'s alone, else every valid row, else a sample."""
+    rows, problems = (subscriber_list.load(config.email.subscribers)
+                      if config.email.subscribers.exists() else ([], []))
+    if email is not None:
+        wanted = subscriber_list.normal_address(email)
+        mine = [row for row in rows if row.email.lower() == wanted]
+        if not mine:
+            raise UsageError(f"{email} is not a valid row of {config.email.subscribers}")
+        return mine, problems
+    return rows or [Subscriber(*subscriber_list.SAMPLE)], problems
+
+
+def write_preview(out: Path, stem: str, maker: MessageMaker, subscriber: Subscriber,
+                  body: Body) -> list[Path]:
+    """`stem`.html, `stem`.txt and `stem`.eml; the .html is exactly the message's HTML part."""
+    recipient = Recipient(subscriber.email, subscriber.name)
+    text, html = personalise(body, recipient.name, recipient.email,
+                             maker.unsubscribe_url(recipient.email))
+    _, message = maker.make(recipient)
+    paths = [out / f"{stem}.html", out / f"{stem}.txt", out / f"{stem}.eml"]
+    for path, data in zip(paths, (html.encode(), text.encode(), message), strict=True):
+        write_atomic(path, data)
+    return paths
+
+
+def published(config: Config, now: datetime) -> list[Post]:
+    """Every published post, newest first; invalid posts stop here as they stop a build."""
+    posts, _, problems = feeds.load(config, now)
+    if any(p.is_error for p in problems):
+        raise InvalidPostsError(problems)
+    return posts
+
+
+def secret(config: Config, *, required: bool) -> tuple[bytes, list[str]]:
+    """The unsubscribe-token key from the environment; previews may do without it."""
+    name = config.email.secret_env
+    value = os.environ.get(name)
+    if value:
+        return value.encode("utf-8"), []
+    if required:
+        raise FeedpressError(f"the environment variable {name} (email.secret_env) is not set; "
+                             "it signs the unsubscribe links")
+    return PREVIEW_SECRET, [f"{name} is not set: the preview's unsubscribe links use a "
+                            "placeholder key"]
+
+
+def signer(config: Config) -> Signer | None:
+    """The DKIM signer the config asks for, with its key from the environment or a file."""
+    dkim = config.email.dkim
+    if dkim is None:
+        return None
+    if dkim.key_env is not None:
+        key = os.environ.get(dkim.key_env, "").encode()
+        if not key:
+            raise FeedpressError(f"the environment variable {dkim.key_env} "
+                                 "(email.dkim.key_env) is not set")
+    else:
+        assert dkim.key_file is not None
+        try:
+            key = dkim.key_file.read_bytes()
+        except OSError as exc:
+            raise FeedpressError(f"{dkim.key_file}: cannot read the DKIM key: "
+                                 f"{exc.strerror}") from None
+    return Signer(dkim.selector, dkim.domain, key)
+
+
+def _policy(config: Config) -> Policy:
+    smtp = config.email.smtp
+    return Policy(retries=smtp.retries, backoff=smtp.retry_backoff,
+                  max_errors=smtp.max_errors, rate=smtp.rate)
+
+
+def _transport(config: Config) -> Transport:
+    settings = config.email
+    if settings.transport == "maildir":
+        return MaildirTransport(settings.maildir)
+    return SmtpTransport(settings.smtp, credentials(settings.smtp))
+
+
+def _add(total: Summary, part: Summary) -> None:
+    for name in ("sent", "skipped", "retried", "bounced", "pending"):
+        setattr(total, name, getattr(total, name) + getattr(part, name))
+    total.stopped = total.stopped or part.stopped
