@@ -514,3 +514,17 @@ def test_the_memo_of_one_output_folder_does_not_stand_for_another(
     report = cached_build(project, out_dir=elsewhere)
     assert (elsewhere / "rss.xml").exists()
     assert "rss.xml" in {p.as_posix() for p in report.outcome.written}
+
+
+def test_the_salt_reads_every_source_file_of_the_package_wings_included() -> None:
+    """An edit anywhere in the package (not only beside the cache) empties the cache."""
+    package = Path(cache_module.__file__).resolve().parent.parent
+    on_disk = sorted(Path(folder, name).relative_to(package).as_posix()
+                     for folder, _, names in os.walk(package)
+                     for name in names if name.endswith(".py"))
+    listed = [p.relative_to(package).as_posix() for p in cache_module.source_files()]
+    assert sorted(listed) == on_disk
+    assert {"cli.py", "feeds/formats.py", "mail/ledger.py", "model.py"} <= set(listed)
+    code = cache_module._source_code()
+    for relpath in ("feeds/formats.py", "feeds/markup.py", "model.py", "mail/bodies.py"):
+        assert relpath.encode() + b"\0" + (package / relpath).read_bytes() in code

@@ -227,7 +227,8 @@ def _mail_command(stream: str, help_text: str) -> Callable[..., None]:
     @click.option("--until", callback=_parse_now, metavar="ISO-TIME",
                   help="Preview: only posts published up to this time (default: now).")
     @click.option("--subscriber", metavar="EMAIL",
-                  help="Preview this subscriber's variant (default: the first in the CSV).")
+                  help="Preview this subscriber's message (default: the first subscriber "
+                  "in the CSV who would get one).")
     def command(preview_dir: Path | None, send: bool, dry_run: Path | None, to: str | None,
                 since: datetime | None, until: datetime | None,
                 subscriber: str | None) -> None:
@@ -235,6 +236,9 @@ def _mail_command(stream: str, help_text: str) -> Callable[..., None]:
         if chosen != 1:
             raise click.UsageError("give exactly one of --preview DIR, --send, --dry-run DIR "
                                    "and --to ADDRESS")
+        if preview_dir is None and (since is not None or until is not None):
+            raise click.UsageError("--since and --until go with --preview only: a send, a dry "
+                                   "run and a test message always take what is due now")
         kind = "digest" if stream == "digest" else "alerts"
         what = "posts" if stream == "digest" else "breaking posts"
         if preview_dir is not None:

@@ -121,10 +121,10 @@ def _alerts(settings: EmailSettings, now: datetime, posts: list[Post],
 
 
 def _shown(age: timedelta) -> str:
-    """A duration as the config writes it: 24h, 2d, 90m."""
+    """A duration as a config would write it: 24h, 36h, 2d, 1w, 90m."""
     seconds = int(age.total_seconds())
-    for unit, size in (("w", 604800), ("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds % size == 0:
+    for unit, size, least in (("w", 604800, 1), ("d", 86400, 2), ("h", 3600, 1), ("m", 60, 1)):
+        if seconds % size == 0 and seconds // size >= least:
             return f"{seconds // size}{unit}"
     return f"{seconds}s"
 
