@@ -12,11 +12,11 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from conftest import NOW, ROOT
 from feedpress.config import load
-from feedpress.mail import select
+from feedpress.feeds import load as load_posts
+from feedpress.mail import Subscriber, select
 from feedpress.mail.bodies import Renderer, digest_body
-from feedpress.mail.campaign import published, signer
+from feedpress.mail.campaign import signer
 from feedpress.mail.messages import MessageMaker, Recipient, Signer
-from feedpress.mail.subscribers import Subscriber
 
 
 def key_pair() -> tuple[bytes, str]:
@@ -34,7 +34,7 @@ def signed() -> tuple[bytes, str]:
     private, record = key_pair()
     config = load(ROOT / "feedpress.yaml")
     window = select.Window(NOW - config.email.digest.first_window, NOW)
-    posts = select.in_window(published(config, NOW), window)
+    posts = select.in_window(load_posts(config, NOW).published, window)
     body = digest_body(config, Renderer(config), posts, Subscriber("a@example.org", "A").choice)
     assert body is not None
     maker = MessageMaker(config.email, config.site.title, body, "digest", NOW, b"key",

@@ -29,7 +29,8 @@ from lxml import etree
 
 from conftest import BASE_CONFIG, NOW, ROOT, Project, run_main
 from feedpress import config as config_module
-from feedpress.mail import bodies, campaign, select, subscribers, tokens
+from feedpress.feeds import load as load_posts
+from feedpress.mail import bodies, campaign, load_subscribers, select, tokens
 from feedpress.mail.bodies import Body, Renderer
 from feedpress.mail.messages import MessageMaker, Recipient
 
@@ -254,7 +255,7 @@ def newsroom(tmp_path_factory: pytest.TempPathFactory) -> Newsroom:
     out = root / "preview"
     run = preview(project.config_path, "digest", out)
     assert run.code == 0, run.err
-    posts = campaign.published(project.config(), NOW)
+    posts = load_posts(project.config(), NOW).published
     return Newsroom(project, out, run, {p.slug: p.url for p in posts},
                     ("gamma-breaking", "alpha-breaking"))
 
@@ -559,7 +560,7 @@ def test_a_line_break_in_a_quoted_csv_name_becomes_a_space(project: Project) -> 
     """Regression (fixed in c623a22): csv.reader over `text.splitlines()` dropped the break."""
     path = write_csv(project, 'email,name\r\nann@example.org,"Ann\r\nLima"\r\n'
                               "bob@example.org,Bob\r\n")
-    rows, problems = subscribers.load(path)
+    rows, problems = load_subscribers(path)
     assert problems == []
     assert [(r.email, r.name) for r in rows] == [("ann@example.org", "Ann Lima"),
                                                  ("bob@example.org", "Bob")]
@@ -570,7 +571,7 @@ def test_a_skipped_row_after_a_multi_line_name_is_reported_on_its_own_line(
 ) -> None:
     path = write_csv(project, 'email,name\r\nann@example.org,"Ann\r\nLima"\r\n'
                               "\r\nnot-an-address,Bob\r\nann@example.org,Again\r\n")
-    rows, problems = subscribers.load(path)
+    rows, problems = load_subscribers(path)
     assert [r.email for r in rows] == ["ann@example.org"]
     assert [(p.line, p.field) for p in problems] == [(5, "email"), (6, "email")]
     assert problems[1].message.startswith("ann@example.org is already on line 2")
@@ -944,7 +945,7 @@ def test_script_in_a_summary_is_escaped(project: Project, tmp_path: Path) -> Non
 
 
 def posts_of(project: Project) -> dict[str, Any]:
-    return {p.slug: p for p in campaign.published(project.config(), NOW)}
+    return {p.slug: p for p in load_posts(project.config(), NOW).published}
 
 
 def test_window_is_open_at_since_and_closed_at_until(project: Project) -> None:
@@ -953,7 +954,7 @@ def test_window_is_open_at_since_and_closed_at_until(project: Project) -> None:
     project.post("alpha", "after-since", date=iso(since + timedelta(seconds=1)))
     project.post("alpha", "at-until", date=iso(until))
     project.post("alpha", "after-until", date=iso(until + timedelta(seconds=1)))
-    posts = campaign.published(project.config(), NOW)
+    posts = load_posts(project.config(), NOW).published
     window = select.Window(since, until)
     assert {p.slug for p in posts if window.holds(p)} == {"after-since", "at-until"}
     assert [p.slug for p in select.in_window(posts, window)] == ["at-until", "after-since"]
@@ -996,7 +997,7 @@ def test_since_and_until_bound_the_preview(project: Project, tmp_path: Path) -> 
 def test_posts_already_sent_are_left_out(project: Project) -> None:
     project.post("alpha", "one", date=iso(NOW - timedelta(hours=1)))
     project.post("alpha", "two", date=iso(NOW - timedelta(hours=2)))
-    posts = campaign.published(project.config(), NOW)
+    posts = load_posts(project.config(), NOW).published
     window = select.Window(NOW - timedelta(days=1), NOW)
     sent = frozenset({posts_of(project)["one"].id})
     assert [p.slug for p in select.in_window(posts, window, sent)] == ["two"]
@@ -1016,9 +1017,9 @@ def test_a_post_matches_chosen_blogs_case_insensitively_and_tags_by_slug(
                               "both@example.org,Both,Alpha;Beta,sahel-region\n"
                               "beta@example.org,Beta,beta,hostages\n"
                               "none@example.org,None,gamma,\n")
-    rows, problems = subscribers.load(path)
+    rows, problems = load_subscribers(path)
     assert problems == []
-    posts = campaign.published(project.config(), NOW)
+    posts = load_posts(project.config(), NOW).published
     chosen = {row.email.split("@")[0]: {p.slug for p in posts if select.matches(p, row.choice)}
               for row in rows}
     assert chosen == {
@@ -1046,7 +1047,7 @@ def test_max_items_shows_the_newest_and_counts_the_rest(project: Project,
     for i in range(5):
         project.post("alpha", f"p{i}", date=iso(NOW - timedelta(hours=i + 1)),
                      breaking=(i == 3))
-    posts = campaign.published(project.config(), NOW)
+    posts = load_posts(project.config(), NOW).published
     laid_out = select.compose(posts, project.config().blogs, 2)
     assert (laid_out.count, laid_out.more) == (5, 3)
     assert [p.slug for p in laid_out.posts] == ["p3", "p0"]  # breaking first, then newest
@@ -1078,9 +1079,9 @@ def test_everyone_with_the_same_choices_gets_the_same_body(project: Project) -> 
                               "three@example.org,Three,,\n"
                               "four@example.org,Four,,\n"
                               "five@example.org,Five,beta,sahel\n")
-    rows, _ = subscribers.load(path)
+    rows, _ = load_subscribers(path)
     config = project.config()
-    posts = campaign.published(config, NOW)
+    posts = load_posts(config, NOW).published
     found = select.variants([r.choice for r in rows], posts, config.blogs, 30)
     assert len(found) == 2  # five's choice matches nothing: no digest
     assert rows[0].choice == rows[1].choice and rows[2].choice == rows[3].choice

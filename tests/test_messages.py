@@ -13,18 +13,17 @@ from hypothesis import strategies as st
 
 from conftest import NOW, ROOT
 from feedpress.config import load
-from feedpress.mail import select
+from feedpress.feeds import load as load_posts
+from feedpress.mail import Subscriber, select
 from feedpress.mail.bodies import Body, Renderer, alert_body, digest_body, personalise
-from feedpress.mail.campaign import published
 from feedpress.mail.messages import MessageMaker, Recipient, Stream
-from feedpress.mail.subscribers import Subscriber
 
 NAMES = ["Ana", "عمر حداد " * 12, "O'Brien & <Sons>", "", "x" * 200, "é" * 100]
 
 
 def sample_bodies() -> list[tuple[Body, Stream]]:
     config = load(ROOT / "feedpress.yaml")
-    posts = published(config, NOW)
+    posts = load_posts(config, NOW).published
     window = select.Window(NOW - config.email.digest.first_window, NOW)
     renderer = Renderer(config)
     digest = digest_body(config, renderer, select.in_window(posts, window),

@@ -32,7 +32,7 @@ from typing import Any
 import pytest
 
 from conftest import BASE_CONFIG, NOW, Project, run_main
-from feedpress.mail.campaign import published
+from feedpress.feeds import load
 from feedpress.mail.ledger import open_ledger, send_lock
 from feedpress.mail.transports import PermanentFailure, SmtpTransport, TemporaryFailure
 from feedpress.mailsettings import SmtpSettings
@@ -156,7 +156,7 @@ def digest_posts(project: Project) -> None:
 
 
 def ids(project: Project, *slugs: str) -> list[str]:
-    by_slug = {p.slug: p.id for p in published(project.config(), NOW + timedelta(days=30))}
+    by_slug = {p.slug: p.id for p in load(project.config(), NOW + timedelta(days=30)).published}
     return [by_slug[s] for s in slugs]
 
 

@@ -14,9 +14,8 @@ import pytest
 
 from conftest import BASE_CONFIG, NOW, Project
 from feedpress.cli import main
-from feedpress.mail import tokens
+from feedpress.mail import UnsubscribeApp, tokens
 from feedpress.mail.ledger import open_ledger
-from feedpress.mail.unsubscribe import UnsubscribeApp
 
 SECRET = b"endpoint test secret"
 LISTS: dict[str, Any] = {"blogs.news.example.org": "digest",

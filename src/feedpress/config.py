@@ -3,6 +3,10 @@
 The file is turned into frozen values once, here; nothing else in
 feedpress reads the YAML or looks keys up by string. Every unknown key and
 every wrong type is reported, all at once, naming the key and its line.
+
+The `email:` block is read here too (its values are in `mailsettings`), so
+that one pass reports every mistake in the file. This module holds plain
+values only: it must not import either wing, nor read posts or the ledger.
 """
 
 from __future__ import annotations

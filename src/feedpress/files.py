@@ -3,7 +3,9 @@
 Every writer in feedpress (feeds, the manifest, scaffolded files, previews
 and dry-run messages) goes through `write_atomic`: the bytes go to a
 temporary file beside the target, which is then renamed over it. A crash
-or a full disk leaves the old file, never a truncated one.
+or a full disk leaves the old file, never a truncated one. This module
+knows nothing of what it writes: which files to write, and whether they
+changed, is the caller's.
 """
 
 from __future__ import annotations

@@ -1,7 +1,9 @@
 """The `email:` block of `feedpress.yaml`: who sends, to whom, how, and how often.
 
 Read and validated with the rest of the config; secrets are never in it,
-only the names of the environment variables that hold them.
+only the names of the environment variables that hold them. It is in the
+core beside `config`, as plain values: what the mail wing does with them
+is the mail wing's, and nothing here sends or opens anything.
 """
 
 from __future__ import annotations

@@ -1,4 +1,10 @@
-"""Files feedpress writes for people to edit: new projects, new posts, pinned ids."""
+"""Files feedpress writes for people to edit: new projects, new posts, pinned ids.
+
+It stands beside the CLI, above both wings, and uses them only through
+their public faces (`feedpress.feeds.default_id`, the mail wing's shipped
+templates). It never overwrites a file a person may have edited, except
+to pin an id.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,7 @@
-"""Small text rules every stage agrees on: slugs and XML-safe characters."""
+"""Small text rules every stage agrees on: slugs, XML-safe characters and plain root paths.
+
+Pure functions of strings, for both wings; nothing here knows a post or a config.
+"""
 
 from __future__ import annotations
 

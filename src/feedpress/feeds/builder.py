@@ -5,7 +5,9 @@ validates, `catalog` decides what is published where, `markup` renders,
 `formats` serialises, `output` writes, `cache` remembers parsed posts and
 built items between builds, and `memo` judges whether the last build
 still stands. This module wires them together, spreads the per-post and
-per-feed work over the machine's cores (`parallel`), and keeps score.
+per-feed work over the machine's cores (`parallel`), and keeps score. It
+decides nothing the stages decide (what is published is `catalog`'s, what
+an item says is `formats`'), and knows nothing of the mail wing.
 
 A rebuild does only what changed: if nothing did, it stops after a stat
 of each post file; otherwise files whose size and mtime are as cached are

@@ -15,6 +15,10 @@ git's: it spares reading unchanged files. A file edited within the same
 clock tick as its last build and with the same size could slip past it,
 so entries whose mtime is within two seconds of the build that cached
 them are always re-read.
+
+The cache stores and serves; it must not decide what is published or
+what a feed holds, and nothing outside a build reads it (`loading` parses
+posts on its own).
 """
 
 from __future__ import annotations

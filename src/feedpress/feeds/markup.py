@@ -5,6 +5,9 @@ about forty times faster than the pure-Python renderers; ammonia (through
 nh3) then removes scripts, event handlers and `javascript:` URLs and makes
 every relative URL absolute against the post's own URL, since a feed
 reader or a mail client has no page to resolve it against.
+
+It reads no file: the caller hands it each post's body, and `loading.summary`
+is the one road the mail wing takes to a post's summary.
 """
 
 from __future__ import annotations

@@ -9,6 +9,9 @@ with each file the digest of what it was made from (its "recipe") and its
 size, so a rebuild can tell an unchanged feed without making it again. (A
 feed edited by hand to the same size is not noticed; `build --no-cache`
 makes and compares every file.)
+
+Which files a build has is the builder's to say: this module only puts
+each in place, and removes only what its own manifest lists.
 """
 
 from __future__ import annotations

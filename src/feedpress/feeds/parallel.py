@@ -10,7 +10,8 @@ Two shapes of work, two helpers:
   assembled, which would cost more to send than to make.
 
 Results always come back in order and as they are ready, for the caller to
-store and drop: memory stays flat however many posts there are.
+store and drop: memory stays flat however many posts there are. Nothing
+here knows what a post is: any picklable work will do.
 """
 
 from __future__ import annotations

@@ -4,6 +4,9 @@
 the config: that is what lets a later stage cache and parallelise it.
 Problems are collected per file, located by line and field, and returned
 with the posts, so a run reports every bad file at once.
+
+What is published, and where, is not decided here (that is `catalog`'s),
+and nothing here reads or writes the build cache.
 """
 
 from __future__ import annotations

@@ -5,6 +5,9 @@ the same name in the project's `email_templates/`. A body is rendered
 and inlined (premailer is slow) once for every distinct digest; what
 differs between subscribers (their name, address and unsubscribe link)
 is left as placeholders that `personalise` fills in by plain substitution.
+
+Who gets a body is not decided here (that is `planner`'s); a post's
+summary and the feed links come from the feeds wing's public face.
 """
 
 from __future__ import annotations

@@ -7,7 +7,8 @@ writes every message as a file; `--to` sends one test message; a preview
 writes one subscriber's message and its parts. Only `send` writes to the
 ledger. This module also fetches what those need from outside: the
 published posts (through the feeds wing), the subscriber list, the
-secret that signs unsubscribe links and the DKIM key.
+secret that signs unsubscribe links and the DKIM key. It decides nothing
+of what goes to whom: that is the planner's, so the four ways cannot drift.
 """
 
 from __future__ import annotations

@@ -8,6 +8,9 @@ backoff, then left pending for the next run; a permanent one (5xx) marks
 the address bounced and suppresses it. After `max_errors` failed attempts
 in a row, on any connection, the run stops early: the relay is down or has
 blocked us, and burning through the list would only make that worse.
+
+It is handed the jobs of one campaign: which campaign and which
+subscribers is the planner's to decide, never this module's.
 """
 
 from __future__ import annotations

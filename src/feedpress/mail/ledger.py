@@ -7,6 +7,10 @@ flight at the kill. The schema has a version and numbered migrations; the
 SQL sticks to what PostgreSQL also accepts, so a second backend can share
 it. A lock file held with `flock` for the whole send keeps two sends from
 running at once, and is released by the kernel however the holder dies.
+
+The ledger records and answers; it decides nothing (the planner reads it
+to decide). A campaign's `kind` is "alert" for the "alerts" stream: the
+schema's word, kept so that existing ledgers need no migration.
 """
 
 from __future__ import annotations

@@ -8,7 +8,8 @@ list of 100,000 costs string work, not 100,000 runs of the email package.
 
 Header injection is impossible by construction: every value that goes
 into a header has CR and LF replaced by spaces, and non-ASCII text is
-RFC 2047-encoded by the standard library.
+RFC 2047-encoded by the standard library. Bodies come in rendered
+(`bodies`); nothing here renders a template or sends.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""What goes into a digest or an alert: pure decisions over the catalog, no I/O.
+"""What goes into a digest or an alert: pure decisions over published posts, no I/O.
 
 A subscriber's digest holds the posts of the window that match their
 choices; everyone with the same choices gets the same `Digest`, so each

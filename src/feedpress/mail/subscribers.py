@@ -9,7 +9,8 @@ syntax only (email-validator, no DNS): a run must not depend on the network.
 
 The CSV says who subscribed; the ledger's suppressions (unsubscribes and
 hard bounces) always win over it. `members`, `set_suppressed` and `export`
-back the `feedpress subscribers` commands.
+back the `feedpress subscribers` commands. Nothing here sends or decides
+what a campaign holds.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Where messages go: an SMTP server (over one or more connections) or a Maildir.
 
 A transport only delivers and says what happened; retrying, recording and
-deciding when to stop belong to `send`. Each outcome is one of: accepted,
+deciding when to stop belong to `delivery`. Each outcome is one of: accepted,
 `TemporaryFailure` (4xx, a dropped connection, a timeout: worth another
 try) or `PermanentFailure` (5xx: this address will not take mail).
 """

@@ -4,7 +4,8 @@
 `POST` (a person pressing it, or a mail client's RFC 8058 one-click
 request) records the suppression. A token that does not verify gets 400 on
 both and changes nothing. A repeated POST answers 200 again: unsubscribing
-twice is still unsubscribed.
+twice is still unsubscribed. The app only verifies and records: it sends
+nothing and reads no subscriber list.
 """
 
 from __future__ import annotations
