@@ -120,10 +120,10 @@ def run(kind: str, port: int, connections: int, config: Config, maker: MessageMa
     with tempfile.TemporaryDirectory() as folder, \
             open_ledger(Path(folder) / "state.db", now) as ledger:
         campaign = ledger.open_digest(now, now, ["bench"])
-        sender = Sender(SmtpTransport(settings, None), ledger, campaign,
-                        config.email.sender_address, Policy(retries=0))
+        sender = Sender(SmtpTransport(settings, None), ledger, config.email.sender_address,
+                        Policy(retries=0))
         started = time.perf_counter()
-        summary = sender.run(jobs(maker, subscribers))
+        summary = sender.run(campaign, jobs(maker, subscribers))
         elapsed = time.perf_counter() - started
     print(f"{kind}, {connections} connection(s): {summary.sent:,} sent in {elapsed:.1f} s, "
           f"{summary.sent / elapsed:,.0f} messages/s; {summary.pending} pending; "

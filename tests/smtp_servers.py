@@ -61,6 +61,9 @@ class Mailbox:
     `temporary_times` tries); `permanent` ones get 550. With `drop_after`,
     each connection is cut, without an answer, when the client sends the
     data of its (drop_after + 1)th message, which is therefore not accepted.
+    With `lose_reply_every`, every Nth message (counted over all connections) is
+    accepted and kept, and then the connection is cut before the reply: the client cannot
+    know it was delivered. `refuse_all` answers every RCPT with that reply.
     `delay` is slept before each message is accepted; `hide_auth` leaves AUTH out of the
     EHLO reply; `pipelining` offers PIPELINING (RFC 2920), which aiosmtpd serves as it
     reads commands one line at a time anyway. `on_accept` is called
@@ -71,6 +74,8 @@ class Mailbox:
     temporary_times: int | None = None
     permanent: set[str] = field(default_factory=set)
     drop_after: int | None = None
+    lose_reply_every: int | None = None
+    refuse_all: str | None = None
     delay: float = 0.0
     hide_auth: bool = False
     pipelining: bool = False
@@ -101,6 +106,8 @@ class Mailbox:
         with self._lock:
             self.rcpt_tries[key] += 1
             tries = self.rcpt_tries[key]
+        if self.refuse_all is not None:
+            return self.refuse_all
         if key in self.permanent:
             return f"550 5.1.1 <{address}>: no such user here"
         if key in self.temporary and (self.temporary_times is None
@@ -130,8 +137,13 @@ class Mailbox:
                 self.received.append(Received(envelope.mail_from, recipient.lower(),
                                               bytes(envelope.content), tls, login))
             count = len(self.received)
+            lose = bool(self.lose_reply_every) and count % self.lose_reply_every == 0
+            if lose:
+                self.drops += 1
         if self.on_accept is not None:
             self.on_accept(count)
+        if lose:  # kept, but the client never hears so
+            server.transport.abort()
         return "250 2.0.0 accepted"
 
     # -- reading what came in ----------------------------------------------------------------

@@ -727,22 +727,63 @@ def test_550_bounces_and_suppresses_for_both_streams_and_the_run_goes_on(
 
 
 @pytest.mark.parametrize("pipelining", [False, True])
-def test_dropped_connections_are_reopened_and_nobody_gets_two_copies(
+def test_a_connection_cut_after_the_message_is_ambiguous_and_sent_once_more_next_run(
         project: Project, pipelining: bool) -> None:
+    """Cut before the server kept it: the next run sends it once, with the same Message-ID,
+    and nobody ends with two copies; the run itself never retries a message that went."""
     digest_posts(project)
     write_subscribers(project, population(50))
     box = Mailbox(drop_after=4, pipelining=pipelining)
     with serve(box) as port:
         configure(project, port, smtp={"connections": 3, "retries": 3})
-        run = feedpress(project, "digest", "--send")
+        first = feedpress(project, "digest", "--send")
+        ids = dict(query(project, "SELECT address, message_id FROM deliveries "
+                                  "WHERE status = 'ambiguous'"))
+        box.drop_after = None
+        second = feedpress(project, "digest", "--send")
+        third = feedpress(project, "digest", "--send")
     eligible = digest_recipients(50)
-    assert run.code == 0, run.err
-    assert box.drops >= 5
+    assert first.code == 3, first.err
+    sent, skipped, retried, bounced, pending = first.summary()
+    assert (retried, bounced, pending) == (0, 0, 0)
+    assert len(ids) == box.drops >= 5 and sent == len(eligible) - len(ids)
+    assert f", {len(ids)} ambiguous" in first.out
+    assert f"  {len(ids)} ambiguous: no reply after the message was sent" in first.out
+    assert second.code == 0, second.err
+    assert second.summary() == (len(ids), len(eligible) - len(ids), 0, 0, 0)
     assert box.copies() == Counter(dict.fromkeys(eligible, 1))
-    sent, skipped, retried, bounced, pending = run.summary()
-    assert (sent, skipped, bounced, pending) == (len(eligible), 0, 0, 0)
-    assert retried == box.drops
+    again = {r.recipient: r.message()["Message-ID"] for r in box.snapshot()
+             if r.recipient in ids}
+    assert again == ids
     assert statuses(project) == Counter(sent=len(eligible))
+    assert "Nothing new to send" in third.out
+
+
+def test_a_reply_lost_after_the_server_kept_the_message_costs_one_copy_at_most(
+        project: Project) -> None:
+    """Every 10th reply lost: those recipients get exactly one extra copy, the next run,
+    with the same Message-ID; a third run sends nothing."""
+    digest_posts(project)
+    write_subscribers(project, population(60))
+    box = Mailbox(lose_reply_every=10)
+    with serve(box) as port:
+        configure(project, port, smtp={"connections": 2, "retries": 3})
+        runs = [feedpress(project, "digest", "--send") for _ in range(3)]
+    eligible = digest_recipients(60)
+    assert [r.code for r in runs[:1]] == [3], runs[0].err
+    assert "Nothing new to send" in runs[2].out
+    copies = box.copies()
+    assert set(copies) == eligible
+    doubled = {a for a, n in copies.items() if n > 1}
+    assert doubled and max(copies.values()) == 2
+    assert len(doubled) <= box.drops
+    for address in doubled:
+        assert len({r.message()["Message-ID"] for r in box.snapshot()
+                    if r.recipient == address}) == 1
+    rows = query(project, "SELECT status, ambiguous FROM deliveries")
+    assert len(rows) == len(eligible)
+    # sent, or ambiguous twice (sent, then once more with the same Message-ID: no third time)
+    assert all(row in (("sent", 0), ("sent", 1), ("ambiguous", 2)) for row in rows), rows
 
 
 def test_max_errors_in_a_row_stops_early_and_leaves_the_rest_pending(

@@ -287,11 +287,18 @@ def _send(kind: str, dry_run: Path | None, to: str | None, what: str) -> None:
     if summary.stopped:
         click.echo(f"stopped early: {summary.stopped}", err=True)
     click.echo(summary.line())
+    for reason in summary.why():
+        click.echo(f"  {reason}")
     sys.exit(summary.exit_code)
 
 
 class _Progress:
-    """A bar on a terminal; in a log, a plain line every 1,000 messages."""
+    """A bar on a terminal; in a log, a plain line every 1,000 messages.
+
+    It counts finished deliveries (sent, bounced, pending or ambiguous:
+    one each, however many tries they took) over every campaign of the
+    run, so it only ever goes forward.
+    """
 
     WIDTH = 30
 
@@ -301,7 +308,7 @@ class _Progress:
         self.tty = sys.stdout.isatty()
 
     def start(self, total: int) -> None:
-        self.count, self.total = 0, total
+        self.total += total
         if not self.tty:
             click.echo(f"sending {total} message(s)")
 

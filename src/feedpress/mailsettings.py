@@ -36,6 +36,7 @@ class SmtpSettings:
     connections: int = 4
     rate: float = 0.0
     max_errors: int = 50
+    breaker: int = 20  # refusals at a run's start that stop it, suppressing nobody
     retries: int = 3
     retry_backoff: float = 2.0
     ca_file: Path | None = None
@@ -84,6 +85,7 @@ class EmailSettings:
     alert: AlertSettings
     templates: Path
     dkim: DkimSettings | None = None
+    min_subscribers: int = 1  # a send to fewer valid rows is refused: the file is wrong
 
     @property
     def domain(self) -> str:
@@ -124,6 +126,7 @@ def read_email(fields: Fields | None, root: Path, site_domain: str) -> EmailSett
         alert=_read_alert(f.section("alert")),
         templates=root / (f.text("templates") or "email_templates"),
         dkim=_read_dkim(f.section("dkim"), root, address.rpartition("@")[2]),
+        min_subscribers=f.integer("min_subscribers", 1, minimum=1),
     )
     f.finish()
     return settings
@@ -144,6 +147,7 @@ def _read_smtp(f: Fields | None, root: Path) -> SmtpSettings:
         connections=f.integer("connections", d.connections, minimum=1),
         rate=_number(f, "rate", d.rate, minimum=0),
         max_errors=f.integer("max_errors", d.max_errors, minimum=1),
+        breaker=f.integer("breaker", d.breaker, minimum=1),
         retries=f.integer("retries", d.retries, minimum=0),
         retry_backoff=_number(f, "retry_backoff", d.retry_backoff, minimum=0),
         ca_file=root / ca_file if ca_file else None,

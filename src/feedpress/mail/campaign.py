@@ -90,26 +90,29 @@ def send(config: Config, stream: Stream, now: datetime, options: SendOptions) ->
     posts = published(config, now)
     key, _ = secret(config, required=options.dry_run is None)
     run = _Run(config, stream, now, posts, key, Renderer(config))
-    rows, problems = subscriber_list.load(config.email.subscribers)
-    whole_file = [p for p in problems if p.line is None]
-    if whole_file and options.to is None:
-        # Sending to nobody would use up the campaign: its posts would never go out.
-        raise FeedpressError(f"{whole_file[0]}; nothing was sent")
     if options.to is not None:
         return _send_test(run, options.to, options)
+    rows, problems = subscriber_list.load(config.email.subscribers)
+    # A list that cannot be right would use up the campaign on nobody: stop first.
+    subscriber_list.usable(config.email.subscribers, rows, problems,
+                           config.email.min_subscribers)
     if options.dry_run is not None:
         return _write_all(run, rows, options.dry_run)
     with send_lock(config.email.state), open_ledger(config.email.state, now) as ledger:
         planned = plan(config.email, stream, now, run.posts, ledger)
         if not planned:
             return None
-        summary = Summary(problems=[str(p) for p in problems])
-        transport = options.transport or _transport(config)
+        sender = Sender(options.transport or _transport(config), ledger,
+                        config.email.sender_address, _policy(config), sleep=options.sleep,
+                        progress=options.progress)
+        skipped = 0
         for item in planned:
-            done = _send_campaign(run, item, rows, ledger, transport, options)
-            _add(summary, done)
-            if done.stopped:
+            skipped += _send_campaign(run, item, rows, ledger, sender, options)
+            if sender.stopped:
                 break
+        summary = sender.finish()
+        summary.skipped += skipped
+        summary.problems = [str(p) for p in problems]
         return summary
 
 
@@ -148,25 +151,32 @@ def preview(config: Config, stream: Stream, out: Path, now: datetime, *,
 
 
 def _send_campaign(run: _Run, item: Planned, rows: list[Subscriber], ledger: Ledger,
-                   transport: Transport, options: SendOptions) -> Summary:
-    """Deliver one planned campaign, opening it first if it is new."""
-    campaign = item.campaign or _open(ledger, item)
+                   sender: Sender, options: SendOptions) -> int:
+    """Deliver one planned campaign, opening it first if it is new; how many subscribers
+    it had reached already.
+
+    A new campaign that nobody is owed is not opened, and one that reached
+    nobody is not completed: its posts stay due for the next run.
+    """
     suppressed = ledger.suppressed(run.stream)  # bounces of an earlier campaign count
     skips = [owed(item, row, suppressed) for row in rows]
     todo = [row for row, skip in zip(rows, skips, strict=True) if skip is None]
-    already = skips.count(Skip.DONE)
+    if not todo and item.campaign is None:
+        return 0
+    campaign = item.campaign or _open(ledger, item)
     if options.on_start is not None:
         options.on_start(len(todo))
     makers = _Makers(run, item)
-    sender = Sender(transport, ledger, campaign, run.config.email.sender_address,
-                    _policy(run.config), sleep=options.sleep, progress=options.progress)
-    jobs: Iterator[Job] = (Job(Recipient(row.email, row.name), makers.get(row.choice))
+    jobs: Iterator[Job] = (Job(Recipient(row.email, row.name), makers.get(row.choice),
+                               makers.get(row.choice).message_id(campaign.nonce, row.email))
                            for row in todo)
-    summary = sender.run(jobs)
-    summary.skipped += already
-    if not summary.pending and not summary.stopped:
+    sent_before = sender.summary.sent
+    sender.run(campaign, jobs)
+    reached = not todo or sender.summary.sent > sent_before or any(
+        status in ("sent", "ambiguous", "unconfirmed") for status in item.done.values())
+    if not sender.stopped and not ledger.unsettled(campaign) and reached:
         ledger.complete(campaign)
-    return summary
+    return skips.count(Skip.DONE) + skips.count(Skip.UNCONFIRMED)
 
 
 def _open(ledger: Ledger, item: Planned) -> Campaign:
@@ -325,7 +335,7 @@ def signer(config: Config) -> Signer | None:
 def _policy(config: Config) -> Policy:
     smtp = config.email.smtp
     return Policy(retries=smtp.retries, backoff=smtp.retry_backoff,
-                  max_errors=smtp.max_errors, rate=smtp.rate)
+                  max_errors=smtp.max_errors, rate=smtp.rate, breaker=smtp.breaker)
 
 
 def _transport(config: Config) -> Transport:
@@ -334,8 +344,3 @@ def _transport(config: Config) -> Transport:
         return MaildirTransport(settings.maildir)
     return SmtpTransport(settings.smtp, credentials(settings.smtp))
 
-
-def _add(total: Summary, part: Summary) -> None:
-    for name in ("sent", "skipped", "retried", "bounced", "pending"):
-        setattr(total, name, getattr(total, name) + getattr(part, name))
-    total.stopped = total.stopped or part.stopped

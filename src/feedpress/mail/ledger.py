@@ -18,7 +18,9 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import secrets
 import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -29,7 +31,11 @@ from typing import Literal
 from feedpress.errors import FeedpressError
 from feedpress.mail.select import Stream
 
-Status = Literal["pending", "sent", "bounced"]
+Status = Literal["pending", "sent", "bounced", "ambiguous"]
+# What `statuses` tells of a delivery: its status, or "unconfirmed" for one that was
+# ambiguous twice (sent, then sent again with the same Message-ID: never a third time).
+Outcome = Literal["pending", "sent", "bounced", "ambiguous", "unconfirmed"]
+LOCK_WAIT_SECONDS = 10.0  # how long to wait for another process that holds the file
 
 MIGRATIONS: tuple[str, ...] = (
     # 1: the first schema
@@ -64,6 +70,27 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (address, stream)
     );
     """,
+    # 2: ambiguous deliveries (sent, no reply) and a nonce per campaign for its Message-IDs
+    """
+    ALTER TABLE campaigns ADD COLUMN nonce TEXT;
+    CREATE TABLE deliveries_2 (
+        campaign_id INTEGER NOT NULL REFERENCES campaigns (id),
+        address TEXT NOT NULL,
+        status TEXT NOT NULL CHECK (status IN ('pending', 'sent', 'bounced', 'ambiguous')),
+        attempts INTEGER NOT NULL DEFAULT 0,
+        ambiguous INTEGER NOT NULL DEFAULT 0,
+        message_id TEXT,
+        last_error TEXT,
+        updated_at TEXT NOT NULL,
+        PRIMARY KEY (campaign_id, address)
+    );
+    INSERT INTO deliveries_2 (campaign_id, address, status, attempts, message_id, last_error,
+                              updated_at)
+        SELECT campaign_id, address, status, attempts, message_id, last_error, updated_at
+        FROM deliveries;
+    DROP TABLE deliveries;
+    ALTER TABLE deliveries_2 RENAME TO deliveries;
+    """,
 )
 
 
@@ -73,8 +100,14 @@ class LockedError(FeedpressError):
     exit_code = 4
 
 
+class LedgerLostError(FeedpressError):
+    """The ledger's file was removed or replaced while a send was recording into it."""
+
+
 @dataclass(frozen=True)
 class Campaign:
+    """A digest, or the alert of one post, going out to the list: what was sent in it."""
+
     id: int
     kind: Literal["digest", "alert"]
     post_id: str | None
@@ -82,14 +115,20 @@ class Campaign:
     window_end: datetime | None
     posts: tuple[str, ...]
     completed: bool
+    nonce: str  # random, made when the campaign is opened; its Message-IDs derive from it
 
 
 class Ledger:
     """One open ledger. Get it from `open_ledger`, which also migrates it."""
 
-    def __init__(self, db: sqlite3.Connection, clock: datetime) -> None:
+    def __init__(self, db: sqlite3.Connection, clock: datetime,
+                 path: Path | None = None) -> None:
+        """`path`, for a ledger that records: its file is checked to be the same one
+        after every delivery recorded (see `record`)."""
         self._db = db
         self._clock = clock
+        self._path = path
+        self._identity = _identity(path) if path is not None else None
 
     # -- campaigns ---------------------------------------------------------------------------
 
@@ -143,24 +182,51 @@ class Ledger:
 
     # -- deliveries --------------------------------------------------------------------------
 
-    def statuses(self, campaign: Campaign) -> dict[str, Status]:
+    def statuses(self, campaign: Campaign) -> dict[str, Outcome]:
+        """Each address's delivery in `campaign` so far; "unconfirmed" is a delivery that
+        was ambiguous twice, and is never sent again."""
         rows = self._db.execute(
-            "SELECT address, status FROM deliveries WHERE campaign_id = ?", (campaign.id,))
-        return {address: status for address, status in rows}
+            "SELECT address, status, ambiguous FROM deliveries WHERE campaign_id = ?",
+            (campaign.id,))
+        return {address: "unconfirmed" if status == "ambiguous" and ambiguous > 1 else status
+                for address, status, ambiguous in rows}
+
+    def unsettled(self, campaign: Campaign) -> int:
+        """Deliveries of `campaign` that a later run still owes: pending, or ambiguous once."""
+        row = self._db.execute(
+            "SELECT COUNT(*) FROM deliveries WHERE campaign_id = ? AND (status = 'pending' "
+            "OR (status = 'ambiguous' AND ambiguous < 2))", (campaign.id,)).fetchone()
+        return int(row[0])
 
     def record(self, campaign: Campaign, address: str, status: Status, *,
                message_id: str | None = None, error: str | None = None,
                attempts: int = 1) -> None:
-        """Record one delivery outcome, committed at once: this is what survives a kill."""
+        """Record one delivery outcome, committed at once: this is what survives a kill.
+
+        Raises `LedgerLostError` if the ledger's file is no longer the one opened
+        (removed, or replaced): recording on would write into nothing.
+        """
         with self._db:
             self._db.execute(
-                "INSERT INTO deliveries (campaign_id, address, status, attempts, message_id, "
-                "last_error, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?) "
+                "INSERT INTO deliveries (campaign_id, address, status, attempts, ambiguous, "
+                "message_id, last_error, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
                 "ON CONFLICT (campaign_id, address) DO UPDATE SET status = excluded.status, "
                 "attempts = deliveries.attempts + excluded.attempts, "
+                "ambiguous = deliveries.ambiguous + excluded.ambiguous, "
                 "message_id = COALESCE(excluded.message_id, deliveries.message_id), "
                 "last_error = excluded.last_error, updated_at = excluded.updated_at",
-                (campaign.id, address.lower(), status, attempts, message_id, error, self._now()))
+                (campaign.id, address.lower(), status, attempts, int(status == "ambiguous"),
+                 message_id, error, self._now()))
+        self.check_file()
+
+    def check_file(self) -> None:
+        """Raise `LedgerLostError` if the file at the ledger's path is not the one opened."""
+        if self._path is not None and _identity(self._path) != self._identity:
+            raise LedgerLostError(
+                f"{self._path}: the send ledger was removed or replaced while sending; "
+                "stopped, since deliveries recorded now would be lost. Restore the file "
+                "that was there (its deliveries say who has the message already) before "
+                "sending again")
 
     # -- suppression -------------------------------------------------------------------------
 
@@ -194,8 +260,9 @@ class Ledger:
         with self._db:
             cursor = self._db.execute(
                 "INSERT INTO campaigns (kind, post_id, window_start, window_end, posts, "
-                "created_at) VALUES (?, ?, ?, ?, ?, ?)",
-                (kind, post_id, _iso(start), _iso(end), json.dumps(posts), self._now()))
+                "created_at, nonce) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (kind, post_id, _iso(start), _iso(end), json.dumps(posts), self._now(),
+                 secrets.token_hex(16)))
         row = self._db.execute(f"SELECT {_CAMPAIGN} FROM campaigns WHERE id = ?",
                                (cursor.lastrowid,)).fetchone()
         return _campaign(row)
@@ -204,7 +271,7 @@ class Ledger:
         return self._clock.astimezone(UTC).isoformat()
 
 
-_CAMPAIGN = "id, kind, post_id, window_start, window_end, posts, completed_at"
+_CAMPAIGN = "id, kind, post_id, window_start, window_end, posts, completed_at, nonce, created_at"
 
 
 def _campaign(row: tuple[object, ...]) -> Campaign:
@@ -216,6 +283,7 @@ def _campaign(row: tuple[object, ...]) -> Campaign:
         window_end=_time(row[4]) if row[4] else None,  # type: ignore[arg-type]
         posts=tuple(json.loads(row[5])),  # type: ignore[arg-type]
         completed=row[6] is not None,
+        nonce=str(row[7] or f"{row[0]} {row[8]}"),  # opened before nonces: its id and time
     )
 
 
@@ -235,41 +303,81 @@ def open_ledger(path: Path, clock: datetime, *, create: bool = True) -> Iterator
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         # Worker threads record deliveries; `Sender` serialises them with its own lock.
-        db = sqlite3.connect(path, timeout=10, check_same_thread=False)
-        db.execute("PRAGMA journal_mode = WAL")
-        # In WAL mode, NORMAL keeps every commit through a crash or a kill of the process
-        # (SIGKILL included); only a power cut can lose the last ones. FULL would fsync
-        # once per delivery and cap sending at the disk's sync rate.
-        db.execute("PRAGMA synchronous = NORMAL")
-        db.execute("PRAGMA foreign_keys = ON")
-        _migrate(db)
-        # Fail now, before anything is sent, if the ledger cannot record deliveries.
-        db.execute(f"PRAGMA user_version = {len(MIGRATIONS)}")
+        db = sqlite3.connect(path, timeout=LOCK_WAIT_SECONDS, check_same_thread=False)
     except (OSError, sqlite3.Error) as exc:
         raise FeedpressError(f"{path}: cannot open the send ledger for writing: {exc}") from None
     try:
-        yield Ledger(db, clock)
+        _prepare(db)
+        yield Ledger(db, clock, path)
     except sqlite3.Error as exc:
         raise FeedpressError(f"{path}: the send ledger failed: {exc}") from None
     finally:
         db.close()
 
 
+def _prepare(db: sqlite3.Connection) -> None:
+    """WAL mode, and the schema made or migrated in one transaction that also proves the
+    file writable, before anything is sent."""
+    _wal(db)
+    # In WAL mode, NORMAL keeps every commit through a crash or a kill of the process
+    # (SIGKILL included); only a power cut can lose the last ones. FULL would fsync
+    # once per delivery and cap sending at the disk's sync rate.
+    db.execute("PRAGMA synchronous = NORMAL")
+    db.execute("PRAGMA foreign_keys = ON")
+    _migrate(db)
+
+
+def _wal(db: sqlite3.Connection) -> None:
+    """Switch to WAL, waiting while another process makes or migrates the same file.
+
+    The switch takes a lock that SQLite does not wait for, so several
+    processes opening a new ledger at once would see "database is locked".
+    """
+    deadline = time.monotonic() + LOCK_WAIT_SECONDS
+    while True:
+        try:
+            db.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
+
 @contextmanager
 def peek(path: Path, clock: datetime) -> Iterator[Ledger | None]:
-    """The ledger opened read-only, or None if there is none: previews must not create it."""
+    """The ledger read-only, or None if there is none: previews must not create it.
+
+    A ledger of an older schema is copied into memory and migrated there,
+    so that a preview reads it as the next send (which migrates the file)
+    will.
+    """
     if not path.exists():
         yield None
         return
     try:
-        db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=10)
-        version = db.execute("PRAGMA user_version").fetchone()[0]
+        db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True,
+                             timeout=LOCK_WAIT_SECONDS)
     except sqlite3.Error as exc:
         raise FeedpressError(f"{path}: cannot read the send ledger: {exc}") from None
     try:
-        yield Ledger(db, clock) if version == len(MIGRATIONS) else None
+        yield Ledger(_current(db), clock)
+    except sqlite3.Error as exc:
+        raise FeedpressError(f"{path}: cannot read the send ledger: {exc}") from None
     finally:
         db.close()
+
+
+def _current(db: sqlite3.Connection) -> sqlite3.Connection:
+    """`db` itself if its schema is current, else a copy in memory migrated to it."""
+    version = db.execute("PRAGMA user_version").fetchone()[0]
+    if version == len(MIGRATIONS):
+        db.execute("SELECT COUNT(*) FROM campaigns").fetchone()  # a damaged file fails here
+        return db
+    copy = sqlite3.connect(":memory:")
+    db.backup(copy)
+    _migrate(copy)
+    return copy
 
 
 @contextmanager
@@ -290,10 +398,36 @@ def send_lock(path: Path) -> Iterator[None]:
 
 
 def _migrate(db: sqlite3.Connection) -> None:
-    version = db.execute("PRAGMA user_version").fetchone()[0]
-    if version > len(MIGRATIONS):
-        raise FeedpressError(f"the send ledger has schema version {version}, newer than this "
-                             f"feedpress knows ({len(MIGRATIONS)}); upgrade feedpress")
-    for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
-        with db:
-            db.executescript(f"BEGIN; {script}; PRAGMA user_version = {number}; COMMIT;")
+    """Bring the schema up to date in one `BEGIN IMMEDIATE` transaction.
+
+    The version is read inside the transaction, so of several processes
+    making a new ledger at once, one creates it and the others find it made.
+    """
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        version = db.execute("PRAGMA user_version").fetchone()[0]
+        if version > len(MIGRATIONS):
+            raise FeedpressError(f"the send ledger has schema version {version}, newer than "
+                                 f"this feedpress knows ({len(MIGRATIONS)}); upgrade feedpress")
+        for script in MIGRATIONS[version:]:
+            for statement in _statements(script):
+                db.execute(statement)
+        db.execute(f"PRAGMA user_version = {len(MIGRATIONS)}")
+        db.execute("COMMIT")
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+
+
+def _statements(script: str) -> list[str]:
+    """The statements of a migration script (no semicolon inside one of ours)."""
+    return [s.strip() for s in script.split(";") if s.strip()]
+
+
+def _identity(path: Path) -> tuple[int, int] | None:
+    """Which file is at `path` (device and inode), or None if none is."""
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return None
+    return stat.st_dev, stat.st_ino

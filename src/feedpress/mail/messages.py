@@ -15,6 +15,7 @@ RFC 2047-encoded by the standard library. Bodies come in rendered
 from __future__ import annotations
 
 import binascii
+import hashlib
 import re
 import secrets
 from dataclasses import dataclass
@@ -70,7 +71,14 @@ class MessageMaker:
         return self.settings.unsubscribe_url.replace(
             "{token}", tokens.make(self.secret, email, self.list_id))
 
-    def make(self, recipient: Recipient) -> tuple[str, bytes]:
+    def message_id(self, nonce: str, email: str) -> str:
+        """The Message-ID of the campaign with `nonce` for `email`: the same every time the
+        message is made, so that a copy sent again (after an ambiguous delivery, or a kill
+        in mid-send) carries the Message-ID that receivers deduplicate by."""
+        digest = hashlib.sha256(f"{nonce}\0{email.lower()}".encode()).hexdigest()[:32]
+        return f"<{digest}@{self.settings.domain}>"
+
+    def make(self, recipient: Recipient, message_id: str | None = None) -> tuple[str, bytes]:
         """The Message-ID and the bytes of the message for `recipient`.
 
         Joined once, as bytes: the parts' static text was encoded when the
@@ -78,7 +86,8 @@ class MessageMaker:
         """
         url = self.unsubscribe_url(recipient.email)
         found = values(recipient.name, recipient.email, url)
-        message_id = f"<{secrets.token_hex(16)}@{self.settings.domain}>"  # 128 random bits
+        if message_id is None:  # a message no campaign records: 128 random bits
+            message_id = f"<{secrets.token_hex(16)}@{self.settings.domain}>"
         boundary = f"=_feedpress_{secrets.token_hex(12)}"
         head = "\r\n".join([
             *self._common,

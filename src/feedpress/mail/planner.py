@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 from enum import Enum
 
 from feedpress.mail import select
-from feedpress.mail.ledger import Campaign, Ledger, Status
+from feedpress.mail.ledger import Campaign, Ledger, Outcome
 from feedpress.mail.select import Stream, Window
 from feedpress.mail.subscribers import Subscriber
 from feedpress.mailsettings import EmailSettings
@@ -34,7 +34,7 @@ class Planned:
     posts: tuple[Post, ...]
     campaign: Campaign | None = None  # the unfinished campaign resumed; None: a new one
     window: Window | None = None  # a new digest's window
-    done: Mapping[str, Status] = field(default_factory=dict)  # address: status so far
+    done: Mapping[str, Outcome] = field(default_factory=dict)  # address: outcome so far
 
 
 class Skip(Enum):
@@ -43,6 +43,8 @@ class Skip(Enum):
     SUPPRESSED = "unsubscribed or bounced from this stream"
     NO_ALERTS = "alerts: no in the subscriber list"
     DONE = "already reached by this campaign in an earlier run"
+    UNCONFIRMED = ("its delivery went unconfirmed twice (sent, no reply from the server); "
+                   "it is not sent a third time")
     FILTERED = "none of its posts is in their blogs and tags"
 
 
@@ -68,8 +70,11 @@ def owed(item: Planned, subscriber: Subscriber, suppressed: frozenset[str]) -> S
         return Skip.SUPPRESSED
     if item.stream == "alerts" and not subscriber.alerts:
         return Skip.NO_ALERTS
-    if item.done.get(address) in ("sent", "bounced"):
+    done = item.done.get(address)
+    if done in ("sent", "bounced"):
         return Skip.DONE
+    if done == "unconfirmed":
+        return Skip.UNCONFIRMED
     if not any(select.matches(post, subscriber.choice) for post in item.posts):
         return Skip.FILTERED
     return None

@@ -25,15 +25,20 @@ from pathlib import Path
 from email_validator import EmailNotValidError, validate_email
 
 from feedpress.config import Config
-from feedpress.errors import Problem, Severity
+from feedpress.errors import FeedpressError, Problem, Severity
 from feedpress.mail.ledger import open_ledger
 from feedpress.mail.select import STREAMS, Stream
 from feedpress.text import slugify
 
 _NOT_UTF8 = re.compile("[\udc80-\udcff]")
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")  # C0, DEL and C1: never in a display name
 _YES = {"yes", "y", "true", "1", ""}
 _NO = {"no", "n", "false", "0"}
 SAMPLE = ("reader@example.org", "Sample Reader")
+
+
+class SubscriberListError(FeedpressError):
+    """The subscriber list cannot be right (no email column, no valid row, too few rows)."""
 
 
 @dataclass(frozen=True)
@@ -61,23 +66,67 @@ def load(path: Path) -> tuple[list[Subscriber], list[Problem]]:
     rows = csv.reader(io.StringIO(text, newline=""))
     header = [h.strip().lower() for h in next(rows, [])]
     if "email" not in header:
-        return [], [Problem(path, 1, "email", "the header must have an email column")]
+        return [], [Problem(path, 1, "email", _no_email_column(header))]
     subscribers: list[Subscriber] = []
     problems: list[Problem] = []
     seen: dict[str, int] = {}
     line = rows.line_num + 1  # where the next row starts: a quoted field may span lines
     for row in rows:
-        found = _row(path, line, dict(zip(header, row, strict=False)), seen)
-        if isinstance(found, Problem):
-            problems.append(found)
-        elif found is not None:
+        found = _row(path, line, dict(zip(header, row, strict=False)), seen, problems)
+        if found is not None:
             subscribers.append(found)
         line = rows.line_num + 1
     return subscribers, problems
 
 
-def _row(path: Path, line: int, row: dict[str, str],
-         seen: dict[str, int]) -> Subscriber | Problem | None:
+def usable(path: Path, rows: list[Subscriber], problems: list[Problem], minimum: int) -> None:
+    """Raise `SubscriberListError` unless the list can be right: a send to a wrong list
+    would use up a campaign on nobody. Called before anything is recorded."""
+    if not rows:
+        why = str(problems[0]) if problems else f"{path}: no subscriber rows"
+        raise SubscriberListError(f"{why}; no valid subscriber in the list, so nothing was "
+                                  "sent and nothing recorded")
+    if len(rows) < minimum:
+        raise SubscriberListError(
+            f"{path}: only {len(rows)} valid subscriber(s), fewer than email.min_subscribers "
+            f"({minimum}); nothing was sent and nothing recorded. Check the file, or lower "
+            "the setting")
+
+
+def _no_email_column(header: list[str]) -> str:
+    """Why a header is not one, with the likely reason: a wrong separator or column name."""
+    if not any(header):
+        return "the file is empty or its first line is blank: it needs a header line with " \
+               "an email column, such as email,name"
+    joined = ",".join(header)
+    for separator, name in ((";", "semicolons"), ("\t", "tabs"), ("|", "bars")):
+        if len(header) == 1 and separator in joined and "email" in joined.split(separator):
+            return (f"the header {joined!r} looks separated by {name}; feedpress reads "
+                    "comma-separated files (export the CSV with commas)")
+    return f"the header must have an email column; it has {', '.join(header) or 'none'}"
+
+
+def _row(path: Path, line: int, row: dict[str, str], seen: dict[str, int],
+         problems: list[Problem]) -> Subscriber | None:
+    """The subscriber of one row, or None, with a problem, for a row that is skipped."""
+    found = _checked(path, line, row, seen)
+    if isinstance(found, Problem):
+        problems.append(found)
+        return None
+    if found is None:
+        return None
+    raw_name = " ".join((row.get("name") or "").split())
+    name = _CONTROL.sub("", raw_name)
+    if name != raw_name:
+        problems.append(Problem(path, line, "name", "control characters removed from the "
+                                "name (it is shown in the To: header)", Severity.WARNING))
+    return Subscriber(found[0], name, _split(row.get("blogs"), str.lower),
+                      _split(row.get("tags"), slugify), found[1], line)
+
+
+def _checked(path: Path, line: int, row: dict[str, str],
+             seen: dict[str, int]) -> tuple[str, bool] | Problem | None:
+    """The row's address and alerts choice, a problem, or None for a blank line."""
     raw = (row.get("email") or "").strip()
     if not raw and not any(v.strip() for v in row.values()):
         return None  # a blank line
@@ -99,9 +148,7 @@ def _row(path: Path, line: int, row: dict[str, str],
     alerts = (row.get("alerts") or "").strip().lower()
     if alerts not in _YES | _NO:
         return _skip(path, line, "alerts", f"must be yes or no, not {alerts!r}")
-    name = " ".join((row.get("name") or "").split())
-    return Subscriber(email, name, _split(row.get("blogs"), str.lower),
-                      _split(row.get("tags"), slugify), alerts in _YES, line)
+    return email, alerts in _YES
 
 
 def normal_address(address: str) -> str:

@@ -1,9 +1,14 @@
 """Where messages go: an SMTP server (over one or more connections) or a Maildir.
 
 A transport only delivers and says what happened; retrying, recording and
-deciding when to stop belong to `delivery`. Each outcome is one of: accepted,
-`TemporaryFailure` (4xx, a dropped connection, a timeout: worth another
-try) or `PermanentFailure` (5xx: this address will not take mail).
+deciding when to stop belong to `delivery`. Each outcome is one of:
+accepted; `TemporaryFailure` (4xx, a connection not made or lost before
+the message went: worth another try); `PermanentFailure` (this mailbox
+will not take mail: it bounces); `RefusedFailure` (the server refuses us,
+not one mailbox: the run stops and nobody is suppressed); or
+`AmbiguousFailure` (the message went, and no reply came: it may have been
+delivered). SMTP replies are told apart by their enhanced status code
+(RFC 3463), not by their first digit alone: see `classify`.
 """
 
 from __future__ import annotations
@@ -13,23 +18,73 @@ import contextlib
 import ipaddress
 import mailbox
 import os
+import re
 import smtplib
 import socket
 import ssl
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Literal, Protocol
 
 from feedpress.errors import FeedpressError
 from feedpress.mailsettings import SmtpSettings
 
 
 class TemporaryFailure(Exception):
-    """Worth trying again later: a 4xx reply, a dropped connection, a timeout."""
+    """Worth trying again: a 4xx reply, or a connection not made or lost before the message
+    was sent. `now` False: not within this run (a full mailbox), only in a later one."""
+
+    def __init__(self, message: str, *, now: bool = True) -> None:
+        super().__init__(message)
+        self.now = now
 
 
 class PermanentFailure(Exception):
-    """A 5xx reply: the address bounced."""
+    """This mailbox will not take mail (5.1.x, 5.2.1, or a plain 550, 551, 553): it bounced."""
+
+
+class RefusedFailure(Exception):
+    """The server refuses us, not one mailbox: a policy, relay, authentication, spam, size
+    or syntax refusal. Every other address would meet it too."""
+
+
+class AmbiguousFailure(Exception):
+    """The message was sent but no reply came (the connection broke, or timed out): the
+    server may have accepted it."""
+
+
+Stage = Literal["sender", "recipient", "message"]
+_ENHANCED = re.compile(r"\s*([245])\.(\d{1,3})\.(\d{1,3})(?![\d.])")
+
+
+def classify(code: int, text: str, stage: Stage) -> Exception:
+    """What an SMTP refusal at `stage` (MAIL, RCPT, or the end of DATA) means for the run.
+
+    A 4xx is temporary. A 5xx bounces the address only where it is about
+    that mailbox and permanent: at RCPT, with the enhanced code 5.1.x (bad
+    address) or 5.2.1 (mailbox disabled), or a plain 550, 551 or 553 with
+    no enhanced code. Other mailbox troubles (5.2.x: full, too big for it;
+    5.4.x: routing) are left for a later run. Everything else (5.7.x
+    policy, relay and authentication, 5.3.x system, 5.5.x protocol, 554
+    with no code, and any refusal of the sender or the message) refuses
+    the run, not the address.
+    """
+    reply = f"{code} {text}".strip()
+    if 400 <= code < 500:
+        return TemporaryFailure(reply)
+    if stage != "recipient":
+        return RefusedFailure(f"the mail server refused the {stage}: {reply}")
+    found = _ENHANCED.match(text)
+    if found and found[1] == "5":
+        subject, detail = int(found[2]), int(found[3])
+        if subject == 1 or (subject, detail) == (2, 1):
+            return PermanentFailure(reply)
+        if subject in (2, 4):
+            return TemporaryFailure(reply, now=False)
+        return RefusedFailure(f"the mail server refused a recipient: {reply}")
+    if code in (550, 551, 553) and not found:
+        return PermanentFailure(reply)
+    return RefusedFailure(f"the mail server refused a recipient: {reply}")
 
 
 class Connection(Protocol):
@@ -125,7 +180,7 @@ class SmtpTransport:
                     raise smtplib.SMTPAuthenticationError(code, reply)
         except smtplib.SMTPAuthenticationError as exc:
             raise FeedpressError(f"{s.host}:{s.port}: login refused: "
-                                 f"{_failure(exc.smtp_code, exc.smtp_error)}") from None
+                                 f"{exc.smtp_code} {_text(exc.smtp_error)}") from None
         except smtplib.SMTPNotSupportedError:
             raise FeedpressError(f"{s.host}:{s.port} offers no AUTH, but {s.username_env} "
                                  f"and {s.password_env} are set; unset them") from None
@@ -138,22 +193,17 @@ class _SmtpConnection:
         self.client = client
 
     def deliver(self, sender: str, recipient: str, message: bytes) -> None:
-        """Only a refused recipient (RCPT) bounces an address; a refused sender or message
-        would refuse every address alike, so it stops the run instead of suppressing all."""
+        """Only a refused recipient (RCPT) can bounce an address; a refused sender or message
+        would refuse every address alike (see `classify`)."""
         try:
             _transaction(self.client, sender, recipient, message)
         except smtplib.SMTPRecipientsRefused as exc:
             code, text = next(iter(exc.recipients.values()))
-            raise _failure(code, text) from None
-        except (smtplib.SMTPSenderRefused, smtplib.SMTPDataError) as exc:
-            if 400 <= exc.smtp_code < 500:
-                raise _failure(exc.smtp_code, exc.smtp_error) from None
-            what = "sender" if isinstance(exc, smtplib.SMTPSenderRefused) else "message"
-            raise FeedpressError(f"the mail server refused the {what}: "
-                                 f"{_failure(exc.smtp_code, exc.smtp_error)}; nothing was "
-                                 "marked bounced, and the rest is pending") from None
+            raise classify(code, _text(text), "recipient") from None
+        except smtplib.SMTPSenderRefused as exc:
+            raise classify(exc.smtp_code, _text(exc.smtp_error), "sender") from None
         except smtplib.SMTPResponseException as exc:
-            raise _failure(exc.smtp_code, exc.smtp_error) from None
+            raise classify(exc.smtp_code, _text(exc.smtp_error), "message") from None
         except (OSError, smtplib.SMTPException) as exc:
             raise TemporaryFailure(f"connection lost: {exc}") from None
 
@@ -187,8 +237,12 @@ def _transaction(client: smtplib.SMTP, sender: str, recipient: str, message: byt
             if replies[-1][0] != wanted and replies[-1][0] != 251:
                 break
     _refused(client, sender, recipient, replies)
-    client.send(_data(message))
-    code, text = client.getreply()
+    try:
+        client.send(_data(message))
+        code, text = client.getreply()
+    except (OSError, smtplib.SMTPException) as exc:
+        raise AmbiguousFailure(f"no reply after the message was sent ({exc}): it may have "
+                               "been delivered") from None
     if code != 250:
         _abandon(client, code)
         raise smtplib.SMTPDataError(code, text)
@@ -233,9 +287,10 @@ def _data(message: bytes) -> bytes:
     return message.replace(b"\r\n.", b"\r\n..") + b".\r\n"
 
 
-def _failure(code: int, text: bytes | str) -> Exception:
-    message = f"{code} {text.decode(errors='replace') if isinstance(text, bytes) else text}"
-    return PermanentFailure(message) if 500 <= code < 600 else TemporaryFailure(message)
+def _text(text: bytes | str) -> str:
+    """A reply's text, on one line."""
+    decoded = text.decode(errors="replace") if isinstance(text, bytes) else text
+    return " ".join(decoded.split())
 
 
 def credentials(settings: SmtpSettings) -> Credentials | None:
