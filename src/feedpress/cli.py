@@ -33,7 +33,10 @@ def _parse_now(ctx: click.Context, param: click.Parameter, value: str | None) ->
     except ValueError:
         message = f"{value!r} is not an ISO 8601 time, e.g. 2024-05-01T09:00Z"
         raise click.BadParameter(message) from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    if not 1971 <= moment.astimezone(UTC).year <= 9000:
+        raise click.BadParameter(f"{value!r} is out of range: give a year from 1971 to 9000")
+    return moment
 
 
 def common(command: F) -> F:
@@ -278,6 +281,8 @@ def _send(kind: str, dry_run: Path | None, to: str | None, what: str) -> None:
         return
     for problem in summary.problems:
         click.echo(f"warning: {problem}", err=True)
+    for note in summary.notes:
+        click.echo(f"note: {note}", err=True)
     if dry_run is not None:
         click.echo(f"{summary.sent} message(s) written to {_shown(dry_run)}; nothing recorded")
         return
@@ -307,10 +312,10 @@ class _Progress:
         self.total = 0
         self.tty = sys.stdout.isatty()
 
-    def start(self, total: int) -> None:
+    def start(self, total: int, label: str) -> None:
         self.total += total
         if not self.tty:
-            click.echo(f"sending {total} message(s)")
+            click.echo(f"sending {total} message(s): {label}")
 
     def __call__(self, address: str, outcome: str) -> None:
         self.count += 1
@@ -413,11 +418,13 @@ def _suppression_command(name: str, suppressed: bool, help_text: str) -> None:
     @click.argument("email")
     @click.option("--stream", type=click.Choice(["digest", "alerts", "all"]), default="all",
                   show_default=True, help="Which stream.")
-    def command(email: str, stream: str) -> None:
+    @click.option("--force", is_flag=True, hidden=not suppressed,
+                  help="Unsubscribe an address even if it is not in the CSV.")
+    def command(email: str, stream: str, force: bool) -> None:
         from feedpress.mail import set_suppressed, streams_for
 
         changed = set_suppressed(_config(), _now(), email, streams_for(stream),
-                                 suppressed=suppressed)
+                                 suppressed=suppressed, force=force)
         verb = "unsubscribed from" if suppressed else "resubscribed to"
         click.echo(f"{email} {verb} {stream} ({changed} change(s))")
 

@@ -19,6 +19,7 @@ from feedpress.fields import Fields
 
 _DURATION = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+_LONGEST = timedelta(days=3660)  # a longer window or age is a typo, and overflows dates
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _LIST_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.-]*\.[A-Za-z0-9-]+$")
 
@@ -202,7 +203,13 @@ def parse_duration(text: str) -> timedelta:
     match = _DURATION.match(text)
     if match is None:
         raise ValueError(f"{text!r} is not a duration such as 7d, 24h or 30m")
-    return timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+    try:
+        found = timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+    except OverflowError:
+        found = _LONGEST * 2
+    if found > _LONGEST:
+        raise ValueError(f"{text!r} is longer than ten years")
+    return found
 
 
 def _duration(f: Fields, key: str, default: timedelta) -> timedelta:

@@ -170,8 +170,8 @@ def values(name: str, email: str, unsubscribe_url: str) -> dict[str, str]:
 
 def fill_line(line: str, found: dict[str, str]) -> str:
     """A text line with its placeholders filled in, wrapped again if that made it long."""
-    for placeholder, value in found.items():
-        line = line.replace(placeholder, value)
+    line = PLACEHOLDER.sub(lambda m: found[m.group()], line)  # one pass: a value that
+    # spells a placeholder (a subscriber named so) stays as it is
     return wrap(line).removesuffix("\n") if len(line) > WIDTH else line
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 import re
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -34,8 +35,10 @@ from feedpress.mail.planner import Planned, Skip, owed, plan, why_none
 from feedpress.mail.select import Choice, Stream
 from feedpress.mail.subscribers import Subscriber
 from feedpress.mail.transports import (
+    AmbiguousFailure,
     MaildirTransport,
     PermanentFailure,
+    RefusedFailure,
     SmtpTransport,
     TemporaryFailure,
     Transport,
@@ -55,7 +58,7 @@ class SendOptions:
     dry_run: Path | None = None  # write DIR/*.eml instead, record nothing
     to: str | None = None  # one test message to this address, record nothing
     progress: Callable[[str, str], None] | None = None
-    on_start: Callable[[int], None] | None = None  # told how many messages a campaign has
+    on_start: Callable[[int, str], None] | None = None  # a campaign's messages, and its name
     sleep: Callable[[float], None] = time.sleep
 
 
@@ -88,16 +91,21 @@ class _Run:
 def send(config: Config, stream: Stream, now: datetime, options: SendOptions) -> Summary | None:
     """Send the next digest, or every alert that is due; None when there is nothing to send."""
     posts = published(config, now)
-    key, _ = secret(config, required=options.dry_run is None)
+    key, notes = secret(config, required=options.dry_run is None)
     run = _Run(config, stream, now, posts, key, Renderer(config))
     if options.to is not None:
-        return _send_test(run, options.to, options)
+        return _send_test(run, subscriber_list.sendable(options.to), options)
     rows, problems = subscriber_list.load(config.email.subscribers)
     # A list that cannot be right would use up the campaign on nobody: stop first.
     subscriber_list.usable(config.email.subscribers, rows, problems,
                            config.email.min_subscribers)
     if options.dry_run is not None:
-        return _write_all(run, rows, options.dry_run)
+        summary = _write_all(run, rows, options.dry_run)
+        if summary is not None:
+            summary.problems = [str(p) for p in problems]
+            summary.notes = [f"{note}: the dry run's messages are not what a send delivers"
+                             for note in notes]
+        return summary
     with send_lock(config.email.state), open_ledger(config.email.state, now) as ledger:
         planned = plan(config.email, stream, now, run.posts, ledger)
         if not planned:
@@ -105,13 +113,14 @@ def send(config: Config, stream: Stream, now: datetime, options: SendOptions) ->
         sender = Sender(options.transport or _transport(config), ledger,
                         config.email.sender_address, _policy(config), sleep=options.sleep,
                         progress=options.progress)
-        skipped = 0
+        skipped: Counter[Skip] = Counter()
         for item in planned:
             skipped += _send_campaign(run, item, rows, ledger, sender, options)
             if sender.stopped:
                 break
         summary = sender.finish()
-        summary.skipped += skipped
+        summary.skipped += sum(skipped.values())
+        summary.reasons.update({("skipped", skip.value): n for skip, n in skipped.items()})
         summary.problems = [str(p) for p in problems]
         return summary
 
@@ -137,46 +146,58 @@ def preview(config: Config, stream: Stream, out: Path, now: datetime, *,
                 notes.extend(why_none(config.email, stream, now, posts, ledger))
             return Preview([], notes, due=False)
     subscriber = _chosen(rows, planned, suppressed)
+    stem = "digest" if stream == "digest" else "alert"
     mine = [item for item in planned if owed(item, subscriber, suppressed) is None]
     if not mine:
-        why = owed(planned[0], subscriber, suppressed)
-        assert why is not None
+        for stale in (out / f"{stem}.html", out / f"{stem}.txt", out / f"{stem}.eml"):
+            stale.unlink(missing_ok=True)  # an earlier preview's: not what would go now
+        why = min(filter(None, (owed(item, subscriber, suppressed) for item in planned)),
+                  key=list(Skip).index)
         return Preview([], notes, skipped=f"nothing would go to {subscriber.email}: {why.value}")
     if len(mine) > 1:
         notes.append(f"{len(mine) - 1} more {stream} message(s) would go to "
                      f"{subscriber.email} in the same run; this is the first")
     maker, body = _maker(run, mine[0], subscriber.choice)
-    stem = "digest" if stream == "digest" else "alert"
     return Preview(write_preview(out, stem, maker, subscriber, body), notes)
 
 
 def _send_campaign(run: _Run, item: Planned, rows: list[Subscriber], ledger: Ledger,
-                   sender: Sender, options: SendOptions) -> int:
-    """Deliver one planned campaign, opening it first if it is new; how many subscribers
-    it had reached already.
+                   sender: Sender, options: SendOptions) -> Counter[Skip]:
+    """Deliver one planned campaign, opening it first if it is new; the subscribers it had
+    reached already, by how.
 
     A new campaign that nobody is owed is not opened, and one that reached
     nobody is not completed: its posts stay due for the next run.
     """
+    if not item.posts:  # a resumed campaign whose posts are unpublished for now: it waits
+        return Counter()
     suppressed = ledger.suppressed(run.stream)  # bounces of an earlier campaign count
     skips = [owed(item, row, suppressed) for row in rows]
     todo = [row for row, skip in zip(rows, skips, strict=True) if skip is None]
+    reached: Counter[Skip] = Counter(s for s in skips if s in (Skip.DONE, Skip.UNCONFIRMED))
     if not todo and item.campaign is None:
-        return 0
+        return Counter()
     campaign = item.campaign or _open(ledger, item)
     if options.on_start is not None:
-        options.on_start(len(todo))
+        options.on_start(len(todo), _label(item))
     makers = _Makers(run, item)
     jobs: Iterator[Job] = (Job(Recipient(row.email, row.name), makers.get(row.choice),
                                makers.get(row.choice).message_id(campaign.nonce, row.email))
                            for row in todo)
     sent_before = sender.summary.sent
     sender.run(campaign, jobs)
-    reached = not todo or sender.summary.sent > sent_before or any(
+    went = not todo or sender.summary.sent > sent_before or any(
         status in ("sent", "ambiguous", "unconfirmed") for status in item.done.values())
-    if not sender.stopped and not ledger.unsettled(campaign) and reached:
+    if not sender.stopped and not ledger.unsettled(campaign) and went:
         ledger.complete(campaign)
-    return skips.count(Skip.DONE) + skips.count(Skip.UNCONFIRMED)
+    return reached
+
+
+def _label(item: Planned) -> str:
+    """A campaign as a progress line names it."""
+    if item.stream == "digest":
+        return f"the digest of {len(item.posts)} post(s)"
+    return f"the alert for {item.posts[0].title!r}"
 
 
 def _open(ledger: Ledger, item: Planned) -> Campaign:
@@ -193,6 +214,8 @@ def _write_all(run: _Run, rows: list[Subscriber], folder: Path) -> Summary | Non
         planned = plan(run.config.email, run.stream, run.now, run.posts, ledger)
         suppressed = ledger.suppressed(run.stream) if ledger else frozenset()
     planned = [item for item in planned if item.posts]
+    for stale in folder.glob(f"{run.stream}-[0-9][0-9][0-9]-[0-9][0-9][0-9][0-9][0-9][0-9]-*.eml"):
+        stale.unlink()  # an earlier dry run's: the folder shows this run's messages only
     if not planned:
         return None
     summary = Summary()
@@ -223,7 +246,7 @@ def _send_test(run: _Run, address: str, options: SendOptions) -> Summary | None:
                                maker.make(Recipient(address, ""))[1])
         finally:
             connection.close()
-    except (TemporaryFailure, PermanentFailure) as exc:
+    except (TemporaryFailure, PermanentFailure, RefusedFailure, AmbiguousFailure) as exc:
         raise FeedpressError(f"the test message to {address} was not sent: {exc}") from None
     return Summary(sent=1)
 

@@ -87,6 +87,7 @@ class Summary:
     ambiguous: int = 0
     stopped: str | None = None
     problems: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
     reasons: Counter[tuple[str, str]] = field(default_factory=Counter)
 
     def line(self) -> str:
@@ -206,6 +207,8 @@ class Sender:
                 return connection
             except RefusedFailure as exc:
                 error = str(exc)
+                if exc.stage == "message" and self._has_accepted():
+                    break  # this one message: others of the run went, so the run goes on
                 self._halt(f"{exc}; nobody was suppressed, and everyone not yet sent is "
                            "pending")
                 break
@@ -228,6 +231,10 @@ class Sender:
             return connection
         self._finish(campaign, address, "pending", error, None, attempt + 1)
         return connection
+
+    def _has_accepted(self) -> bool:
+        with self._lock:
+            return self._accepted
 
     def _refused(self, campaign: Campaign, address: str, reason: str, attempts: int) -> None:
         """A refused mailbox: bounced and suppressed, or held while nothing was accepted."""

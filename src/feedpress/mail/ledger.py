@@ -356,8 +356,7 @@ def peek(path: Path, clock: datetime) -> Iterator[Ledger | None]:
         yield None
         return
     try:
-        db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True,
-                             timeout=LOCK_WAIT_SECONDS)
+        db = _read_only(path)
     except sqlite3.Error as exc:
         raise FeedpressError(f"{path}: cannot read the send ledger: {exc}") from None
     try:
@@ -366,6 +365,22 @@ def peek(path: Path, clock: datetime) -> Iterator[Ledger | None]:
         raise FeedpressError(f"{path}: cannot read the send ledger: {exc}") from None
     finally:
         db.close()
+
+
+def _read_only(path: Path) -> sqlite3.Connection:
+    """`path` opened for reading. Reading a WAL database makes its shared-memory file
+    where there is none; in a folder this process may not write to, the file is read
+    as it stands instead (no send can be writing there either)."""
+    uri = path.resolve().as_uri()
+    db = sqlite3.connect(f"{uri}?mode=ro", uri=True, timeout=LOCK_WAIT_SECONDS)
+    try:
+        db.execute("PRAGMA user_version").fetchone()
+        return db
+    except sqlite3.OperationalError as exc:
+        db.close()
+        if "readonly" not in str(exc) and "unable to open" not in str(exc):
+            raise
+    return sqlite3.connect(f"{uri}?mode=ro&immutable=1", uri=True)
 
 
 def _current(db: sqlite3.Connection) -> sqlite3.Connection:
@@ -384,8 +399,12 @@ def _current(db: sqlite3.Connection) -> sqlite3.Connection:
 def send_lock(path: Path) -> Iterator[None]:
     """Hold the send lock beside the ledger, or raise `LockedError` at once."""
     lock_path = path.with_name(path.name + ".lock")
-    lock_path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        lock_path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:
+        raise FeedpressError(f"{lock_path}: cannot make the send lock: {exc.strerror}; the "
+                             "ledger's folder must be writable to send") from None
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

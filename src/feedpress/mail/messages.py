@@ -57,10 +57,10 @@ class MessageMaker:
         self._html = _EncodedPart(body.html, html=True)
         label = site_title if stream == "digest" else f"{site_title} alerts"
         self._common = [
-            f"From: {_address(settings.sender_name, settings.sender_address)}",
-            f"Subject: {_encode(body.subject)}",
+            f"From: {_address('From', settings.sender_name, settings.sender_address)}",
+            f"Subject: {_encode('Subject', body.subject)}",
             f"Date: {format_datetime(now)}",
-            f"List-Id: {_encode(label)} <{self.list_id}>",
+            f"List-Id: {_encode('List-Id', label)} <{self.list_id}>",
             "List-Unsubscribe-Post: List-Unsubscribe=One-Click",
             *(URGENT if stream == "alerts" else ()),
             "MIME-Version: 1.0",
@@ -91,7 +91,7 @@ class MessageMaker:
         boundary = f"=_feedpress_{secrets.token_hex(12)}"
         head = "\r\n".join([
             *self._common,
-            f"To: {_address(recipient.name, recipient.email)}",
+            f"To: {_address('To', recipient.name, recipient.email)}",
             f"Message-ID: {message_id}",
             f"List-Unsubscribe: {self._list_unsubscribe(url, recipient.email)}",
             f'Content-Type: multipart/alternative; boundary="{boundary}"',
@@ -189,12 +189,40 @@ def one_line(text: str) -> str:
     return " ".join(text.replace("\r", " ").replace("\n", " ").split())
 
 
-def _encode(text: str) -> str:
+MAX_LINE = 78  # RFC 5322's recommended limit for a header line (998 is the hard one)
+
+
+def _encode(field: str, text: str) -> str:
+    """Header `field`'s unstructured value for `text`, folded to lines of 78 characters at
+    most: printable ASCII at its spaces, anything else as RFC 2047 encoded words."""
     value = one_line(text)
-    if value.isascii() and len(value) < 900:
+    plain = value.isascii() and value.isprintable()
+    if plain and len(field) + 2 + len(value) <= MAX_LINE:
         return value
-    return Header(value, "utf-8", maxlinelen=76).encode(linesep="\r\n")
+    return _words(field, value, "us-ascii" if plain else "utf-8")
 
 
-def _address(name: str, address: str) -> str:
-    return formataddr((one_line(name), one_line(address)), charset="utf-8")
+def _address(field: str, name: str, address: str) -> str:
+    """Header `field`'s value for `name <address>`, folded to lines of 78 characters at
+    most: a name that does not fit on the line is RFC 2047 encoded words (which also keep
+    its commas and quotes from splitting the address list). A name that cannot be encoded
+    (not text) is left out: the address alone goes."""
+    address, name = one_line(address), one_line(name)
+    if not name:
+        return address
+    try:
+        if name.isprintable():
+            value = formataddr((name, address), charset="utf-8")
+            if len(field) + 2 + len(value) <= MAX_LINE:
+                return value
+        words = _words(field, name, "utf-8")
+    except UnicodeError:
+        return address
+    last = words.rpartition("\n")[2]
+    glue = " " if len(last) + 3 + len(address) <= MAX_LINE else "\r\n "
+    return f"{words}{glue}<{address}>"
+
+
+def _words(field: str, text: str, charset: str) -> str:
+    return Header(text, charset, maxlinelen=MAX_LINE - 2, header_name=field).encode(
+        linesep="\r\n")

@@ -16,6 +16,7 @@ what a campaign holds.
 from __future__ import annotations
 
 import csv
+import difflib
 import io
 import re
 from dataclasses import dataclass
@@ -25,7 +26,7 @@ from pathlib import Path
 from email_validator import EmailNotValidError, validate_email
 
 from feedpress.config import Config
-from feedpress.errors import FeedpressError, Problem, Severity
+from feedpress.errors import FeedpressError, Problem, Severity, UsageError
 from feedpress.mail.ledger import open_ledger
 from feedpress.mail.select import STREAMS, Stream
 from feedpress.text import slugify
@@ -151,6 +152,20 @@ def _checked(path: Path, line: int, row: dict[str, str],
     return email, alerts in _YES
 
 
+def sendable(address: str) -> str:
+    """`address` as feedpress sends to it (ASCII, its domain in punycode), or `UsageError`
+    saying why it cannot be: for addresses typed on the command line."""
+    try:
+        checked = validate_email(address.strip(), check_deliverability=False)
+    except EmailNotValidError as exc:
+        raise UsageError(f"{address!r} is not a valid address ({exc}); nothing was "
+                         "done") from None
+    if checked.ascii_email is None:
+        raise UsageError(f"{address!r} has non-ASCII letters before the @, which needs "
+                         "SMTPUTF8; feedpress sends plain ASCII addresses only")
+    return checked.ascii_email
+
+
 def normal_address(address: str) -> str:
     """`address` as the list stores it (ASCII domain, lower case), for comparing."""
     try:
@@ -191,14 +206,36 @@ def members(config: Config, now: datetime) -> tuple[list[Member], list[Problem]]
 
 
 def set_suppressed(config: Config, now: datetime, address: str, streams: tuple[Stream, ...],
-                   *, suppressed: bool) -> int:
-    """Unsubscribe (or resubscribe) `address` from `streams`; returns how many changed."""
+                   *, suppressed: bool, force: bool = False) -> int:
+    """Unsubscribe (or resubscribe) `address` from `streams`; returns how many changed.
+
+    The address is compared as the list stores it (its domain in punycode,
+    lower case). Unsubscribing an address that is not valid or not in the
+    list is refused unless `force`: a typo would leave the real subscriber
+    getting mail while the command said it was done.
+    """
+    wanted = normal_address(address)
+    if suppressed and not force:
+        _known(config.email.subscribers, address, wanted)
     with open_ledger(config.email.state, now) as ledger:
-        before = {s for a, s, _, _ in ledger.suppressions() if a == address.lower()}
+        before = {s for a, s, _, _ in ledger.suppressions() if a == wanted}
         if suppressed:
-            ledger.suppress(address, streams, "unsubscribed by hand")
+            ledger.suppress(wanted, streams, "unsubscribed by hand")
             return len(set(streams) - before)
-        return ledger.unsuppress(address, streams)
+        return ledger.unsuppress(wanted, streams)
+
+
+def _known(path: Path, typed: str, wanted: str) -> None:
+    """Raise `UsageError` unless `wanted` is a valid address with a row in the list."""
+    sendable(typed)
+    rows, _ = load(path)
+    addresses = [row.email.lower() for row in rows]
+    if wanted in addresses:
+        return
+    near = difflib.get_close_matches(wanted, addresses, n=1, cutoff=0.8)
+    hint = f" (did you mean {near[0]}?)" if near else ""
+    raise UsageError(f"{typed} is not in {path}{hint}; nothing was changed. Use --force to "
+                     "suppress it anyway")
 
 
 def export(found: list[Member]) -> str:

@@ -29,6 +29,8 @@ from typing import Literal, Protocol
 from feedpress.errors import FeedpressError
 from feedpress.mailsettings import SmtpSettings
 
+Stage = Literal["sender", "recipient", "message"]
+
 
 class TemporaryFailure(Exception):
     """Worth trying again: a 4xx reply, or a connection not made or lost before the message
@@ -45,7 +47,12 @@ class PermanentFailure(Exception):
 
 class RefusedFailure(Exception):
     """The server refuses us, not one mailbox: a policy, relay, authentication, spam, size
-    or syntax refusal. Every other address would meet it too."""
+    or syntax refusal. Every other address would meet it too, unless it refused one
+    message (`stage` "message") that others of the same run got through."""
+
+    def __init__(self, message: str, stage: Stage) -> None:
+        super().__init__(message)
+        self.stage = stage
 
 
 class AmbiguousFailure(Exception):
@@ -53,7 +60,6 @@ class AmbiguousFailure(Exception):
     server may have accepted it."""
 
 
-Stage = Literal["sender", "recipient", "message"]
 _ENHANCED = re.compile(r"\s*([245])\.(\d{1,3})\.(\d{1,3})(?![\d.])")
 
 
@@ -73,7 +79,7 @@ def classify(code: int, text: str, stage: Stage) -> Exception:
     if 400 <= code < 500:
         return TemporaryFailure(reply)
     if stage != "recipient":
-        return RefusedFailure(f"the mail server refused the {stage}: {reply}")
+        return RefusedFailure(f"the mail server refused the {stage}: {reply}", stage)
     found = _ENHANCED.match(text)
     if found and found[1] == "5":
         subject, detail = int(found[2]), int(found[3])
@@ -81,10 +87,10 @@ def classify(code: int, text: str, stage: Stage) -> Exception:
             return PermanentFailure(reply)
         if subject in (2, 4):
             return TemporaryFailure(reply, now=False)
-        return RefusedFailure(f"the mail server refused a recipient: {reply}")
+        return RefusedFailure(f"the mail server refused a recipient: {reply}", stage)
     if code in (550, 551, 553) and not found:
         return PermanentFailure(reply)
-    return RefusedFailure(f"the mail server refused a recipient: {reply}")
+    return RefusedFailure(f"the mail server refused a recipient: {reply}", stage)
 
 
 class Connection(Protocol):
