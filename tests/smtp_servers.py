@@ -63,7 +63,8 @@ class Mailbox:
     data of its (drop_after + 1)th message, which is therefore not accepted.
     With `lose_reply_every`, every Nth message (counted over all connections) is
     accepted and kept, and then the connection is cut before the reply: the client cannot
-    know it was delivered. `refuse_all` answers every RCPT with that reply.
+    know it was delivered. `refuse_all` answers every RCPT with that reply; `refuse_data`
+    answers the end of DATA for a message to one of its recipients with its reply.
     `delay` is slept before each message is accepted; `hide_auth` leaves AUTH out of the
     EHLO reply; `pipelining` offers PIPELINING (RFC 2920), which aiosmtpd serves as it
     reads commands one line at a time anyway. `on_accept` is called
@@ -76,6 +77,7 @@ class Mailbox:
     drop_after: int | None = None
     lose_reply_every: int | None = None
     refuse_all: str | None = None
+    refuse_data: dict[str, str] = field(default_factory=dict)
     delay: float = 0.0
     hide_auth: bool = False
     pipelining: bool = False
@@ -127,6 +129,9 @@ class Mailbox:
         if drop:
             server.transport.abort()
             return "421 4.4.2 connection dropped"  # never reaches the client
+        for recipient in envelope.rcpt_tos:
+            if recipient.lower() in self.refuse_data:
+                return self.refuse_data[recipient.lower()]
         if self.delay:
             await asyncio.sleep(self.delay)
         tls = server.transport.get_extra_info("ssl_object") is not None

@@ -352,7 +352,11 @@ def signer(config: Config) -> Signer | None:
         except OSError as exc:
             raise FeedpressError(f"{dkim.key_file}: cannot read the DKIM key: "
                                  f"{exc.strerror}") from None
-    return Signer(dkim.selector, dkim.domain, key)
+    try:
+        return Signer(dkim.selector, dkim.domain, key)
+    except ValueError as exc:
+        where = dkim.key_env or dkim.key_file
+        raise FeedpressError(f"the DKIM key in {where} cannot sign: {exc}") from None
 
 
 def _policy(config: Config) -> Policy:

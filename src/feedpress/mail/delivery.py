@@ -343,4 +343,4 @@ def _close(connection: Connection | None) -> None:
 
 def _without(reason: str, address: str) -> str:
     """`reason` with the recipient's address replaced, so that one reason counts many."""
-    return re.sub(re.escape(address), "<address>", reason, flags=re.IGNORECASE)
+    return re.sub(f"<?{re.escape(address)}>?", "<address>", reason, flags=re.IGNORECASE)

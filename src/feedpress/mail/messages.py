@@ -94,7 +94,7 @@ class MessageMaker:
             f"To: {_address('To', recipient.name, recipient.email)}",
             f"Message-ID: {message_id}",
             f"List-Unsubscribe: {self._list_unsubscribe(url, recipient.email)}",
-            f'Content-Type: multipart/alternative; boundary="{boundary}"',
+            f'Content-Type: multipart/alternative;\r\n boundary="{boundary}"',
             "", "This is a message in MIME format.", "",
         ])
         line = f"--{boundary}\r\n".encode("ascii")
@@ -111,7 +111,7 @@ class MessageMaker:
         if self.settings.unsubscribe_mailto:
             subject = self._mailto_subject + quote(email, safe="@")
             links.append(f"<mailto:{self.settings.unsubscribe_mailto}?subject={subject}>")
-        return ", ".join(links)
+        return ",\r\n ".join(links)  # folded between links: a URL itself cannot be
 
 
 SIGNED_HEADERS = (b"From", b"To", b"Subject", b"Date", b"Message-ID", b"List-Id",
@@ -123,12 +123,18 @@ class Signer:
     """DKIM signatures (dkimpy) over the headers RFC 8058 needs signed for one-click."""
 
     def __init__(self, selector: str, domain: str, key: bytes) -> None:
+        """Raises `ValueError` if `key` is not a private key dkimpy can sign with: found
+        here, once, not in the middle of a send."""
         import dkim
 
         self._dkim = dkim
         self.selector = selector.encode()
         self.domain = domain.encode()
         self.key = key
+        try:
+            self.sign(b"From: a@example.org\r\nSubject: key check\r\n\r\nkey check\r\n")
+        except dkim.DKIMException as exc:
+            raise ValueError(str(exc).splitlines()[0]) from None
 
     def sign(self, message: bytes) -> bytes:
         signature: bytes = self._dkim.sign(message, self.selector, self.domain, self.key,

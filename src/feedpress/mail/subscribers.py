@@ -169,9 +169,9 @@ def sendable(address: str) -> str:
 def normal_address(address: str) -> str:
     """`address` as the list stores it (ASCII domain, lower case), for comparing."""
     try:
-        checked = validate_email(address, check_deliverability=False)
+        checked = validate_email(address.strip(), check_deliverability=False)
     except EmailNotValidError:
-        return address.lower()
+        return address.strip().lower()
     return (checked.ascii_email or checked.normalized).lower()
 
 
