@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import io
+import shutil
+import tempfile
 import traceback
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -19,6 +22,23 @@ from feedpress.feeds import BuildReport, build
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).resolve().parent / "data"
+
+
+def _sample_copy() -> Path:
+    """The bundled sample project (config, posts, templates, subscribers), copied once per
+    test run: a ledger, cache or output left in the repository by someone trying the
+    sample must not change what the tests see."""
+    folder = Path(tempfile.mkdtemp(prefix="feedpress-sample-"))
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    for name in ("feedpress.yaml", "subscribers.csv"):
+        shutil.copy(ROOT / name, folder / name)
+    for name in ("posts", "email_templates"):
+        shutil.copytree(ROOT / name, folder / name)
+    return folder
+
+
+SAMPLE = _sample_copy()
+SAMPLE_CONFIG = SAMPLE / "feedpress.yaml"
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 
 BASE_CONFIG: dict[str, Any] = {

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import NOW, Project
+from conftest import NOW, SAMPLE_CONFIG, Project
 from feedpress.errors import InvalidPostsError
 from feedpress.feeds import BuildReport, build, default_cache, parallel
 from feedpress.feeds import cache as cache_module
@@ -244,12 +244,11 @@ def test_parallel_and_serial_builds_are_byte_identical(project: Project, tmp_pat
 
 def test_cached_posts_round_trip_exactly() -> None:
     """Every field of every sample post survives the cache's encoding."""
-    from conftest import ROOT
     from feedpress.config import load as load_config
     from feedpress.feeds import load
     from feedpress.feeds.cache import pack_post, unpack_post
 
-    _, valid, _ = load(load_config(ROOT / "feedpress.yaml"), NOW)
+    _, valid, _ = load(load_config(SAMPLE_CONFIG), NOW)
     assert len(valid) >= 15
     for post in valid:
         assert unpack_post(pack_post(post), post.path) == post
@@ -258,14 +257,13 @@ def test_cached_posts_round_trip_exactly() -> None:
 
 
 def test_cards_round_trip_exactly_and_say_what_their_posts_say() -> None:
-    from conftest import ROOT
     from feedpress.config import load as load_config
     from feedpress.errors import Problem, Severity
     from feedpress.feeds import load
     from feedpress.feeds.cache import Checked, pack_card, unpack_card
     from feedpress.model import Card, from_us
 
-    config = load_config(ROOT / "feedpress.yaml")
+    config = load_config(SAMPLE_CONFIG)
     _, valid, problems = load(config, NOW)
     for post in valid:
         key = post.path.relative_to(config.posts_dir).as_posix()

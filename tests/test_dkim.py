@@ -10,7 +10,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from conftest import NOW, ROOT
+from conftest import NOW, SAMPLE_CONFIG
 from feedpress.config import load
 from feedpress.feeds import load as load_posts
 from feedpress.mail import Subscriber, select
@@ -32,7 +32,7 @@ def key_pair() -> tuple[bytes, str]:
 @pytest.fixture(scope="module")
 def signed() -> tuple[bytes, str]:
     private, record = key_pair()
-    config = load(ROOT / "feedpress.yaml")
+    config = load(SAMPLE_CONFIG)
     window = select.Window(NOW - config.email.digest.first_window, NOW)
     posts = select.in_window(load_posts(config, NOW).published, window)
     body = digest_body(config, Renderer(config), posts, Subscriber("a@example.org", "A").choice)

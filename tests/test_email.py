@@ -29,14 +29,13 @@ import html5lib
 import pytest
 from lxml import etree
 
-from conftest import BASE_CONFIG, NOW, ROOT, Project, run_main
+from conftest import BASE_CONFIG, NOW, ROOT, SAMPLE_CONFIG, Project, run_main
 from feedpress import config as config_module
 from feedpress.feeds import load as load_posts
 from feedpress.mail import bodies, campaign, load_subscribers, select, tokens
 from feedpress.mail.bodies import Body, Renderer
 from feedpress.mail.messages import MessageMaker, Recipient
 
-SAMPLE_CONFIG = ROOT / "feedpress.yaml"
 NOW_ISO = "2026-11-25T12:00Z"
 SECRET = "test secret: never used for real mail"
 SAMPLE_LIST = "blogs.news.example.org"

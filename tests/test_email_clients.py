@@ -31,9 +31,9 @@ from urllib.parse import quote
 
 import pytest
 
+from conftest import ROOT, SAMPLE_CONFIG
 from feedpress.cli import main
 
-ROOT = Path(__file__).resolve().parent.parent
 NOW = "2026-11-25T12:00Z"
 WIDTHS = (375, 600)
 SPAM_LIMIT = 2.0
@@ -127,7 +127,7 @@ def too_wide(page: str) -> str:
 
 def preview(out: Path) -> Path:
     """The sample project's digest and alert previews, written into `out`."""
-    config = str(ROOT / "feedpress.yaml")
+    config = str(SAMPLE_CONFIG)
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("FEEDPRESS_SECRET", "test-secret-for-previews")
         for stream in ("digest", "alert"):

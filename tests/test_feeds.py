@@ -30,7 +30,7 @@ import pytest
 from cmarkgfm.cmark import Options
 from lxml import etree
 
-from conftest import BASE_CONFIG, DATA, NOW, ROOT, Project
+from conftest import BASE_CONFIG, DATA, NOW, SAMPLE_CONFIG, Project
 from feedgen_items import reference_item
 from feedpress import feeds
 from feedpress.config import Config
@@ -489,7 +489,7 @@ def small_corpus(project: Project) -> None:
 
 @pytest.fixture(scope="module")
 def sample(tmp_path_factory: pytest.TempPathFactory) -> Built:
-    config = load_config(ROOT / "feedpress.yaml")
+    config = load_config(SAMPLE_CONFIG)
     out = tmp_path_factory.mktemp("sample") / "public"
     report = feeds.build(config, NOW, out_dir=out)
     _, posts, _ = feeds.load(config, NOW)

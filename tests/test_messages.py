@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from conftest import NOW, ROOT
+from conftest import NOW, SAMPLE_CONFIG
 from feedpress.config import load
 from feedpress.feeds import load as load_posts
 from feedpress.mail import Subscriber, select
@@ -22,7 +22,7 @@ NAMES = ["Ana", "عمر حداد " * 12, "O'Brien & <Sons>", "", "x" * 200, "é"
 
 
 def sample_bodies() -> list[tuple[Body, Stream]]:
-    config = load(ROOT / "feedpress.yaml")
+    config = load(SAMPLE_CONFIG)
     posts = load_posts(config, NOW).published
     window = select.Window(NOW - config.email.digest.first_window, NOW)
     renderer = Renderer(config)
@@ -35,7 +35,7 @@ def sample_bodies() -> list[tuple[Body, Stream]]:
 
 @pytest.mark.parametrize("name", NAMES)
 def test_parts_decode_to_the_personalised_bodies(name: str) -> None:
-    config = load(ROOT / "feedpress.yaml")
+    config = load(SAMPLE_CONFIG)
     for body, stream in sample_bodies():
         maker = MessageMaker(config.email, config.site.title, body, stream, NOW, b"key")
         recipient = Recipient("reader.with.a.long.address@example.org", name.strip())
@@ -49,7 +49,7 @@ def test_parts_decode_to_the_personalised_bodies(name: str) -> None:
 
 
 def test_no_encoded_line_is_longer_than_quoted_printable_allows() -> None:
-    config = load(ROOT / "feedpress.yaml")
+    config = load(SAMPLE_CONFIG)
     for body, stream in sample_bodies():
         maker = MessageMaker(config.email, config.site.title, body, stream, NOW, b"key")
         for name in NAMES:
@@ -63,7 +63,7 @@ def test_sample_previews_are_written_for_the_cli(tmp_path: Path) -> None:
     """The .eml of a preview parses, and its HTML part is the .html file, byte for byte."""
     from feedpress.mail import preview
 
-    config = load(ROOT / "feedpress.yaml")
+    config = load(SAMPLE_CONFIG)
     done = preview(config, "digest", tmp_path / "a" / "b", NOW)
     assert done is not None
     eml = email.message_from_bytes((tmp_path / "a/b/digest.eml").read_bytes(),
