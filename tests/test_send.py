@@ -846,6 +846,9 @@ def test_a_send_killed_half_way_is_finished_by_the_next_run_without_second_copie
     assert all(copies[a] == 2 for a in twice)
     assert len(twice) <= connections
     assert set(twice) <= set(killed_at)
+    for address_ in twice:  # the copy in flight at the kill and its resend: one Message-ID
+        assert len({r.message()["Message-ID"] for r in box.snapshot()
+                    if r.recipient == address_}) == 1
     assert statuses(project) == Counter(sent=len(eligible))
     assert [c[6] for c in campaigns(project)] == [True]
 

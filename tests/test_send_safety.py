@@ -477,3 +477,14 @@ def test_a_clock_out_of_range_is_a_usage_error(project: Project, now: str) -> No
                          "--config", str(project.config_path)]))
     no_traceback(run)
     assert run.code == 2 and "out of range" in run.err
+
+
+def test_a_row_naming_a_blog_the_site_does_not_have_is_warned_about(project: Project) -> None:
+    write_subscribers(project, [("ana@example.org", "Ana", "alpha;sport", "", "yes"),
+                                ("omar@example.org", "Omar", "beta", "", "yes")])
+    configure(project, transport="maildir")
+    run = feedpress(project, "subscribers", "check")
+    assert run.code == 1
+    assert ("subscribers.csv:2: warning: blogs: sport is not a blog of this site (alpha, "
+            "beta)") in run.err
+    assert "subscribers.csv:3" not in run.err

@@ -389,7 +389,8 @@ def subscribers_check() -> None:
     """
     from feedpress.mail import load_subscribers
 
-    rows, problems = load_subscribers(_config().email.subscribers)
+    config = _config()
+    rows, problems = load_subscribers(config.email.subscribers, (b.id for b in config.blogs))
     _problems(problems)
     click.echo(f"{len(rows)} valid row(s), {len(problems)} problem(s)")
     if problems:

@@ -95,7 +95,7 @@ def send(config: Config, stream: Stream, now: datetime, options: SendOptions) ->
     run = _Run(config, stream, now, posts, key, Renderer(config))
     if options.to is not None:
         return _send_test(run, subscriber_list.sendable(options.to), options)
-    rows, problems = subscriber_list.load(config.email.subscribers)
+    rows, problems = subscriber_list.load(config.email.subscribers, _blog_ids(config))
     # A list that cannot be right would use up the campaign on nobody: stop first.
     subscriber_list.usable(config.email.subscribers, rows, problems,
                            config.email.min_subscribers)
@@ -290,7 +290,7 @@ def _chosen(rows: list[Subscriber], planned: list[Planned],
 
 def _preview_rows(config: Config, email: str | None) -> tuple[list[Subscriber], list[Problem]]:
     """The rows a preview may be for: `email`'s alone, else every valid row, else a sample."""
-    rows, problems = (subscriber_list.load(config.email.subscribers)
+    rows, problems = (subscriber_list.load(config.email.subscribers, _blog_ids(config))
                       if config.email.subscribers.exists() else ([], []))
     if email is not None:
         wanted = subscriber_list.normal_address(email)
@@ -357,6 +357,10 @@ def signer(config: Config) -> Signer | None:
     except ValueError as exc:
         where = dkim.key_env or dkim.key_file
         raise FeedpressError(f"the DKIM key in {where} cannot sign: {exc}") from None
+
+
+def _blog_ids(config: Config) -> list[str]:
+    return [blog.id for blog in config.blogs]
 
 
 def _policy(config: Config) -> Policy:

@@ -19,6 +19,7 @@ import csv
 import difflib
 import io
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -57,8 +58,10 @@ class Subscriber:
         return self.blogs, self.tags
 
 
-def load(path: Path) -> tuple[list[Subscriber], list[Problem]]:
-    """Every valid row of the CSV at `path`, and a problem for every other row."""
+def load(path: Path, blogs: Iterable[str] | None = None
+         ) -> tuple[list[Subscriber], list[Problem]]:
+    """Every valid row of the CSV at `path`, and a problem for every other row; with the
+    site's `blogs`, a warning for each row that names a blog the site does not have."""
     try:
         # A row with bytes that are not UTF-8 is skipped on its own, not the whole file.
         text = path.read_bytes().decode("utf-8", "surrogateescape").removeprefix("\ufeff")
@@ -77,7 +80,19 @@ def load(path: Path) -> tuple[list[Subscriber], list[Problem]]:
         if found is not None:
             subscribers.append(found)
         line = rows.line_num + 1
+    if blogs is not None:
+        problems.extend(_unknown_blogs(path, subscribers, frozenset(b.lower() for b in blogs)))
     return subscribers, problems
+
+
+def _unknown_blogs(path: Path, rows: list[Subscriber], known: frozenset[str]) -> list[Problem]:
+    """A warning for each row that chose a blog the site does not have: a typo there means
+    fewer posts, or none, for that subscriber."""
+    shown = ", ".join(sorted(known))
+    return [Problem(path, row.line, "blogs", f"{', '.join(sorted(row.blogs - known))} is "
+                    f"not a blog of this site ({shown}); this subscriber gets nothing from "
+                    "it", Severity.WARNING)
+            for row in rows if row.blogs - known]
 
 
 def usable(path: Path, rows: list[Subscriber], problems: list[Problem], minimum: int) -> None:
@@ -196,7 +211,7 @@ class Member:
 
 
 def members(config: Config, now: datetime) -> tuple[list[Member], list[Problem]]:
-    rows, problems = load(config.email.subscribers)
+    rows, problems = load(config.email.subscribers, (b.id for b in config.blogs))
     found: dict[str, set[str]] = {}
     if config.email.state.exists():
         with open_ledger(config.email.state, now) as ledger:
