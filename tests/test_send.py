@@ -68,8 +68,11 @@ def iso(moment: datetime) -> str:
 
 
 def feedpress(project: Project, *args: str, now: datetime = NOW) -> Run:
-    """`feedpress ARGS --config ... --now ...` through the console script's `main`."""
-    argv = [*args, "--config", str(project.config_path), "--now", iso(now)]
+    """`feedpress ARGS --config ... --now ...` through the console script's `main`; a first
+    `--send` over SMTP starts its ledger with `--new-ledger`, as a user does once."""
+    first = "--send" in args and not (project.root / ".feedpress" / "state.db").exists()
+    argv = [*args, *(["--new-ledger"] if first else []), "--config", str(project.config_path),
+            "--now", iso(now)]
     return Run(*run_main(argv))
 
 
@@ -80,8 +83,9 @@ def child_env() -> dict[str, str]:
 
 
 def child(project: Project, *args: str, now: datetime = NOW) -> list[str]:
-    return [sys.executable, "-m", "feedpress", *args, "--config", str(project.config_path),
-            "--now", iso(now)]
+    first = "--send" in args and not (project.root / ".feedpress" / "state.db").exists()
+    return [sys.executable, "-m", "feedpress", *args, *(["--new-ledger"] if first else []),
+            "--config", str(project.config_path), "--now", iso(now)]
 
 
 # --- projects: posts, subscribers, config -----------------------------------------------

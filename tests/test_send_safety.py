@@ -488,3 +488,47 @@ def test_a_row_naming_a_blog_the_site_does_not_have_is_warned_about(project: Pro
     assert ("subscribers.csv:2: warning: blogs: sport is not a blog of this site (alpha, "
             "beta)") in run.err
     assert "subscribers.csv:3" not in run.err
+
+
+def test_a_name_that_cannot_be_encoded_leaves_the_address_alone() -> None:
+    """Not text (a lone surrogate, as undecodable bytes become): the address goes alone,
+    and the run is not stopped by it."""
+    from feedpress.mail.messages import _address
+
+    assert _address("To", "Bad \udcff Name", "ana@example.org") == "ana@example.org"
+    assert _address("To", "", "ana@example.org") == "ana@example.org"
+    assert _address("To", "Ana Lima", "ana@example.org") == "Ana Lima <ana@example.org>"
+
+
+def test_an_smtp_send_without_a_ledger_needs_new_ledger(project: Project) -> None:
+    """A ledger not kept (a fresh CI runner, a removed file) must not pass for a first send:
+    everyone would get everything again."""
+    digest_posts(project)
+    write_subscribers(project, population(5))
+    state = project.root / ".feedpress" / "state.db"
+    box = Mailbox()
+    with serve(box) as port:
+        configure(project, port)
+        argv = ["digest", "--send", "--config", str(project.config_path),
+                "--now", "2026-11-25T12:00Z"]
+        refused = Run(*run_main(argv))
+        assert not state.exists() and box.snapshot() == []
+        wrong = Run(*run_main(["digest", "--dry-run", "d", "--new-ledger", *argv[2:]]))
+        first = Run(*run_main([*argv, "--new-ledger"]))
+    no_traceback(refused)
+    assert refused.code == 1
+    assert f"no ledger at {state}: if this is the very first send, run again with " \
+           "--new-ledger; in CI this usually means the state was not kept" in refused.err
+    assert wrong.code == 2 and "--new-ledger goes with --send only" in wrong.err
+    assert first.code == 0, first.err
+    assert box.copies() == Counter(dict.fromkeys(digest_recipients(5), 1))
+
+
+def test_a_maildir_send_starts_its_ledger_as_the_quick_start_does(project: Project) -> None:
+    digest_posts(project)
+    write_subscribers(project, population(5))
+    configure(project, transport="maildir")
+    run = Run(*run_main(["digest", "--send", "--config", str(project.config_path),
+                         "--now", "2026-11-25T12:00Z"]))
+    assert run.code == 0, run.err
+    assert (project.root / ".feedpress" / "state.db").exists()

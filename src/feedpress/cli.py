@@ -229,11 +229,13 @@ def _mail_command(stream: str, help_text: str) -> Callable[..., None]:
                   help="Preview: only posts published after this time.")
     @click.option("--until", callback=_parse_now, metavar="ISO-TIME",
                   help="Preview: only posts published up to this time (default: now).")
+    @click.option("--new-ledger", is_flag=True,
+                  help="With --send over SMTP: start a new ledger where there is none.")
     @click.option("--subscriber", metavar="EMAIL",
                   help="Preview this subscriber's message (default: the first subscriber "
                   "in the CSV who would get one).")
     def command(preview_dir: Path | None, send: bool, dry_run: Path | None, to: str | None,
-                since: datetime | None, until: datetime | None,
+                since: datetime | None, until: datetime | None, new_ledger: bool,
                 subscriber: str | None) -> None:
         chosen = sum(x is not None for x in (preview_dir, dry_run, to)) + send
         if chosen != 1:
@@ -242,12 +244,14 @@ def _mail_command(stream: str, help_text: str) -> Callable[..., None]:
         if preview_dir is None and (since is not None or until is not None):
             raise click.UsageError("--since and --until go with --preview only: a send, a dry "
                                    "run and a test message always take what is due now")
+        if new_ledger and not send:
+            raise click.UsageError("--new-ledger goes with --send only")
         kind = "digest" if stream == "digest" else "alerts"
         what = "posts" if stream == "digest" else "breaking posts"
         if preview_dir is not None:
             _preview(kind, preview_dir, since, until, subscriber, what)
         else:
-            _send(kind, dry_run, to, what)
+            _send(kind, dry_run, to, what, new_ledger)
 
     return command
 
@@ -268,13 +272,14 @@ def _preview(kind: str, folder: Path, since: datetime | None, until: datetime | 
         click.echo(str(_shown(path)))
 
 
-def _send(kind: str, dry_run: Path | None, to: str | None, what: str) -> None:
+def _send(kind: str, dry_run: Path | None, to: str | None, what: str,
+          new_ledger: bool) -> None:
     from feedpress.mail import SendOptions, send
 
     progress = _Progress()
     summary = send(_config(), kind, _now(),  # type: ignore[arg-type]
                    SendOptions(dry_run=dry_run, to=to, progress=progress,
-                               on_start=progress.start))
+                               on_start=progress.start, new_ledger=new_ledger))
     progress.finish()
     if summary is None:
         click.echo(f"Nothing new to send: no {what} in the window.")

@@ -60,6 +60,7 @@ class SendOptions:
     progress: Callable[[str, str], None] | None = None
     on_start: Callable[[int, str], None] | None = None  # a campaign's messages, and its name
     sleep: Callable[[float], None] = time.sleep
+    new_ledger: bool = False  # an SMTP send may start a ledger where there is none
 
 
 @dataclass(frozen=True)
@@ -106,6 +107,7 @@ def send(config: Config, stream: Stream, now: datetime, options: SendOptions) ->
             summary.notes = [f"{note}: the dry run's messages are not what a send delivers"
                              for note in notes]
         return summary
+    _refuse_a_missing_ledger(config, options)
     with send_lock(config.email.state), open_ledger(config.email.state, now) as ledger:
         planned = plan(config.email, stream, now, run.posts, ledger)
         if not planned:
@@ -123,6 +125,17 @@ def send(config: Config, stream: Stream, now: datetime, options: SendOptions) ->
         summary.reasons.update({("skipped", skip.value): n for skip, n in skipped.items()})
         summary.problems = [str(p) for p in problems]
         return summary
+
+
+def _refuse_a_missing_ledger(config: Config, options: SendOptions) -> None:
+    """An SMTP send without a ledger would send everyone everything again: a ledger not
+    kept (a fresh CI runner, a deleted file) must not pass for a first send. A Maildir
+    send makes one, as the Quick start's first send does."""
+    state = config.email.state
+    if config.email.transport == "smtp" and not options.new_ledger and not state.exists():
+        raise FeedpressError(f"no ledger at {state}: if this is the very first send, run "
+                             "again with --new-ledger; in CI this usually means the state "
+                             "was not kept between runs")
 
 
 def preview(config: Config, stream: Stream, out: Path, now: datetime, *,
