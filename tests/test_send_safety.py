@@ -249,6 +249,7 @@ def test_long_names_are_folded_and_control_characters_removed_so_everyone_gets_i
     long_name = "Very Long Name, Esq. " * 57 + "Ünïcödé"  # over 1,200 characters
     rows[0] = (rows[0][0], f'"{long_name}"', *rows[0][2:])
     rows[5] = (rows[5][0], "Bell\x07Esc\x1bNul\x00Name", *rows[5][2:])
+    rows[6] = (rows[6][0], "Evil\u202egpj.exe", *rows[6][2:])
     write_subscribers(project, rows)
     box = Mailbox()  # aiosmtpd refuses a line over 1,000 bytes with "500 Line too long"
     with serve(box) as port:
@@ -256,7 +257,9 @@ def test_long_names_are_folded_and_control_characters_removed_so_everyone_gets_i
         run = feedpress(project, "digest", "--send")
     assert run.code == 0, run.err
     assert box.copies() == Counter(dict.fromkeys(digest_recipients(30), 1))
-    assert "subscribers.csv:7: warning: name: control characters removed" in run.err
+    assert "subscribers.csv:7: warning: name: control characters (or bidirectional " \
+        "overrides) removed" in run.err
+    assert "subscribers.csv:8: warning" in run.err  # the right-to-left override
     for received in box.snapshot():
         head = received.data.split(b"\r\n\r\n", 1)[0]
         lines = head.split(b"\r\n")
@@ -265,7 +268,8 @@ def test_long_names_are_folded_and_control_characters_removed_so_everyone_gets_i
         assert not long, long  # only a URL, which cannot be folded, may be longer
     by_address = {r.recipient: r.data for r in box.snapshot()}
     assert to_name(by_address[address(0)]) == long_name
-    assert to_name(by_address[address(5)]) == "BellEscNulName"
+    assert to_name(by_address[address(5)]) == "Bell Esc Nul Name"
+    assert to_name(by_address[address(6)]) == "Evil gpj.exe"
 
 
 def to_name(data: bytes) -> str:
@@ -532,3 +536,46 @@ def test_a_maildir_send_starts_its_ledger_as_the_quick_start_does(project: Proje
                          "--now", "2026-11-25T12:00Z"]))
     assert run.code == 0, run.err
     assert (project.root / ".feedpress" / "state.db").exists()
+
+
+def test_a_delivery_ambiguous_twice_is_unconfirmed_and_never_sent_a_third_time(
+        project: Project) -> None:
+    digest_posts(project)
+    write_subscribers(project, population(3))
+    box = Mailbox(lose_reply_every=1)  # every message kept, every reply lost
+    with serve(box) as port:
+        configure(project, port, smtp={"connections": 1})
+        runs = [feedpress(project, "digest", "--send") for _ in range(3)]
+    eligible = digest_recipients(3)
+    assert runs[0].code == 3 and f", {len(eligible)} ambiguous" in runs[0].out
+    assert runs[1].code == 0, runs[1].out  # nothing is left for a later run
+    assert f", {len(eligible)} unconfirmed" in runs[1].out
+    assert f"  {len(eligible)} unconfirmed: ambiguous twice, so not sent again" in runs[1].out
+    assert "Nothing new to send" in runs[2].out
+    assert box.copies() == Counter(dict.fromkeys(eligible, 2))
+    assert all(len({r.message()["Message-ID"] for r in box.snapshot() if r.recipient == a}) == 1
+               for a in eligible)
+    assert [c[6] for c in campaigns(project)] == [True]
+
+
+def test_a_campaign_nobody_is_owed_says_why(project: Project) -> None:
+    digest_posts(project)
+    write_subscribers(project, [("ana@example.org", "Ana", "", "weather", "yes")])
+    configure(project, transport="maildir")
+    run = feedpress(project, "digest", "--send")
+    assert run.code == 0, run.err
+    assert ("note: the digest of 2 post(s): nobody on the list is owed it (1: none of its "
+            "posts is in their blogs and tags)") in run.err
+    assert campaigns(project) == []  # not opened: its posts stay due
+
+
+def test_checks_against_a_list_that_cannot_be_read_say_so(project: Project) -> None:
+    configure(project, transport="maildir")
+    (project.root / "subscribers.csv").write_text("email,name\n", encoding="utf-8")
+    check = feedpress(project, "subscribers", "check")
+    assert check.code == 1 and "no valid subscriber" in check.err
+    (project.root / "subscribers.csv").write_text("email;name\nana@example.org;Ana\n", "utf-8")
+    unsubscribe = feedpress(project, "subscribers", "unsubscribe", "ana@example.org")
+    assert unsubscribe.code == 2
+    assert "cannot check ana@example.org against the list" in unsubscribe.err
+    assert "looks separated by semicolons" in unsubscribe.err

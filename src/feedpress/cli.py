@@ -285,7 +285,7 @@ def _send(kind: str, dry_run: Path | None, to: str | None, what: str,
         click.echo(f"Nothing new to send: no {what} in the window.")
         return
     for problem in summary.problems:
-        click.echo(f"warning: {problem}", err=True)
+        click.echo(problem, err=True)
     for note in summary.notes:
         click.echo(f"note: {note}", err=True)
     if dry_run is not None:
@@ -319,8 +319,9 @@ class _Progress:
 
     def start(self, total: int, label: str) -> None:
         self.total += total
-        if not self.tty:
-            click.echo(f"sending {total} message(s): {label}")
+        if self.tty and self.count:
+            click.echo()  # the bar so far stays, above the next campaign's name
+        click.echo(f"sending {total} message(s): {label}")
 
     def __call__(self, address: str, outcome: str) -> None:
         self.count += 1
@@ -398,7 +399,9 @@ def subscribers_check() -> None:
     rows, problems = load_subscribers(config.email.subscribers, (b.id for b in config.blogs))
     _problems(problems)
     click.echo(f"{len(rows)} valid row(s), {len(problems)} problem(s)")
-    if problems:
+    if not rows:
+        click.echo("error: no valid subscriber: a send would refuse this list", err=True)
+    if problems or not rows:
         sys.exit(1)
 
 
@@ -429,10 +432,11 @@ def _suppression_command(name: str, suppressed: bool, help_text: str) -> None:
     def command(email: str, stream: str, force: bool) -> None:
         from feedpress.mail import set_suppressed, streams_for
 
-        changed = set_suppressed(_config(), _now(), email, streams_for(stream),
-                                 suppressed=suppressed, force=force)
+        address, changed = set_suppressed(_config(), _now(), email, streams_for(stream),
+                                          suppressed=suppressed, force=force)
         verb = "unsubscribed from" if suppressed else "resubscribed to"
-        click.echo(f"{email} {verb} {stream} ({changed} change(s))")
+        already = "" if changed else "already "
+        click.echo(f"{address} {already}{verb} {stream} ({changed} change(s))")
 
 
 _suppression_command("unsubscribe", True, """Stop sending a stream to EMAIL (it wins over the CSV).

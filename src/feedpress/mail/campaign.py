@@ -104,8 +104,9 @@ def send(config: Config, stream: Stream, now: datetime, options: SendOptions) ->
         summary = _write_all(run, rows, options.dry_run)
         if summary is not None:
             summary.problems = [str(p) for p in problems]
-            summary.notes = [f"{note}: the dry run's messages are not what a send delivers"
-                             for note in notes]
+            if notes:  # the secret is missing
+                summary.notes = [f"{config.email.secret_env} is not set: the dry run's "
+                                 "unsubscribe links use a placeholder key"]
         return summary
     _refuse_a_missing_ledger(config, options)
     with send_lock(config.email.state), open_ledger(config.email.state, now) as ledger:
@@ -168,8 +169,8 @@ def preview(config: Config, stream: Stream, out: Path, now: datetime, *,
                   key=list(Skip).index)
         return Preview([], notes, skipped=f"nothing would go to {subscriber.email}: {why.value}")
     if len(mine) > 1:
-        notes.append(f"{len(mine) - 1} more {stream} message(s) would go to "
-                     f"{subscriber.email} in the same run; this is the first")
+        notes.append(f"{len(mine) - 1} more {'alert' if stream == 'alerts' else stream}(s) "
+                     f"would go to {subscriber.email} in the same run; this is the first")
     maker, body = _maker(run, mine[0], subscriber.choice)
     return Preview(write_preview(out, stem, maker, subscriber, body), notes)
 
@@ -189,13 +190,17 @@ def _send_campaign(run: _Run, item: Planned, rows: list[Subscriber], ledger: Led
     todo = [row for row, skip in zip(rows, skips, strict=True) if skip is None]
     reached: Counter[Skip] = Counter(s for s in skips if s in (Skip.DONE, Skip.UNCONFIRMED))
     if not todo and item.campaign is None:
+        why = Counter(skip for skip in skips if skip is not None)
+        sender.summary.notes.append(f"{_label(item)}: nobody on the list is owed it (" + ", "
+                                    .join(f"{n}: {skip.value}" for skip, n in why.items()) + ")")
         return Counter()
     campaign = item.campaign or _open(ledger, item)
     if options.on_start is not None:
         options.on_start(len(todo), _label(item))
     makers = _Makers(run, item)
     jobs: Iterator[Job] = (Job(Recipient(row.email, row.name), makers.get(row.choice),
-                               makers.get(row.choice).message_id(campaign.nonce, row.email))
+                               makers.get(row.choice).message_id(campaign.nonce, row.email),
+                               item.done.get(row.email.lower()) == "ambiguous")
                            for row in todo)
     sent_before = sender.summary.sent
     sender.run(campaign, jobs)

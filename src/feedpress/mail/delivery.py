@@ -60,6 +60,7 @@ class Job:
     recipient: Recipient
     maker: MessageMaker
     message_id: str | None = None  # None: a new random one
+    last_try: bool = False  # ambiguous once already: never sent a third time
 
 
 @dataclass(frozen=True)
@@ -85,6 +86,7 @@ class Summary:
     bounced: int = 0
     pending: int = 0
     ambiguous: int = 0
+    unconfirmed: int = 0
     stopped: str | None = None
     problems: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
@@ -95,6 +97,8 @@ class Summary:
                 f"{self.bounced} bounced, {self.pending} pending")
         if self.ambiguous:
             text += f", {self.ambiguous} ambiguous"
+        if self.unconfirmed:
+            text += f", {self.unconfirmed} unconfirmed"
         return f"{text}; stopped early: {self.stopped}" if self.stopped else text
 
     def why(self) -> list[str]:
@@ -213,7 +217,8 @@ class Sender:
                            "pending")
                 break
             except AmbiguousFailure as exc:
-                self._finish(campaign, address, "ambiguous", str(exc), message_id, attempt + 1)
+                self._finish(campaign, address, "ambiguous", str(exc), message_id, attempt + 1,
+                             "unconfirmed" if job.last_try else "ambiguous")
                 self._failed()
                 _close(connection)
                 return None
@@ -283,10 +288,13 @@ class Sender:
         return self.summary
 
     def _finish(self, campaign: Campaign, address: str, status: Status, reason: str | None,
-                message_id: str | None, attempts: int) -> None:
-        """Record a delivery's outcome at once, count it, and tell the progress display."""
+                message_id: str | None, attempts: int, counted: str | None = None) -> None:
+        """Record a delivery's outcome at once, count it (as `counted`, if not as its
+        status), and tell the progress display."""
         self._record(campaign, address, status, reason, message_id, attempts)
-        self._count(status, reason, address)
+        if counted == "unconfirmed":
+            reason = f"ambiguous twice, so not sent again: {reason}"
+        self._count(counted or status, reason, address)
         self.progress(address, status)
 
     def _record(self, campaign: Campaign, address: str, status: Status, reason: str | None,

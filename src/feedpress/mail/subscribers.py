@@ -27,13 +27,15 @@ from pathlib import Path
 from email_validator import EmailNotValidError, validate_email
 
 from feedpress.config import Config
-from feedpress.errors import FeedpressError, Problem, Severity, UsageError
+from feedpress.errors import FeedpressError, Problem, Severity, UsageError, relative
 from feedpress.mail.ledger import open_ledger
 from feedpress.mail.select import STREAMS, Stream
 from feedpress.text import slugify
 
 _NOT_UTF8 = re.compile("[\udc80-\udcff]")
-_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")  # C0, DEL and C1: never in a display name
+# C0, DEL and C1 controls, and the bidirectional overrides and isolates that can make a
+# name read backwards: never in a display name. (White space becomes one space first.)
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 _YES = {"yes", "y", "true", "1", ""}
 _NO = {"no", "n", "false", "0"}
 SAMPLE = ("reader@example.org", "Sample Reader")
@@ -99,12 +101,13 @@ def usable(path: Path, rows: list[Subscriber], problems: list[Problem], minimum:
     """Raise `SubscriberListError` unless the list can be right: a send to a wrong list
     would use up a campaign on nobody. Called before anything is recorded."""
     if not rows:
-        why = str(problems[0]) if problems else f"{path}: no subscriber rows"
+        why = str(problems[0]) if problems else f"{relative(path)}: no subscriber rows"
         raise SubscriberListError(f"{why}; no valid subscriber in the list, so nothing was "
                                   "sent and nothing recorded")
     if len(rows) < minimum:
         raise SubscriberListError(
-            f"{path}: only {len(rows)} valid subscriber(s), fewer than email.min_subscribers "
+            f"{relative(path)}: only {len(rows)} valid subscriber(s), fewer than "
+            "email.min_subscribers "
             f"({minimum}); nothing was sent and nothing recorded. Check the file, or lower "
             "the setting")
 
@@ -132,10 +135,11 @@ def _row(path: Path, line: int, row: dict[str, str], seen: dict[str, int],
     if found is None:
         return None
     raw_name = " ".join((row.get("name") or "").split())
-    name = _CONTROL.sub("", raw_name)
+    name = " ".join(_CONTROL.sub(" ", raw_name).split())
     if name != raw_name:
-        problems.append(Problem(path, line, "name", "control characters removed from the "
-                                "name (it is shown in the To: header)", Severity.WARNING))
+        problems.append(Problem(path, line, "name", "control characters (or bidirectional "
+                                "overrides) removed from the name, which the To: header "
+                                "shows", Severity.WARNING))
     return Subscriber(found[0], name, _split(row.get("blogs"), str.lower),
                       _split(row.get("tags"), slugify), found[1], line)
 
@@ -221,8 +225,9 @@ def members(config: Config, now: datetime) -> tuple[list[Member], list[Problem]]
 
 
 def set_suppressed(config: Config, now: datetime, address: str, streams: tuple[Stream, ...],
-                   *, suppressed: bool, force: bool = False) -> int:
-    """Unsubscribe (or resubscribe) `address` from `streams`; returns how many changed.
+                   *, suppressed: bool, force: bool = False) -> tuple[str, int]:
+    """Unsubscribe (or resubscribe) `address` from `streams`; returns the address as stored
+    and how many streams changed.
 
     The address is compared as the list stores it (its domain in punycode,
     lower case). Unsubscribing an address that is not valid or not in the
@@ -236,14 +241,18 @@ def set_suppressed(config: Config, now: datetime, address: str, streams: tuple[S
         before = {s for a, s, _, _ in ledger.suppressions() if a == wanted}
         if suppressed:
             ledger.suppress(wanted, streams, "unsubscribed by hand")
-            return len(set(streams) - before)
-        return ledger.unsuppress(wanted, streams)
+            return wanted, len(set(streams) - before)
+        return wanted, ledger.unsuppress(wanted, streams)
 
 
 def _known(path: Path, typed: str, wanted: str) -> None:
     """Raise `UsageError` unless `wanted` is a valid address with a row in the list."""
     sendable(typed)
-    rows, _ = load(path)
+    rows, problems = load(path)
+    if not rows:
+        why = str(problems[0]) if problems else f"{relative(path)}: no subscriber rows"
+        raise UsageError(f"cannot check {typed} against the list: {why}; nothing was "
+                         "changed. Use --force to suppress it anyway")
     addresses = [row.email.lower() for row in rows]
     if wanted in addresses:
         return

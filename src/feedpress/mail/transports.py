@@ -167,6 +167,9 @@ class SmtpTransport:
             raise FeedpressError(f"{s.host}:{s.port} does not offer STARTTLS; set "
                                  "email.smtp.security") from None
         except (OSError, smtplib.SMTPException) as exc:
+            if isinstance(exc, TimeoutError) or str(exc).endswith("timed out"):
+                raise TemporaryFailure(f"{s.host}:{s.port} did not answer within {s.timeout:g} s "
+                                       "(email.smtp.timeout)") from None
             raise TemporaryFailure(f"cannot connect to {s.host}:{s.port}: {exc}") from None
         if self.credentials is not None:
             self._login(client)
