@@ -259,8 +259,9 @@ def test_each_delivery_is_in_the_ledger_before_the_next_message_starts(
     assert statuses(project) == Counter(sent=len(seen))
 
 
-def test_a_partial_run_is_resumed_and_the_window_moves_only_once_complete(
-        project: Project) -> None:
+def test_a_partial_run_is_resumed_and_new_posts_go_out_beside_it(project: Project) -> None:
+    """A digest still owed to a few is resumed for them alone; it does not hold back the
+    next digest, whose window starts where the unfinished one's ended."""
     digest_posts(project)
     write_subscribers(project, population())
     greylisted = {address(i) for i in (0, 1, 5, 6, 10)}
@@ -276,31 +277,51 @@ def test_a_partial_run_is_resumed_and_the_window_moves_only_once_complete(
         second = feedpress(project, "digest", "--send", now=later)
         second_campaigns = campaigns(project)
         third = feedpress(project, "digest", "--send", now=latest)
-        fourth = feedpress(project, "digest", "--send", now=latest)
 
     eligible = digest_recipients()
+    late_eligible = {address(i) for i in range(SUBSCRIBERS) if i % 5 in (0, 1, 4)}
     # first run: everyone but the greylisted, who were tried twice and left pending
     assert first.code == 3, first.err
     assert first.summary() == (len(eligible) - 5, 0, 5, 0, 5)
     assert all(box.rcpt_tries[a] >= 2 for a in greylisted)
     assert [c[6] for c in first_campaigns] == [False]
-    # second run: the same campaign, only the pending five, the late post not in it
+    # second run: the first campaign for the pending five, and a new one for the late post
     assert second.code == 0, second.err
-    assert second.summary() == (5, len(eligible) - 5, 0, 0, 0)
-    assert [c[:6] for c in second_campaigns] == [c[:6] for c in first_campaigns]
-    assert second_campaigns[0][6] is True
-    first_digest = [r for r in box.snapshot() if "Late news" not in r.data.decode()]
-    assert Counter(r.recipient for r in first_digest) == Counter(dict.fromkeys(eligible, 1))
-    # third run: a new campaign whose window starts where the first one ended: the late post
-    assert third.code == 0, third.err
-    new = campaigns(project)[1]
+    assert second.summary() == (5 + len(late_eligible), len(eligible) - 5, 0, 0, 0)
+    assert [c[:6] for c in second_campaigns[:1]] == [c[:6] for c in first_campaigns]
+    assert [c[6] for c in second_campaigns] == [True, True]
+    new = second_campaigns[1]
     assert new[3] == first_campaigns[0][4]  # window_start == the first window_end
     assert json.loads(new[5]) == ids(project, "late")
+    first_digest = [r for r in box.snapshot() if "Late news" not in r.data.decode()]
+    assert Counter(r.recipient for r in first_digest) == Counter(dict.fromkeys(eligible, 1))
     late = [r for r in box.snapshot() if "Late news" in r.data.decode()]
-    late_eligible = {address(i) for i in range(SUBSCRIBERS) if i % 5 in (0, 1, 4)}
     assert Counter(r.recipient for r in late) == Counter(dict.fromkeys(late_eligible, 1))
     assert {subject_of(r.data) for r in late} == {"Test Newsroom — 1 new post"}
-    assert fourth.code == 0 and "Nothing new to send" in fourth.out
+    assert third.code == 0 and "Nothing new to send" in third.out
+
+
+def test_a_subscriber_stuck_pending_holds_back_no_later_digest(project: Project) -> None:
+    """A mailbox that stays full: that one delivery is retried each run, and every new
+    digest still goes to everyone else."""
+    digest_posts(project)
+    write_subscribers(project, population(10))
+    box = Mailbox(temporary={address(0)})
+    with serve(box) as port:
+        configure(project, port, smtp={"retries": 0})
+        runs = []
+        for day in range(1, 4):
+            project.post("alpha", f"day-{day}", title=f"Day {day}",
+                         date=iso(NOW + timedelta(days=day, hours=-1)))
+            runs.append(feedpress(project, "digest", "--send", now=NOW + timedelta(days=day)))
+        assert feedpress(project, "subscribers", "unsubscribe", address(0)).code == 0
+        last = feedpress(project, "digest", "--send", now=NOW + timedelta(days=4))
+    assert [r.code for r in runs] == [3, 3, 3]
+    for day in range(1, 4):
+        got = {r.recipient for r in box.snapshot() if f"Day {day}" in r.data.decode()}
+        assert got == digest_recipients(10) - {address(0)} - {address(i) for i in (2, 7)}
+    assert last.code == 0, last.err  # unsubscribed: nobody is owed those campaigns any more
+    assert all(c[6] for c in campaigns(project))
 
 
 def test_nothing_in_the_window_says_so_and_exits_0(project: Project) -> None:

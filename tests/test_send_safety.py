@@ -83,12 +83,18 @@ def suppressions(project: Project) -> list[tuple[str, str]]:
     (550, "rejected", "message", RefusedFailure),
     (451, "4.3.0 try later", "recipient", TemporaryFailure),
     (421, "closing", "message", TemporaryFailure),
+    (550, "Requested action not taken\n5.7.1 Relaying denied", "recipient", RefusedFailure),
+    (553, "sorry, that domain isn't in my list of allowed rcpthosts (#5.7.1)", "recipient",
+     RefusedFailure),
+    (550, "relaying denied", "recipient", RefusedFailure),
+    (550, "5.1.1 first line\n5.1.1 second line", "recipient", PermanentFailure),
+    (550, "4.1.1 a class that does not match", "recipient", TemporaryFailure),
 ])
 def test_a_reply_means_what_its_enhanced_code_says(code: int, text: str, stage: str,
                                                     kind: type[Exception]) -> None:
     found = classify(code, text, stage)  # type: ignore[arg-type]
     assert type(found) is kind
-    assert f"{code} {text}" in str(found)
+    assert " ".join(f"{code} {text}".split()) in str(found)
     if isinstance(found, TemporaryFailure):
         assert found.now == (code < 500)  # a 5xx about the mailbox waits for a later run
 
@@ -579,3 +585,82 @@ def test_checks_against_a_list_that_cannot_be_read_say_so(project: Project) -> N
     assert unsubscribe.code == 2
     assert "cannot check ana@example.org against the list" in unsubscribe.err
     assert "looks separated by semicolons" in unsubscribe.err
+
+
+def test_an_acceptance_after_the_breaker_tripped_releases_nothing(project: Project) -> None:
+    """One good address slow to be accepted on one connection while the other meets 20
+    refusals: the breaker trips first, and its held refusals stay unsuppressed."""
+    project.post("alpha", "news", title="News", date="2026-11-25T10:00:00Z")
+    rows = [(address(i), f"Reader {i}", "", "", "yes") for i in range(41)]
+    write_subscribers(project, rows)
+    box = Mailbox(permanent={address(i) for i in range(1, 41)}, delay=1.0)
+    with serve(box) as port:
+        configure(project, port, smtp={"retries": 0, "connections": 2})
+        run = feedpress(project, "digest", "--send")
+    assert run.code == 3, run.err
+    assert "the first 20 recipients were all refused" in run.err
+    assert suppressions(project) == []
+    assert box.copies() == Counter({address(0): 1})
+
+
+def test_addresses_refused_last_time_go_last_so_the_breaker_does_not_trip_for_ever(
+        project: Project) -> None:
+    project.post("alpha", "news", title="News", date="2026-11-25T10:00:00Z")
+    rows = [(address(i), f"Reader {i}", "", "", "yes") for i in range(60)]
+    write_subscribers(project, rows)
+    dead = {address(i) for i in range(25)}
+    box = Mailbox(permanent=set(dead))
+    with serve(box) as port:
+        configure(project, port, smtp={"retries": 0, "connections": 1})
+        first = feedpress(project, "digest", "--send")
+        second = feedpress(project, "digest", "--send")
+    assert first.code == 3 and "the first 20 recipients were all refused" in first.err
+    assert second.code == 0, second.out + second.err
+    assert box.copies() == Counter(dict.fromkeys({address(i) for i in range(25, 60)}, 1))
+    assert {a for a, _ in suppressions(project)} == dead
+    assert [c[6] for c in campaigns(project)] == [True]
+
+
+def test_a_stray_quote_in_the_csv_skips_the_rows_it_swallows_and_says_where(
+        project: Project) -> None:
+    digest_posts(project)
+    lines = ["email,name,blogs,tags,alerts", 'ana@example.org,"Ana Lima,,,yes']
+    lines += [f"{address(i)},Reader {i},,,yes" for i in range(3)]
+    (project.root / "subscribers.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    configure(project, transport="maildir")
+    check = feedpress(project, "subscribers", "check")
+    send = feedpress(project, "digest", "--send")
+    assert check.code == 1
+    assert "subscribers.csv:2: warning: email: a quoted field runs on to line 5: is a " \
+           "closing quote missing?" in check.err
+    assert send.code == 1 and "no valid subscriber" in send.err
+    huge = 'email,name\nana@example.org,"' + "x" * 200_000 + "\n"
+    (project.root / "subscribers.csv").write_text(huge, encoding="utf-8")
+    again = feedpress(project, "subscribers", "check")
+    no_traceback(again)
+    assert again.code == 1 and "is a closing quote missing?" in again.err
+
+
+def test_a_sender_address_that_is_not_ascii_is_a_config_error(project: Project) -> None:
+    configure(project, transport="maildir", **{"from": "News <news@nëws.example.org>"})
+    run = feedpress(project, "digest", "--dry-run", str(project.root / "d"))
+    no_traceback(run)
+    assert run.code == 1 and "must be an ASCII address" in run.err
+
+
+def test_a_host_name_that_cannot_be_one_is_a_message(project: Project) -> None:
+    digest_posts(project)
+    write_subscribers(project, population(3))
+    configure(project, 25, smtp={"host": "bad..host"})
+    run = feedpress(project, "digest", "--send")
+    no_traceback(run)
+    assert run.code == 1 and "email.smtp.host: 'bad..host' is not a valid host name" in run.err
+
+
+def test_a_subject_of_one_long_word_is_still_folded() -> None:
+    from feedpress.mail.messages import _encode
+
+    header = "Subject: " + _encode("Subject", "Breaking:" + "x" * 1200)
+    assert max(len(line) for line in header.split("\r\n")) <= 78
+    decoded = email.header.make_header(email.header.decode_header(header[len("Subject: "):]))
+    assert str(decoded) == "Breaking:" + "x" * 1200

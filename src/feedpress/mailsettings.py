@@ -103,8 +103,9 @@ def read_email(fields: Fields | None, root: Path, site_domain: str) -> EmailSett
                          problems=[])
     sender = f.text("from") or f"Newsletter <newsletter@{site_domain}>"
     name, address = parseaddr(sender)
-    if "@" not in address or "\n" in sender or "\r" in sender:
-        f.problem("from", f"must be an address such as 'News <news@example.org>', not {sender!r}")
+    if "@" not in address or "\n" in sender or "\r" in sender or not address.isascii():
+        f.problem("from", f"must be an ASCII address such as 'News <news@example.org>' (a "
+                  f"domain in punycode), not {sender!r}")
         address = f"newsletter@{site_domain}"
     list_id = f.text("list_id") or f"newsletter.{site_domain}"
     if not _LIST_ID.match(list_id):

@@ -188,6 +188,9 @@ def _send_campaign(run: _Run, item: Planned, rows: list[Subscriber], ledger: Led
     suppressed = ledger.suppressed(run.stream)  # bounces of an earlier campaign count
     skips = [owed(item, row, suppressed) for row in rows]
     todo = [row for row, skip in zip(rows, skips, strict=True) if skip is None]
+    # Who was never tried goes first: addresses refused last time (the breaker held them)
+    # must not stand at the head of every run and trip it again before a good one is seen.
+    todo.sort(key=lambda row: row.email.lower() in item.done)
     reached: Counter[Skip] = Counter(s for s in skips if s in (Skip.DONE, Skip.UNCONFIRMED))
     if not todo and item.campaign is None:
         why = Counter(skip for skip in skips if skip is not None)
@@ -206,9 +209,19 @@ def _send_campaign(run: _Run, item: Planned, rows: list[Subscriber], ledger: Led
     sender.run(campaign, jobs)
     went = not todo or sender.summary.sent > sent_before or any(
         status in ("sent", "ambiguous", "unconfirmed") for status in item.done.values())
-    if not sender.stopped and not ledger.unsettled(campaign) and went:
+    if not sender.stopped and went and not _still_owed(item, campaign, rows, ledger):
         ledger.complete(campaign)
     return reached
+
+
+def _still_owed(item: Planned, campaign: Campaign, rows: list[Subscriber],
+                ledger: Ledger) -> bool:
+    """Whether anyone on the list is still owed `campaign` after this run (pending, or
+    ambiguous once). Someone who left the list, or was suppressed since, is not: their
+    unsettled delivery must not keep the campaign open for ever."""
+    now = Planned(item.stream, item.posts, campaign, item.window, ledger.statuses(campaign))
+    suppressed = ledger.suppressed(item.stream)
+    return any(owed(now, row, suppressed) is None for row in rows)
 
 
 def _label(item: Planned) -> str:

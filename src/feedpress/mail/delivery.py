@@ -143,6 +143,7 @@ class Sender:
         self._errors_in_a_row = 0
         self._accepted = False  # has any address been accepted in this run?
         self._held: list[_Held] = []
+        self._tripped = False  # the breaker stopped the run: what it held stays held
         self._stop = threading.Event()
         self._next_slot = time.monotonic()
         self._crash: BaseException | None = None
@@ -245,14 +246,17 @@ class Sender:
         """A refused mailbox: bounced and suppressed, or held while nothing was accepted."""
         with self._lock:
             held = not self._accepted
-            if held:
+            if held:  # recorded pending under the lock, before an acceptance can release it
+                self.ledger.record(campaign, address, "pending", error=f"{_HELD}: {reason}",
+                                   attempts=attempts)
                 self._held.append(_Held(campaign, address, reason))
                 count, first = len(self._held), self._held[0].reason
+                if count >= self.policy.breaker:
+                    self._tripped = True
         if not held:
             self._bounce(campaign, address, reason, attempts)
             self._answered()
             return
-        self._record(campaign, address, "pending", f"{_HELD}: {reason}", None, attempts)
         self.progress(address, "pending")
         if count >= self.policy.breaker:
             self._halt(f"the first {count} recipients were all refused (the first: {first}); "
@@ -270,7 +274,7 @@ class Sender:
         the refusals held until then, as the bounces they are."""
         with self._lock:
             self._errors_in_a_row = 0
-            release = accepted and not self._accepted
+            release = accepted and not self._accepted and not self._tripped
             if release:
                 self._accepted = True
                 held, self._held = self._held, []

@@ -133,10 +133,7 @@ class Ledger:
     # -- campaigns ---------------------------------------------------------------------------
 
     def open_digest(self, start: datetime, end: datetime, posts: list[str]) -> Campaign:
-        """The unfinished digest campaign if there is one (a resumed run), else a new one."""
-        found = self.unfinished_digest()
-        if found is not None:
-            return found
+        """A new digest campaign of `posts`, for the window from `start` to `end`."""
         return self._insert("digest", None, start, end, posts)
 
     def open_alert(self, post_id: str) -> Campaign:
@@ -145,11 +142,11 @@ class Ledger:
             (post_id,)).fetchone()
         return _campaign(row) if row else self._insert("alert", post_id, None, None, [post_id])
 
-    def unfinished_digest(self) -> Campaign | None:
-        row = self._db.execute(
+    def unfinished_digests(self) -> list[Campaign]:
+        rows = self._db.execute(
             f"SELECT {_CAMPAIGN} FROM campaigns WHERE kind = 'digest' AND completed_at IS NULL "
-            "ORDER BY id DESC").fetchone()
-        return _campaign(row) if row else None
+            "ORDER BY id")
+        return [_campaign(row) for row in rows]
 
     def unfinished_alerts(self) -> list[Campaign]:
         rows = self._db.execute(
@@ -158,9 +155,10 @@ class Ledger:
         return [_campaign(row) for row in rows]
 
     def last_digest_end(self) -> datetime | None:
-        """Where the next digest's window starts: the end of the last completed one."""
+        """Where the next digest's window starts: the end of the last one, finished or not
+        (one still owed to a few does not hold the next back)."""
         row = self._db.execute(
-            "SELECT window_end FROM campaigns WHERE kind = 'digest' AND completed_at IS NOT NULL "
+            "SELECT window_end FROM campaigns WHERE kind = 'digest' "
             "ORDER BY window_end DESC").fetchone()
         return _time(row[0]) if row else None
 
@@ -190,13 +188,6 @@ class Ledger:
             (campaign.id,))
         return {address: "unconfirmed" if status == "ambiguous" and ambiguous > 1 else status
                 for address, status, ambiguous in rows}
-
-    def unsettled(self, campaign: Campaign) -> int:
-        """Deliveries of `campaign` that a later run still owes: pending, or ambiguous once."""
-        row = self._db.execute(
-            "SELECT COUNT(*) FROM deliveries WHERE campaign_id = ? AND (status = 'pending' "
-            "OR (status = 'ambiguous' AND ambiguous < 2))", (campaign.id,)).fetchone()
-        return int(row[0])
 
     def record(self, campaign: Campaign, address: str, status: Status, *,
                message_id: str | None = None, error: str | None = None,
@@ -434,7 +425,8 @@ def _migrate(db: sqlite3.Connection) -> None:
         db.execute(f"PRAGMA user_version = {len(MIGRATIONS)}")
         db.execute("COMMIT")
     except BaseException:
-        db.execute("ROLLBACK")
+        if db.in_transaction:  # a failed COMMIT (a full disk) has ended it already
+            db.execute("ROLLBACK")
         raise
 
 

@@ -202,7 +202,10 @@ def _encode(field: str, text: str) -> str:
     """Header `field`'s unstructured value for `text`, folded to lines of 78 characters at
     most: printable ASCII at its spaces, anything else as RFC 2047 encoded words."""
     value = one_line(text)
-    plain = value.isascii() and value.isprintable()
+    # Printable ASCII folds at its spaces; a word too long for a line must be encoded words,
+    # which may be cut anywhere.
+    plain = value.isascii() and value.isprintable() and max(map(len, value.split()),
+                                                           default=0) < MAX_LINE - 20
     if plain and len(field) + 2 + len(value) <= MAX_LINE:
         return value
     return _words(field, value, "us-ascii" if plain else "utf-8")

@@ -97,18 +97,19 @@ def why_none(settings: EmailSettings, stream: Stream, now: datetime,
 
 def _digest(settings: EmailSettings, now: datetime, posts: list[Post], ledger: Ledger | None,
             since: datetime | None, until: datetime | None) -> list[Planned]:
-    """An unfinished digest resumed, else a new one of the posts since the last."""
-    unfinished = ledger.unfinished_digest() if ledger else None
-    if ledger is not None and unfinished is not None and since is None and until is None:
+    """Unfinished digests resumed for whoever they still owe, then a new one of the posts
+    since the last digest's window (a window of its own with `since` or `until`)."""
+    resumed = []
+    if ledger is not None and since is None and until is None:
         by_id = {p.id: p for p in posts}
-        mine = tuple(by_id[i] for i in unfinished.posts if i in by_id)
-        return [Planned("digest", mine, unfinished, None, ledger.statuses(unfinished))]
+        resumed = [Planned("digest", tuple(by_id[i] for i in c.posts if i in by_id), c, None,
+                           ledger.statuses(c)) for c in ledger.unfinished_digests()]
     last_end = ledger.last_digest_end() if ledger else None
     sent = ledger.posts_in_digests() if ledger else frozenset()
     start = since or select.next_window(now, last_end, settings.digest.first_window).since
     window = Window(start, until or now)
     due = select.in_window(posts, window, sent)
-    return [Planned("digest", tuple(due), None, window)] if due else []
+    return resumed + ([Planned("digest", tuple(due), None, window)] if due else [])
 
 
 def _alerts(settings: EmailSettings, now: datetime, posts: list[Post],

@@ -33,6 +33,9 @@ from feedpress.mail.select import STREAMS, Stream
 from feedpress.text import slugify
 
 _NOT_UTF8 = re.compile("[\udc80-\udcff]")
+# A quoted field that runs over a line break into what reads as further rows (an address
+# and a comma): a closing quote is missing, and the rows it swallowed would go unsent.
+_SWALLOWED = re.compile(r"[\r\n]\s*[^,\s\"]+@[^,\s\"]+\s*,")
 # C0, DEL and C1 controls, and the bidirectional overrides and isolates that can make a
 # name read backwards: never in a display name. (White space becomes one space first.)
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
@@ -77,11 +80,18 @@ def load(path: Path, blogs: Iterable[str] | None = None
     problems: list[Problem] = []
     seen: dict[str, int] = {}
     line = rows.line_num + 1  # where the next row starts: a quoted field may span lines
-    for row in rows:
-        found = _row(path, line, dict(zip(header, row, strict=False)), seen, problems)
-        if found is not None:
-            subscribers.append(found)
-        line = rows.line_num + 1
+    try:
+        for row in rows:
+            if any(_SWALLOWED.search(cell) for cell in row):
+                problems.append(_skip(path, line, "email", f"a quoted field runs on to line "
+                                      f"{rows.line_num}: is a closing quote missing?"))
+            elif (found := _row(path, line, dict(zip(header, row, strict=False)), seen,
+                                problems)) is not None:
+                subscribers.append(found)
+            line = rows.line_num + 1
+    except csv.Error as exc:  # a field past the csv module's limit: an unclosed quote
+        problems.append(Problem(path, line, "email", f"cannot read on from here ({exc}): "
+                                "is a closing quote missing?"))
     if blogs is not None:
         problems.extend(_unknown_blogs(path, subscribers, frozenset(b.lower() for b in blogs)))
     return subscribers, problems

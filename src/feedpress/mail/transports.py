@@ -60,7 +60,12 @@ class AmbiguousFailure(Exception):
     server may have accepted it."""
 
 
-_ENHANCED = re.compile(r"\s*([245])\.(\d{1,3})\.(\d{1,3})(?![\d.])")
+# A class-5 enhanced code at the start of a reply line, or in qmail's "(#5.7.1)".
+_ENHANCED = re.compile(r"(?:^|\n|\(#)\s*5\.(\d{1,3})\.(\d{1,3})(?![\d.])")
+_OTHER_CLASS = re.compile(r"(?:^|\n|\(#)\s*[24]\.\d{1,3}\.\d{1,3}(?![\d.])")
+# A plain 550 that speaks of the sender, the relay or spam is not about the mailbox.
+_NOT_THE_MAILBOX = re.compile(r"relay|polic|spam|block|authenticat|denied|blacklist|"
+                              r"rcpthosts", re.IGNORECASE)
 
 
 def classify(code: int, text: str, stage: Stage) -> Exception:
@@ -69,28 +74,28 @@ def classify(code: int, text: str, stage: Stage) -> Exception:
     A 4xx is temporary. A 5xx bounces the address only where it is about
     that mailbox and permanent: at RCPT, with the enhanced code 5.1.x (bad
     address) or 5.2.1 (mailbox disabled), or a plain 550, 551 or 553 with
-    no enhanced code. Other mailbox troubles (5.2.x: full, too big for it;
-    5.4.x: routing) are left for a later run. Everything else (5.7.x
-    policy, relay and authentication, 5.3.x system, 5.5.x protocol, 554
-    with no code, and any refusal of the sender or the message) refuses
-    the run, not the address.
+    no enhanced code and no word of relaying, policy or spam. Other mailbox
+    troubles (5.2.x: full, too big for it; 5.4.x: routing) are left for a
+    later run. Everything else (5.7.x policy, relay and authentication,
+    5.3.x system, 5.5.x protocol, 554 with no code, and any refusal of the
+    sender or the message) refuses the run, not the address. Where a reply
+    of several lines carries several codes (or qmail's "(#5.7.1)"), the one
+    that spares the address wins.
     """
-    reply = f"{code} {text}".strip()
+    reply = " ".join(f"{code} {text}".split())
     if 400 <= code < 500:
         return TemporaryFailure(reply)
     if stage != "recipient":
         return RefusedFailure(f"the mail server refused the {stage}: {reply}", stage)
-    found = _ENHANCED.match(text)
-    if found and found[1] == "5":
-        subject, detail = int(found[2]), int(found[3])
-        if subject == 1 or (subject, detail) == (2, 1):
-            return PermanentFailure(reply)
-        if subject in (2, 4):
-            return TemporaryFailure(reply, now=False)
+    codes = [(int(s), int(d)) for s, d in _ENHANCED.findall(text)]
+    if not codes and _OTHER_CLASS.search(text):  # "550 4.1.1": which to believe? Not a bounce
+        return TemporaryFailure(reply, now=False)
+    if any(subject not in (1, 2, 4) for subject, _ in codes) or (
+            not codes and (code not in (550, 551, 553) or _NOT_THE_MAILBOX.search(text))):
         return RefusedFailure(f"the mail server refused a recipient: {reply}", stage)
-    if code in (550, 551, 553) and not found:
-        return PermanentFailure(reply)
-    return RefusedFailure(f"the mail server refused a recipient: {reply}", stage)
+    if any(subject in (2, 4) and (subject, detail) != (2, 1) for subject, detail in codes):
+        return TemporaryFailure(reply, now=False)
+    return PermanentFailure(reply)
 
 
 class Connection(Protocol):
@@ -166,6 +171,9 @@ class SmtpTransport:
         except smtplib.SMTPNotSupportedError:
             raise FeedpressError(f"{s.host}:{s.port} does not offer STARTTLS; set "
                                  "email.smtp.security") from None
+        except UnicodeError:
+            raise FeedpressError(f"email.smtp.host: {s.host!r} is not a valid host "
+                                 "name") from None
         except (OSError, smtplib.SMTPException) as exc:
             if isinstance(exc, TimeoutError) or str(exc).endswith("timed out"):
                 raise TemporaryFailure(f"{s.host}:{s.port} did not answer within {s.timeout:g} s "
@@ -208,11 +216,11 @@ class _SmtpConnection:
             _transaction(self.client, sender, recipient, message)
         except smtplib.SMTPRecipientsRefused as exc:
             code, text = next(iter(exc.recipients.values()))
-            raise classify(code, _text(text), "recipient") from None
+            raise classify(code, _raw(text), "recipient") from None
         except smtplib.SMTPSenderRefused as exc:
-            raise classify(exc.smtp_code, _text(exc.smtp_error), "sender") from None
+            raise classify(exc.smtp_code, _raw(exc.smtp_error), "sender") from None
         except smtplib.SMTPResponseException as exc:
-            raise classify(exc.smtp_code, _text(exc.smtp_error), "message") from None
+            raise classify(exc.smtp_code, _raw(exc.smtp_error), "message") from None
         except (OSError, smtplib.SMTPException) as exc:
             raise TemporaryFailure(f"connection lost: {exc}") from None
 
@@ -294,6 +302,11 @@ def _data(message: bytes) -> bytes:
     if message.startswith(b"."):
         message = b"." + message
     return message.replace(b"\r\n.", b"\r\n..") + b".\r\n"
+
+
+def _raw(text: bytes | str) -> str:
+    """A reply's text as the server sent it, its lines kept."""
+    return text.decode(errors="replace") if isinstance(text, bytes) else text
 
 
 def _text(text: bytes | str) -> str:
