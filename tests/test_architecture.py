@@ -21,7 +21,8 @@ import pytest
 from conftest import ROOT
 
 PACKAGE = ROOT / "src" / "feedpress"
-TOP = frozenset({"feedpress", "feedpress.__main__", "feedpress.cli", "feedpress.scaffold"})
+TOP = frozenset({"feedpress", "feedpress.__main__", "feedpress.cli", "feedpress.results",
+                 "feedpress.scaffold"})
 WINGS = ("feedpress.feeds", "feedpress.mail")
 
 

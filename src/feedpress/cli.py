@@ -8,18 +8,22 @@ Exit codes: 0 success, 1 invalid input (config or posts), 2 usage error.
 
 from __future__ import annotations
 
+import json
 import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import wraps
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from feedpress.config import Config, find
 from feedpress.config import load as load_config
 from feedpress.errors import FeedpressError, Problem
+
+if TYPE_CHECKING:
+    from feedpress.mail import Summary
 from feedpress.version import __version__
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -76,6 +80,35 @@ def _problems(problems: list[Problem]) -> None:
         click.echo(str(problem), err=True)
 
 
+# The command that asked for --json, if one did: its human text then goes to stderr, and
+# stdout holds one JSON object (see `feedpress.results`), errors included.
+_JSON: dict[str, str | None] = {"command": None}
+
+
+def _json_option(name: str) -> Callable[[F], F]:
+    def set_json(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+        if value:
+            _JSON["command"] = name
+
+    return click.option("--json", is_flag=True, expose_value=False, is_eager=True,
+                        callback=set_json,
+                        help="Print one JSON object on stdout (the README's schema); human "
+                             "text goes to stderr.")
+
+
+def _say(message: str, *, err: bool = False, nl: bool = True) -> None:
+    """Human text: on stdout, unless it is an error or --json holds stdout."""
+    click.echo(message, err=err or _JSON["command"] is not None, nl=nl)
+
+
+def _finish(result: dict[str, Any], exit_code: int) -> None:
+    """With --json, print the command's object; then exit with `exit_code` (0: return)."""
+    if _JSON["command"] is not None:
+        click.echo(json.dumps(result, ensure_ascii=False, indent=2))
+    if exit_code:
+        sys.exit(exit_code)
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="feedpress")
 @click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path),
@@ -96,6 +129,7 @@ def cli(ctx: click.Context, config_path: Path | None, now: datetime | None) -> N
 
 @cli.command()
 @common
+@_json_option("build")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path),
               help="Write feeds here instead of the config's output_dir.")
 @click.option("--check", "dry_run", is_flag=True,
@@ -118,6 +152,7 @@ def build(out: Path | None, dry_run: bool, keep_going: bool, no_cache: bool,
         feedpress build --out public
         feedpress build --check      # in CI: fail if public/ is out of date
     """
+    from feedpress import results
     from feedpress.feeds import build as run_build
     from feedpress.feeds import default_cache
 
@@ -125,18 +160,20 @@ def build(out: Path | None, dry_run: bool, keep_going: bool, no_cache: bool,
     report = run_build(config, _now(), out_dir=out, dry_run=dry_run, keep_going=keep_going,
                        cache_path=None if no_cache else default_cache(config), jobs=jobs)
     _problems(report.warnings)
+    code = 1 if dry_run and report.outcome.changed else 0
     if dry_run:
         for path in report.outcome.changed:
-            click.echo(f"would change: {path}")
-        if report.outcome.changed:
-            sys.exit(1)
-        click.echo("up to date")
-        return
-    click.echo(report.summary())
+            _say(f"would change: {path}")
+        if not code:
+            _say("up to date")
+    else:
+        _say(report.summary())
+    _finish(results.build(report, out or config.output_dir, code), code)
 
 
 @cli.command()
 @common
+@_json_option("check")
 def check() -> None:
     """Validate the config and every post; print each problem as path:line: field: message.
 
@@ -144,15 +181,15 @@ def check() -> None:
     Example:
         feedpress check
     """
+    from feedpress import results
     from feedpress.feeds import check as run_check
 
     problems = run_check(_config(), _now())
     _problems(problems)
     errors = sum(p.is_error for p in problems)
     warnings = len(problems) - errors
-    click.echo(f"{errors} error(s), {warnings} warning(s)")
-    if errors:
-        sys.exit(1)
+    _say(f"{errors} error(s), {warnings} warning(s)")
+    _finish(results.check(problems, 1 if errors else 0), 1 if errors else 0)
 
 
 @cli.command("pin-ids")
@@ -219,6 +256,7 @@ def init(folder: Path) -> None:
 def _mail_command(stream: str, help_text: str) -> Callable[..., None]:
     @cli.command(stream, help=help_text)
     @common
+    @_json_option(stream)
     @click.option("--preview", "preview_dir", type=click.Path(file_okay=False, path_type=Path),
                   help="Write the message for one subscriber into this folder; send nothing.")
     @click.option("--send", is_flag=True, help="Send to every eligible subscriber.")
@@ -258,6 +296,7 @@ def _mail_command(stream: str, help_text: str) -> Callable[..., None]:
 
 def _preview(kind: str, folder: Path, since: datetime | None, until: datetime | None,
              subscriber: str | None, what: str) -> None:
+    from feedpress import results
     from feedpress.mail import preview
 
     done = preview(_config(), kind, folder, _now(),  # type: ignore[arg-type]
@@ -265,15 +304,17 @@ def _preview(kind: str, folder: Path, since: datetime | None, until: datetime | 
     for note in done.notes:
         click.echo(f"note: {note}", err=True)
     if not done.due:
-        click.echo(f"Nothing new to send: no {what} in the window.")
+        _say(f"Nothing new to send: no {what} in the window.")
     elif done.skipped is not None:
-        click.echo(f"Nothing to preview: {done.skipped}.")
+        _say(f"Nothing to preview: {done.skipped}.")
     for path in done.paths:
-        click.echo(str(_shown(path)))
+        _say(str(_shown(path)))
+    _finish(results.preview(_command(kind), done), 0)
 
 
 def _send(kind: str, dry_run: Path | None, to: str | None, what: str,
           new_ledger: bool) -> None:
+    from feedpress import results
     from feedpress.mail import SendOptions, send
 
     progress = _Progress()
@@ -281,25 +322,35 @@ def _send(kind: str, dry_run: Path | None, to: str | None, what: str,
                    SendOptions(dry_run=dry_run, to=to, progress=progress,
                                on_start=progress.start, new_ledger=new_ledger))
     progress.finish()
+    mode = "dry-run" if dry_run is not None else "to" if to is not None else "send"
+    code = 0 if summary is None or mode != "send" else summary.exit_code
     if summary is None:
-        click.echo(f"Nothing new to send: no {what} in the window.")
-        return
+        _say(f"Nothing new to send: no {what} in the window.")
+    else:
+        _tell(summary, dry_run, to)
+    _finish(results.send(_command(kind), mode, summary, code), code)
+
+
+def _tell(summary: Summary, dry_run: Path | None, to: str | None) -> None:
+    """What a send, a dry run or a test message did, as a person reads it."""
     for problem in summary.problems:
-        click.echo(problem, err=True)
+        click.echo(str(problem), err=True)
     for note in summary.notes:
         click.echo(f"note: {note}", err=True)
     if dry_run is not None:
-        click.echo(f"{summary.sent} message(s) written to {_shown(dry_run)}; nothing recorded")
-        return
-    if to is not None:
-        click.echo(f"test message sent to {to}; nothing recorded")
-        return
-    if summary.stopped:
-        click.echo(f"stopped early: {summary.stopped}", err=True)
-    click.echo(summary.line())
-    for reason in summary.why():
-        click.echo(f"  {reason}")
-    sys.exit(summary.exit_code)
+        _say(f"{summary.sent} message(s) written to {_shown(dry_run)}; nothing recorded")
+    elif to is not None:
+        _say(f"test message sent to {to}; nothing recorded")
+    else:
+        if summary.stopped:
+            click.echo(f"stopped early: {summary.stopped}", err=True)
+        _say(summary.line())
+        for reason in summary.why():
+            _say(f"  {reason}")
+
+
+def _command(kind: str) -> str:
+    return "digest" if kind == "digest" else "alert"
 
 
 class _Progress:
@@ -320,21 +371,21 @@ class _Progress:
     def start(self, total: int, label: str) -> None:
         self.total += total
         if self.tty and self.count:
-            click.echo()  # the bar so far stays, above the next campaign's name
-        click.echo(f"sending {total} message(s): {label}")
+            _say("")  # the bar so far stays, above the next campaign's name
+        _say(f"sending {total} message(s): {label}")
 
     def __call__(self, address: str, outcome: str) -> None:
         self.count += 1
         if self.tty:
             done = self.WIDTH * self.count // max(self.total, 1)
             bar = "#" * done + "-" * (self.WIDTH - done)
-            click.echo(f"\r[{bar}] {self.count}/{self.total} {outcome}\033[K", nl=False)
+            _say(f"\r[{bar}] {self.count}/{self.total} {outcome}\033[K", nl=False)
         elif self.count % 1000 == 0:
-            click.echo(f"{self.count}/{self.total} messages done")
+            _say(f"{self.count}/{self.total} messages done")
 
     def finish(self) -> None:
         if self.tty and self.count:
-            click.echo()
+            _say("")
 
 
 _mail_command("digest", """Preview or send the subscriber email digest.
@@ -488,6 +539,7 @@ def _shown(path: Path) -> Path:
 
 def main(argv: list[str] | None = None) -> None:
     """The console script: turns feedpress's errors into messages and exit codes."""
+    _JSON["command"] = None
     try:
         cli.main(args=argv, prog_name="feedpress", standalone_mode=False)
     except click.exceptions.Abort:
@@ -498,6 +550,11 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(exc.exit_code)
     except FeedpressError as exc:
         click.echo(f"error: {exc}", err=True)
+        if _JSON["command"] is not None:
+            from feedpress import results
+
+            click.echo(json.dumps(results.error(_JSON["command"], exc), ensure_ascii=False,
+                                  indent=2))
         sys.exit(exc.exit_code)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)

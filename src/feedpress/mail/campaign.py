@@ -103,7 +103,7 @@ def send(config: Config, stream: Stream, now: datetime, options: SendOptions) ->
     if options.dry_run is not None:
         summary = _write_all(run, rows, options.dry_run)
         if summary is not None:
-            summary.problems = [str(p) for p in problems]
+            summary.problems = problems
             if notes:  # the secret is missing
                 summary.notes = [f"{config.email.secret_env} is not set: the dry run's "
                                  "unsubscribe links use a placeholder key"]
@@ -124,7 +124,7 @@ def send(config: Config, stream: Stream, now: datetime, options: SendOptions) ->
         summary = sender.finish()
         summary.skipped += sum(skipped.values())
         summary.reasons.update({("skipped", skip.value): n for skip, n in skipped.items()})
-        summary.problems = [str(p) for p in problems]
+        summary.problems = problems
         return summary
 
 

@@ -38,6 +38,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
+from feedpress.errors import Problem
 from feedpress.mail.ledger import Campaign, Ledger, Status
 from feedpress.mail.messages import MessageMaker, Recipient
 from feedpress.mail.select import STREAMS
@@ -88,7 +89,7 @@ class Summary:
     ambiguous: int = 0
     unconfirmed: int = 0
     stopped: str | None = None
-    problems: list[str] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)  # in the subscriber list
     notes: list[str] = field(default_factory=list)
     reasons: Counter[tuple[str, str]] = field(default_factory=Counter)
 
