@@ -12,6 +12,7 @@ import email
 import email.header
 import email.policy
 import email.utils
+import json
 import os
 import socket
 import sqlite3
@@ -39,10 +40,13 @@ from test_send import (
     digest_posts,
     digest_recipients,
     feedpress,
+    ids,
     no_traceback,
     population,
     query,
+    read_eml,
     statuses,
+    to_address,
     write_subscribers,
 )
 
@@ -341,7 +345,7 @@ def test_a_ledger_of_the_first_schema_is_migrated_and_read_alike_by_every_mode(
         db.executescript(MIGRATIONS[0] + "; PRAGMA user_version = 1;")
         db.execute("INSERT INTO campaigns (kind, window_start, window_end, posts, created_at) "
                    "VALUES ('digest', '2026-11-18T12:00:00+00:00', '2026-11-25T12:00:00+00:00',"
-                   " '[]', '2026-11-25T12:00:00+00:00')")
+                   " ?, '2026-11-25T12:00:00+00:00')", (json.dumps(ids(project, "markets")),))
         db.execute("INSERT INTO deliveries VALUES (1, ?, 'sent', 1, NULL, NULL, 'x')",
                    (address(0),))
     configure(project, transport="maildir")
@@ -349,9 +353,12 @@ def test_a_ledger_of_the_first_schema_is_migrated_and_read_alike_by_every_mode(
     assert dry.code == 0, dry.err
     with sqlite3.connect(state) as db:
         assert db.execute("PRAGMA user_version").fetchone()[0] == 1
+    owed = {address(1), address(4)}  # the alpha post's readers, but address(0), who had it
+    assert sorted(to_address(read_eml(f)) for f in (tmp_path / "dry").glob("*.eml")) == sorted(
+        owed)
     run = feedpress(project, "digest", "--send")
     assert run.code == 0, run.err
-    assert "Nothing new" not in run.out  # the resumed campaign has no posts: a new one goes
+    assert run.summary()[:2] == (len(owed), 1)
     with sqlite3.connect(state) as db:
         assert db.execute("PRAGMA user_version").fetchone()[0] == 2
 
@@ -624,16 +631,17 @@ def test_addresses_refused_last_time_go_last_so_the_breaker_does_not_trip_for_ev
 def test_a_stray_quote_in_the_csv_skips_the_rows_it_swallows_and_says_where(
         project: Project) -> None:
     digest_posts(project)
-    lines = ["email,name,blogs,tags,alerts", 'ana@example.org,"Ana Lima,,,yes']
+    lines = ["email,name,blogs,tags,alerts", "first@example.org,First,,,yes",
+             'ana@example.org,"Ana Lima,,,yes']
     lines += [f"{address(i)},Reader {i},,,yes" for i in range(3)]
     (project.root / "subscribers.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
     configure(project, transport="maildir")
     check = feedpress(project, "subscribers", "check")
     send = feedpress(project, "digest", "--send")
     assert check.code == 1
-    assert "subscribers.csv:2: warning: email: a quoted field runs on to line 5: is a " \
-           "closing quote missing?" in check.err
-    assert send.code == 1 and "no valid subscriber" in send.err
+    assert "subscribers.csv:3: email: a quoted field runs on to line 6, swallowing the rows " \
+           "between: is a closing quote missing?" in check.err
+    assert send.code == 1 and "the file is broken there" in send.err
     huge = 'email,name\nana@example.org,"' + "x" * 200_000 + "\n"
     (project.root / "subscribers.csv").write_text(huge, encoding="utf-8")
     again = feedpress(project, "subscribers", "check")
@@ -664,3 +672,33 @@ def test_a_subject_of_one_long_word_is_still_folded() -> None:
     assert max(len(line) for line in header.split("\r\n")) <= 78
     decoded = email.header.make_header(email.header.decode_header(header[len("Subject: "):]))
     assert str(decoded) == "Breaking:" + "x" * 1200
+
+
+@pytest.mark.parametrize(("key", "value"), [
+    ("unsubscribe_url", "https://nëws.example.org/unsubscribe?token={token}"),
+    ("unsubscribe_url", "https://news.example.org/un subscribe?token={token}"),
+    ("unsubscribe_mailto", "unsubscribe@news.example.org\r\nBcc: x@evil.example"),
+    ("unsubscribe_mailto", "ünsubscribe@news.example.org"),
+])
+def test_unsubscribe_settings_that_cannot_go_in_a_header_are_config_errors(
+        project: Project, key: str, value: str) -> None:
+    digest_posts(project)
+    write_subscribers(project, population(3))
+    configure(project, transport="maildir", **{key: value})
+    run = feedpress(project, "digest", "--send")
+    no_traceback(run)
+    assert run.code == 1 and key in run.err
+    assert not (project.root / "outbox").exists()
+
+
+def test_a_relay_refusing_every_message_after_the_first_is_stopped_by_max_errors(
+        project: Project) -> None:
+    digest_posts(project)
+    write_subscribers(project, population(40))
+    box = Mailbox(refuse_data={address(i): "554 5.7.1 rejected" for i in range(1, 40)})
+    with serve(box) as port:
+        configure(project, port, smtp={"retries": 0, "connections": 1, "max_errors": 5})
+        run = feedpress(project, "digest", "--send")
+    assert run.code == 3
+    assert "5 failures in a row" in run.err
+    assert len(box.snapshot()) == 1 and suppressions(project) == []

@@ -120,7 +120,7 @@ def read_email(fields: Fields | None, root: Path, site_domain: str) -> EmailSett
         state=root / (f.text("state") or ".feedpress/state.db"),
         secret_env=_env_name(f, "secret_env", "FEEDPRESS_SECRET"),
         unsubscribe_url=_unsubscribe_url(f, site_domain),
-        unsubscribe_mailto=f.text("unsubscribe_mailto"),
+        unsubscribe_mailto=_mailto(f),
         transport=f.choice("transport", ("maildir", "smtp"), "maildir"),  # type: ignore[arg-type]
         maildir=root / (f.text("maildir") or "outbox"),
         smtp=_read_smtp(f.section("smtp"), root),
@@ -242,6 +242,20 @@ def _env_name(f: Fields, key: str, default: str) -> str:
 
 def _unsubscribe_url(f: Fields, site_domain: str) -> str:
     value = f.text("unsubscribe_url") or f"https://{site_domain}/unsubscribe?token={{token}}"
-    if "{token}" not in value or not value.startswith("https://"):
-        f.problem("unsubscribe_url", "must be an https URL containing {token}")
+    if "{token}" not in value or not value.startswith("https://") or not _plain(value):
+        f.problem("unsubscribe_url", "must be an https URL containing {token}, in ASCII "
+                  "(a domain in punycode, other characters %-encoded) and without spaces")
+    return value
+
+
+def _plain(value: str) -> bool:
+    """ASCII with no white space or control character: fit for a header as it is."""
+    return value.isascii() and value.isprintable() and not any(c.isspace() for c in value)
+
+
+def _mailto(f: Fields) -> str | None:
+    value = f.text("unsubscribe_mailto")
+    if value is not None and ("@" not in value or not _plain(value)):
+        f.problem("unsubscribe_mailto", f"must be an ASCII address such as "
+                  f"unsubscribe@example.org, not {value!r}")
     return value

@@ -26,6 +26,7 @@ from feedpress import feeds
 from feedpress.config import Config
 from feedpress.errors import FeedpressError, InvalidPostsError, Problem, UsageError
 from feedpress.files import write_atomic
+from feedpress.mail import select
 from feedpress.mail import subscribers as subscriber_list
 from feedpress.mail.bodies import Body, Renderer, alert_body, digest_body, personalise
 from feedpress.mail.delivery import Job, Policy, Sender, Summary
@@ -87,13 +88,14 @@ class _Run:
     posts: list[Post]
     key: bytes
     renderer: Renderer
+    signer: Signer | None = None  # DKIM, for what is sent or written as a dry run
 
 
 def send(config: Config, stream: Stream, now: datetime, options: SendOptions) -> Summary | None:
     """Send the next digest, or every alert that is due; None when there is nothing to send."""
     posts = published(config, now)
     key, notes = secret(config, required=options.dry_run is None)
-    run = _Run(config, stream, now, posts, key, Renderer(config))
+    run = _Run(config, stream, now, posts, key, Renderer(config), signer(config))
     if options.to is not None:
         return _send_test(run, subscriber_list.sendable(options.to), options)
     rows, problems = subscriber_list.load(config.email.subscribers, _blog_ids(config))
@@ -183,8 +185,6 @@ def _send_campaign(run: _Run, item: Planned, rows: list[Subscriber], ledger: Led
     A new campaign that nobody is owed is not opened, and one that reached
     nobody is not completed: its posts stay due for the next run.
     """
-    if not item.posts:  # a resumed campaign whose posts are unpublished for now: it waits
-        return Counter()
     suppressed = ledger.suppressed(run.stream)  # bounces of an earlier campaign count
     skips = [owed(item, row, suppressed) for row in rows]
     todo = [row for row, skip in zip(rows, skips, strict=True) if skip is None]
@@ -244,7 +244,6 @@ def _write_all(run: _Run, rows: list[Subscriber], folder: Path) -> Summary | Non
     with peek(run.config.email.state, run.now) as ledger:
         planned = plan(run.config.email, run.stream, run.now, run.posts, ledger)
         suppressed = ledger.suppressed(run.stream) if ledger else frozenset()
-    planned = [item for item in planned if item.posts]
     for stale in folder.glob(f"{run.stream}-[0-9][0-9][0-9]-[0-9][0-9][0-9][0-9][0-9][0-9]-*.eml"):
         stale.unlink()  # an earlier dry run's: the folder shows this run's messages only
     if not planned:
@@ -266,7 +265,6 @@ def _send_test(run: _Run, address: str, options: SendOptions) -> Summary | None:
     """`--to ADDRESS`: the plan's first message, as a reader with no filters gets it."""
     with peek(run.config.email.state, run.now) as ledger:
         planned = plan(run.config.email, run.stream, run.now, run.posts, ledger)
-    planned = [item for item in planned if item.posts]
     if not planned:
         return None
     maker = _Makers(run, planned[0]).get(Subscriber(address, "").choice)
@@ -283,18 +281,21 @@ def _send_test(run: _Run, address: str, options: SendOptions) -> Summary | None:
 
 
 class _Makers:
-    """One message maker per distinct choice: a body is rendered and inlined once."""
+    """One message maker per distinct body: a body is rendered and inlined (premailer is
+    slow) once, however many choices lead to it. An alert has one body for all; a digest
+    one for each set of its posts that a choice selects."""
 
     def __init__(self, run: _Run, item: Planned) -> None:
         self.run, self.item = run, item
-        self.signer = signer(run.config)
-        self._found: dict[Choice, MessageMaker] = {}
+        self._found: dict[tuple[str, ...], MessageMaker] = {}
 
     def get(self, choice: Choice) -> MessageMaker:
         """The maker for subscribers with `choice`, who must be owed the item's message."""
-        if choice not in self._found:
-            self._found[choice] = _maker(self.run, self.item, choice, self.signer)[0]
-        return self._found[choice]
+        key = (() if self.item.stream == "alerts" else
+               tuple(p.id for p in self.item.posts if select.matches(p, choice)))
+        if key not in self._found:
+            self._found[key] = _maker(self.run, self.item, choice, self.run.signer)[0]
+        return self._found[key]
 
 
 def _maker(run: _Run, item: Planned, choice: Choice,

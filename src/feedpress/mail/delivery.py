@@ -162,15 +162,20 @@ class Sender:
                    for _ in range(workers)]
         for thread in threads:
             thread.start()
-        for job in jobs:
-            if self._stop.is_set():
-                self._untried()
-            else:
-                todo.put(job)
-        for _ in threads:
-            todo.put(_DONE)
-        for thread in threads:
-            thread.join()
+        try:
+            for job in jobs:
+                if self._stop.is_set():
+                    self._untried()
+                else:
+                    todo.put(job)
+        except BaseException:  # making a job failed (a template), or Ctrl-C: stop the workers
+            self._stop.set()  # before the ledger and the lock are let go, then re-raise
+            raise
+        finally:
+            for _ in threads:
+                todo.put(_DONE)
+            for thread in threads:
+                thread.join()
         if self._crash is not None:  # e.g. the ledger failed: say so, never carry on silently
             raise self._crash
         return self.summary
@@ -199,7 +204,7 @@ class Sender:
         message_id, message = job.maker.make(job.recipient, job.message_id)
         error = "stopped"
         for attempt in range(1 + self.policy.retries):
-            if attempt:
+            if attempt and not self._stop.is_set():
                 self._count("retried", error, address)
                 self.sleep(self.policy.backoff * 2 ** (attempt - 1))
             if self._stop.is_set():
@@ -214,7 +219,8 @@ class Sender:
             except RefusedFailure as exc:
                 error = str(exc)
                 if exc.stage == "message" and self._has_accepted():
-                    break  # this one message: others of the run went, so the run goes on
+                    self._failed()  # one message; but a relay refusing each one must stop
+                    break
                 self._halt(f"{exc}; nobody was suppressed, and everyone not yet sent is "
                            "pending")
                 break

@@ -186,8 +186,7 @@ class Ledger:
         rows = self._db.execute(
             "SELECT address, status, ambiguous FROM deliveries WHERE campaign_id = ?",
             (campaign.id,))
-        return {address: "unconfirmed" if status == "ambiguous" and ambiguous > 1 else status
-                for address, status, ambiguous in rows}
+        return {address: _outcome(status, ambiguous) for address, status, ambiguous in rows}
 
     def record(self, campaign: Campaign, address: str, status: Status, *,
                message_id: str | None = None, error: str | None = None,
@@ -278,6 +277,14 @@ def _campaign(row: tuple[object, ...]) -> Campaign:
     )
 
 
+def _outcome(status: Status, ambiguous: int) -> Outcome:
+    """A delivery's outcome from its status and how often it was ambiguous: once (whatever
+    came after) leaves one more try; twice is final."""
+    if status in ("sent", "bounced") or not ambiguous:
+        return status
+    return "unconfirmed" if ambiguous > 1 else "ambiguous"
+
+
 def _iso(moment: datetime | None) -> str | None:
     return None if moment is None else moment.astimezone(UTC).isoformat()
 
@@ -350,11 +357,14 @@ def peek(path: Path, clock: datetime) -> Iterator[Ledger | None]:
         db = _read_only(path)
     except sqlite3.Error as exc:
         raise FeedpressError(f"{path}: cannot read the send ledger: {exc}") from None
+    current = db
     try:
-        yield Ledger(_current(db), clock)
+        current = _current(db)
+        yield Ledger(current, clock)
     except sqlite3.Error as exc:
         raise FeedpressError(f"{path}: cannot read the send ledger: {exc}") from None
     finally:
+        current.close()
         db.close()
 
 

@@ -102,8 +102,10 @@ def _digest(settings: EmailSettings, now: datetime, posts: list[Post], ledger: L
     resumed = []
     if ledger is not None and since is None and until is None:
         by_id = {p.id: p for p in posts}
-        resumed = [Planned("digest", tuple(by_id[i] for i in c.posts if i in by_id), c, None,
-                           ledger.statuses(c)) for c in ledger.unfinished_digests()]
+        resumed = [Planned("digest", mine, c, None, ledger.statuses(c))
+                   for c in ledger.unfinished_digests()
+                   if (mine := tuple(by_id[i] for i in c.posts if i in by_id))]
+        # one whose posts are all unpublished for now (drafts again) waits, unplanned
     last_end = ledger.last_digest_end() if ledger else None
     sent = ledger.posts_in_digests() if ledger else frozenset()
     start = since or select.next_window(now, last_end, settings.digest.first_window).since

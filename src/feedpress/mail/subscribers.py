@@ -28,7 +28,7 @@ from email_validator import EmailNotValidError, validate_email
 
 from feedpress.config import Config
 from feedpress.errors import FeedpressError, Problem, Severity, UsageError, relative
-from feedpress.mail.ledger import open_ledger
+from feedpress.mail.ledger import open_ledger, peek
 from feedpress.mail.select import STREAMS, Stream
 from feedpress.text import slugify
 
@@ -83,8 +83,9 @@ def load(path: Path, blogs: Iterable[str] | None = None
     try:
         for row in rows:
             if any(_SWALLOWED.search(cell) for cell in row):
-                problems.append(_skip(path, line, "email", f"a quoted field runs on to line "
-                                      f"{rows.line_num}: is a closing quote missing?"))
+                problems.append(Problem(path, line, "email", f"a quoted field runs on to line "
+                                        f"{rows.line_num}, swallowing the rows between: is "
+                                        "a closing quote missing?"))
             elif (found := _row(path, line, dict(zip(header, row, strict=False)), seen,
                                 problems)) is not None:
                 subscribers.append(found)
@@ -113,6 +114,10 @@ def usable(path: Path, rows: list[Subscriber], problems: list[Problem], minimum:
     if not rows:
         why = str(problems[0]) if problems else f"{relative(path)}: no subscriber rows"
         raise SubscriberListError(f"{why}; no valid subscriber in the list, so nothing was "
+                                  "sent and nothing recorded")
+    errors = [p for p in problems if p.is_error]
+    if errors:  # rows lost to a broken file: the rest must not use the campaign up
+        raise SubscriberListError(f"{errors[0]}; the file is broken there, so nothing was "
                                   "sent and nothing recorded")
     if len(rows) < minimum:
         raise SubscriberListError(
@@ -227,10 +232,9 @@ class Member:
 def members(config: Config, now: datetime) -> tuple[list[Member], list[Problem]]:
     rows, problems = load(config.email.subscribers, (b.id for b in config.blogs))
     found: dict[str, set[str]] = {}
-    if config.email.state.exists():
-        with open_ledger(config.email.state, now) as ledger:
-            for address, stream, _, _ in ledger.suppressions():
-                found.setdefault(address, set()).add(stream)
+    with peek(config.email.state, now) as ledger:
+        for address, stream, _, _ in ledger.suppressions() if ledger else ():
+            found.setdefault(address, set()).add(stream)
     return [Member(r, frozenset(found.get(r.email.lower(), ()))) for r in rows], problems
 
 

@@ -254,8 +254,8 @@ def _transaction(client: smtplib.SMTP, sender: str, recipient: str, message: byt
             if replies[-1][0] != wanted and replies[-1][0] != 251:
                 break
     _refused(client, sender, recipient, replies)
+    client.send(_data(message))  # if this fails, the final dot never went: not delivered
     try:
-        client.send(_data(message))
         code, text = client.getreply()
     except (OSError, smtplib.SMTPException) as exc:
         raise AmbiguousFailure(f"no reply after the message was sent ({exc}): it may have "
