@@ -119,7 +119,7 @@ def run(kind: str, port: int, connections: int, config: Config, maker: MessageMa
                             connections=connections)
     with tempfile.TemporaryDirectory() as folder, \
             open_ledger(Path(folder) / "state.db", now) as ledger:
-        campaign = ledger.open_digest(now, now, ["bench"])
+        campaign = ledger.open_digest(now, now, ["bench"], [])
         sender = Sender(SmtpTransport(settings, None), ledger, config.email.sender_address,
                         Policy(retries=0))
         started = time.perf_counter()

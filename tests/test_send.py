@@ -991,7 +991,7 @@ def test_a_read_only_ledger_is_a_clear_error_and_nothing_is_sent(
         configure(project, port, smtp={"connections": 1})
         with open_ledger(state, NOW) as store:
             if resuming:  # an unfinished campaign from an earlier run, nothing sent yet
-                store.open_digest(NOW - timedelta(days=7), NOW, ids(project, "markets"))
+                store.open_digest(NOW - timedelta(days=7), NOW, ids(project, "markets"), [])
         state.chmod(0o444)
         run = subprocess.run(child(project, "digest", "--send"), env=child_env(),
                              capture_output=True, text=True, timeout=30,

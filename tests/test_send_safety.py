@@ -20,6 +20,7 @@ import subprocess
 import sys
 import textwrap
 from collections import Counter
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -41,6 +42,7 @@ from test_send import (
     digest_recipients,
     feedpress,
     ids,
+    iso,
     no_traceback,
     population,
     query,
@@ -93,6 +95,14 @@ def suppressions(project: Project) -> list[tuple[str, str]]:
     (550, "relaying denied", "recipient", RefusedFailure),
     (550, "5.1.1 first line\n5.1.1 second line", "recipient", PermanentFailure),
     (550, "4.1.1 a class that does not match", "recipient", TemporaryFailure),
+    (550, "5.1.0 <news@x>: Sender address rejected", "recipient", RefusedFailure),
+    (550, "5.1.7 bad sender mailbox", "recipient", RefusedFailure),
+    (550, "5.1.8 bad sender system", "recipient", RefusedFailure),
+    (550, "5.1.90 daily user sending quota exceeded", "recipient", RefusedFailure),
+    (550, "Sending rate overlimit", "recipient", RefusedFailure),
+    (550, "SMTP AUTH is required for users of this service", "recipient", RefusedFailure),
+    (550, "Sending quota exceeded", "recipient", RefusedFailure),
+    (550, "5.1.2 bad destination system", "recipient", PermanentFailure),
 ])
 def test_a_reply_means_what_its_enhanced_code_says(code: int, text: str, stage: str,
                                                     kind: type[Exception]) -> None:
@@ -320,7 +330,7 @@ def test_eight_processes_making_a_new_ledger_at_once_all_succeed(tmp_path: Path)
         from pathlib import Path
         from feedpress.mail.ledger import open_ledger
         with open_ledger(Path({str(tmp_path / "state.db")!r}), datetime.now(UTC)) as ledger:
-            ledger.open_alert("post-" + sys.argv[1])
+            ledger.open_alert("post-" + sys.argv[1], [])
     """)
     children = [subprocess.Popen([sys.executable, "-c", script, str(n)], stderr=subprocess.PIPE)
                 for n in range(8)]
@@ -702,3 +712,67 @@ def test_a_relay_refusing_every_message_after_the_first_is_stopped_by_max_errors
     assert run.code == 3
     assert "5 failures in a row" in run.err
     assert len(box.snapshot()) == 1 and suppressions(project) == []
+
+
+@pytest.mark.parametrize("command", ["digest", "alert"])
+def test_a_campaign_resumed_later_goes_only_to_whom_it_was_owed(
+        project: Project, command: str) -> None:
+    """Someone who joins the list after a campaign began never gets that old campaign."""
+    if command == "digest":
+        digest_posts(project)
+    else:
+        project.post("alpha", "quake", title="Quake", breaking=True,
+                     date=iso(NOW - timedelta(hours=2)))
+    rows = [("ana@example.org", "Ana", "", "", "yes"), ("full@example.org", "Full", "", "", "yes")]
+    write_subscribers(project, rows)
+    box = Mailbox(temporary={"full@example.org"})
+    with serve(box) as port:
+        configure(project, port, smtp={"retries": 0})
+        first = feedpress(project, command, "--send")
+        write_subscribers(project, [*rows, ("new@example.org", "New", "", "", "yes")])
+        box.temporary.clear()
+        later = feedpress(project, command, "--send", now=NOW + timedelta(days=3))
+    assert first.code == 3 and later.code == 0, later.err
+    assert box.copies() == Counter({"ana@example.org": 1, "full@example.org": 1})
+    assert all(c[6] for c in campaigns(project))
+
+
+def test_an_address_refused_at_data_holds_back_no_new_digest(project: Project) -> None:
+    project.post("alpha", "first", title="First", date=iso(NOW - timedelta(hours=2)))
+    rows = [("big@example.org", "Big", "", "", "yes"), ("ana@example.org", "Ana", "", "", "yes")]
+    write_subscribers(project, rows)
+    box = Mailbox(refuse_data={"big@example.org": "552 5.3.4 message too big"})
+    with serve(box) as port:
+        configure(project, port, smtp={"retries": 0, "connections": 1})
+        feedpress(project, "digest", "--send")
+        project.post("alpha", "second", title="Second", date=iso(NOW + timedelta(hours=20)))
+        second = feedpress(project, "digest", "--send", now=NOW + timedelta(days=1))
+    second_got = {r.recipient for r in box.snapshot() if "Second" in r.data.decode()}
+    assert second_got == {"ana@example.org"}, second.err
+
+
+@pytest.mark.parametrize("content", [
+    'name,email\n"Ann,a@example.org\nBob,b@example.org\nCy,c@example.org\nDee,d@example.org\n',
+    '"email","name"\n"a@example.org","Ann\n"b@example.org","Bob"\n"c@example.org","Cy"\n',
+])
+def test_a_stray_quote_is_caught_whatever_the_column_order(project: Project,
+                                                           content: str) -> None:
+    digest_posts(project)
+    (project.root / "subscribers.csv").write_text(content, encoding="utf-8")
+    configure(project, transport="maildir")
+    check = feedpress(project, "subscribers", "check")
+    send = feedpress(project, "digest", "--send")
+    assert check.code == 1 and "is a closing quote missing?" in check.err
+    assert send.code == 1 and not (project.root / "outbox").exists()
+
+
+def test_an_empty_ledger_file_is_no_ledger(project: Project) -> None:
+    digest_posts(project)
+    write_subscribers(project, population(3))
+    state = project.root / ".feedpress" / "state.db"
+    state.parent.mkdir()
+    state.write_bytes(b"")
+    configure(project, 25)
+    run = Run(*run_main(["digest", "--send", "--config", str(project.config_path),
+                         "--now", "2026-11-25T12:00Z"]))
+    assert run.code == 1 and "--new-ledger" in run.err

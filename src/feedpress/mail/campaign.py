@@ -49,6 +49,7 @@ from feedpress.model import Post
 
 PREVIEW_SECRET = b"feedpress preview only: set the secret variable to send"
 _UNSAFE_IN_NAME = re.compile(r"[^A-Za-z0-9@._+-]")
+_ORDER = {"untried": 0, "held": 2}  # the order owed addresses are tried in; the rest: 1
 
 
 @dataclass(frozen=True)
@@ -119,8 +120,9 @@ def send(config: Config, stream: Stream, now: datetime, options: SendOptions) ->
                         config.email.sender_address, _policy(config), sleep=options.sleep,
                         progress=options.progress)
         skipped: Counter[Skip] = Counter()
+        troubled = _troubled(planned)
         for item in planned:
-            skipped += _send_campaign(run, item, rows, ledger, sender, options)
+            skipped += _send_campaign(run, item, rows, ledger, sender, options, troubled)
             if sender.stopped:
                 break
         summary = sender.finish()
@@ -135,7 +137,8 @@ def _refuse_a_missing_ledger(config: Config, options: SendOptions) -> None:
     kept (a fresh CI runner, a deleted file) must not pass for a first send. A Maildir
     send makes one, as the Quick start's first send does."""
     state = config.email.state
-    if config.email.transport == "smtp" and not options.new_ledger and not state.exists():
+    missing = not state.exists() or state.stat().st_size == 0  # an empty file holds nothing
+    if config.email.transport == "smtp" and not options.new_ledger and missing:
         raise FeedpressError(f"no ledger at {state}: if this is the very first send, run "
                              "again with --new-ledger; in CI this usually means the state "
                              "was not kept between runs")
@@ -177,8 +180,16 @@ def preview(config: Config, stream: Stream, out: Path, now: datetime, *,
     return Preview(write_preview(out, stem, maker, subscriber, body), notes)
 
 
+def _troubled(planned: list[Planned]) -> frozenset[str]:
+    """Addresses an earlier run tried and could not deliver to: they go last in every
+    campaign of this run, so that whatever refused them meets an address accepted first."""
+    return frozenset(address for item in planned for address, outcome in item.done.items()
+                     if outcome in ("pending", "held"))
+
+
 def _send_campaign(run: _Run, item: Planned, rows: list[Subscriber], ledger: Ledger,
-                   sender: Sender, options: SendOptions) -> Counter[Skip]:
+                   sender: Sender, options: SendOptions,
+                   troubled: frozenset[str] = frozenset()) -> Counter[Skip]:
     """Deliver one planned campaign, opening it first if it is new; the subscribers it had
     reached already, by how.
 
@@ -188,22 +199,24 @@ def _send_campaign(run: _Run, item: Planned, rows: list[Subscriber], ledger: Led
     suppressed = ledger.suppressed(run.stream)  # bounces of an earlier campaign count
     skips = [owed(item, row, suppressed) for row in rows]
     todo = [row for row, skip in zip(rows, skips, strict=True) if skip is None]
-    # Who was never tried goes first: addresses refused last time (the breaker held them)
-    # must not stand at the head of every run and trip it again before a good one is seen.
-    todo.sort(key=lambda row: row.email.lower() in item.done)
+    # Who was never tried goes first, those refused while held back last: such addresses
+    # must not stand at the head of every run and trip the breaker again.
+    todo.sort(key=lambda row: (row.email.lower() in troubled,
+                               _ORDER.get(item.done.get(row.email.lower(), "untried"), 1)))
     reached: Counter[Skip] = Counter(s for s in skips if s in (Skip.DONE, Skip.UNCONFIRMED))
     if not todo and item.campaign is None:
         why = Counter(skip for skip in skips if skip is not None)
         sender.summary.notes.append(f"{_label(item)}: nobody on the list is owed it (" + ", "
                                     .join(f"{n}: {skip.value}" for skip, n in why.items()) + ")")
         return Counter()
-    campaign = item.campaign or _open(ledger, item)
-    if options.on_start is not None:
+    campaign = item.campaign or _open(ledger, item, [row.email for row in todo])
+    if options.on_start is not None and todo:
         options.on_start(len(todo), _label(item))
     makers = _Makers(run, item)
     jobs: Iterator[Job] = (Job(Recipient(row.email, row.name), makers.get(row.choice),
                                makers.get(row.choice).message_id(campaign.nonce, row.email),
-                               item.done.get(row.email.lower()) == "ambiguous")
+                               item.done.get(row.email.lower()) == "ambiguous",
+                               item.done.get(row.email.lower()) == "held")
                            for row in todo)
     sent_before = sender.summary.sent
     sender.run(campaign, jobs)
@@ -231,12 +244,12 @@ def _label(item: Planned) -> str:
     return f"the alert for {item.posts[0].title!r}"
 
 
-def _open(ledger: Ledger, item: Planned) -> Campaign:
+def _open(ledger: Ledger, item: Planned, audience: list[str]) -> Campaign:
     if item.stream == "digest":
         assert item.window is not None
         return ledger.open_digest(item.window.since, item.window.until,
-                                  [p.id for p in item.posts])
-    return ledger.open_alert(item.posts[0].id)
+                                  [p.id for p in item.posts], audience)
+    return ledger.open_alert(item.posts[0].id, audience)
 
 
 def _write_all(run: _Run, rows: list[Subscriber], folder: Path) -> Summary | None:

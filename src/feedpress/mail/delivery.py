@@ -39,7 +39,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from feedpress.errors import Problem
-from feedpress.mail.ledger import Campaign, Ledger, Status
+from feedpress.mail.ledger import HELD, Campaign, Ledger, Status
 from feedpress.mail.messages import MessageMaker, Recipient
 from feedpress.mail.select import STREAMS
 from feedpress.mail.transports import (
@@ -53,7 +53,6 @@ from feedpress.mail.transports import (
 
 _DONE = object()
 _SHOWN_REASONS = 8  # distinct reasons listed under a summary; the rest are counted
-_HELD = "refused before any address was accepted in this run, so not suppressed"
 
 
 @dataclass(frozen=True)
@@ -62,6 +61,7 @@ class Job:
     maker: MessageMaker
     message_id: str | None = None  # None: a new random one
     last_try: bool = False  # ambiguous once already: never sent a third time
+    held_before: bool = False  # refused while held back in an earlier run: not counted again
 
 
 @dataclass(frozen=True)
@@ -125,6 +125,7 @@ class _Held:
     campaign: Campaign
     address: str
     reason: str
+    before: bool  # held in an earlier run too
 
 
 class Sender:
@@ -214,7 +215,7 @@ class Sender:
                 self._wait_for_rate()
                 connection.deliver(self.sender, address, message)
             except PermanentFailure as exc:
-                self._refused(campaign, address, str(exc), attempt + 1)
+                self._refused(campaign, address, str(exc), attempt + 1, job.held_before)
                 return connection
             except RefusedFailure as exc:
                 error = str(exc)
@@ -249,15 +250,17 @@ class Sender:
         with self._lock:
             return self._accepted
 
-    def _refused(self, campaign: Campaign, address: str, reason: str, attempts: int) -> None:
+    def _refused(self, campaign: Campaign, address: str, reason: str, attempts: int,
+                 before: bool) -> None:
         """A refused mailbox: bounced and suppressed, or held while nothing was accepted."""
         with self._lock:
             held = not self._accepted
             if held:  # recorded pending under the lock, before an acceptance can release it
-                self.ledger.record(campaign, address, "pending", error=f"{_HELD}: {reason}",
+                self.ledger.record(campaign, address, "pending", error=f"{HELD}: {reason}",
                                    attempts=attempts)
-                self._held.append(_Held(campaign, address, reason))
-                count, first = len(self._held), self._held[0].reason
+                self._held.append(_Held(campaign, address, reason, before))
+                fresh = [h for h in self._held if not h.before]  # only these trip the breaker
+                count, first = len(fresh), (fresh or self._held)[0].reason
                 if count >= self.policy.breaker:
                     self._tripped = True
         if not held:
@@ -294,7 +297,7 @@ class Sender:
         was accepted) are counted as the pending deliveries they are."""
         with self._lock:
             for refusal in self._held:
-                self._tally("pending", f"{_HELD}: {refusal.reason}", refusal.address)
+                self._tally("pending", f"{HELD}: {refusal.reason}", refusal.address)
             self._held = []
         return self.summary
 

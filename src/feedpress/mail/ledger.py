@@ -34,7 +34,11 @@ from feedpress.mail.select import Stream
 Status = Literal["pending", "sent", "bounced", "ambiguous"]
 # What `statuses` tells of a delivery: its status, or "unconfirmed" for one that was
 # ambiguous twice (sent, then sent again with the same Message-ID: never a third time).
-Outcome = Literal["pending", "sent", "bounced", "ambiguous", "unconfirmed"]
+Outcome = Literal["untried", "pending", "held", "sent", "bounced", "ambiguous", "unconfirmed"]
+# The start of the error a refusal is recorded with while the run holds it back (no
+# address accepted yet): such an address goes last next time, and does not trip the
+# breaker again.
+HELD = "refused before any address was accepted in this run, so not suppressed"
 LOCK_WAIT_SECONDS = 10.0  # how long to wait for another process that holds the file
 
 MIGRATIONS: tuple[str, ...] = (
@@ -116,6 +120,7 @@ class Campaign:
     posts: tuple[str, ...]
     completed: bool
     nonce: str  # random, made when the campaign is opened; its Message-IDs derive from it
+    audience_known: bool = True  # False: opened before a campaign kept who it is owed to
 
 
 class Ledger:
@@ -132,15 +137,18 @@ class Ledger:
 
     # -- campaigns ---------------------------------------------------------------------------
 
-    def open_digest(self, start: datetime, end: datetime, posts: list[str]) -> Campaign:
-        """A new digest campaign of `posts`, for the window from `start` to `end`."""
-        return self._insert("digest", None, start, end, posts)
+    def open_digest(self, start: datetime, end: datetime, posts: list[str],
+                    audience: list[str]) -> Campaign:
+        """A new digest campaign of `posts`, for the window from `start` to `end`, owed to
+        `audience` (and to nobody who joins the list later)."""
+        return self._insert("digest", None, start, end, posts, audience)
 
-    def open_alert(self, post_id: str) -> Campaign:
+    def open_alert(self, post_id: str, audience: list[str]) -> Campaign:
         row = self._db.execute(
             f"SELECT {_CAMPAIGN} FROM campaigns WHERE kind = 'alert' AND post_id = ?",
             (post_id,)).fetchone()
-        return _campaign(row) if row else self._insert("alert", post_id, None, None, [post_id])
+        return _campaign(row) if row else self._insert("alert", post_id, None, None,
+                                                       [post_id], audience)
 
     def unfinished_digests(self) -> list[Campaign]:
         rows = self._db.execute(
@@ -184,9 +192,9 @@ class Ledger:
         """Each address's delivery in `campaign` so far; "unconfirmed" is a delivery that
         was ambiguous twice, and is never sent again."""
         rows = self._db.execute(
-            "SELECT address, status, ambiguous FROM deliveries WHERE campaign_id = ?",
-            (campaign.id,))
-        return {address: _outcome(status, ambiguous) for address, status, ambiguous in rows}
+            "SELECT address, status, ambiguous, attempts, last_error FROM deliveries "
+            "WHERE campaign_id = ?", (campaign.id,))
+        return {address: _outcome(*row) for address, *row in rows}
 
     def record(self, campaign: Campaign, address: str, status: Status, *,
                message_id: str | None = None, error: str | None = None,
@@ -246,13 +254,20 @@ class Ledger:
     # -- helpers -----------------------------------------------------------------------------
 
     def _insert(self, kind: str, post_id: str | None, start: datetime | None,
-                end: datetime | None, posts: list[str]) -> Campaign:
+                end: datetime | None, posts: list[str], audience: list[str]) -> Campaign:
+        """The campaign, and an untried delivery for each address of its audience, in one
+        transaction: who a campaign is owed to is fixed when it opens."""
+        now = self._now()
         with self._db:
             cursor = self._db.execute(
                 "INSERT INTO campaigns (kind, post_id, window_start, window_end, posts, "
                 "created_at, nonce) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (kind, post_id, _iso(start), _iso(end), json.dumps(posts), self._now(),
+                (kind, post_id, _iso(start), _iso(end), json.dumps(posts), now,
                  secrets.token_hex(16)))
+            self._db.executemany(
+                "INSERT INTO deliveries (campaign_id, address, status, attempts, updated_at) "
+                "VALUES (?, ?, 'pending', 0, ?) ON CONFLICT (campaign_id, address) DO NOTHING",
+                ((cursor.lastrowid, address.lower(), now) for address in audience))
         row = self._db.execute(f"SELECT {_CAMPAIGN} FROM campaigns WHERE id = ?",
                                (cursor.lastrowid,)).fetchone()
         return _campaign(row)
@@ -274,15 +289,20 @@ def _campaign(row: tuple[object, ...]) -> Campaign:
         posts=tuple(json.loads(row[5])),  # type: ignore[arg-type]
         completed=row[6] is not None,
         nonce=str(row[7] or f"{row[0]} {row[8]}"),  # opened before nonces: its id and time
+        audience_known=row[7] is not None,
     )
 
 
-def _outcome(status: Status, ambiguous: int) -> Outcome:
-    """A delivery's outcome from its status and how often it was ambiguous: once (whatever
-    came after) leaves one more try; twice is final."""
-    if status in ("sent", "bounced") or not ambiguous:
+def _outcome(status: Status, ambiguous: int, attempts: int, error: str | None) -> Outcome:
+    """A delivery's outcome: ambiguous once (whatever came after) leaves one more try, and
+    twice is final; a pending one is untried, held back by the breaker, or tried."""
+    if status in ("sent", "bounced"):
         return status
-    return "unconfirmed" if ambiguous > 1 else "ambiguous"
+    if ambiguous:
+        return "unconfirmed" if ambiguous > 1 else "ambiguous"
+    if not attempts:
+        return "untried"
+    return "held" if (error or "").startswith(HELD) else "pending"
 
 
 def _iso(moment: datetime | None) -> str | None:

@@ -42,6 +42,7 @@ class Skip(Enum):
 
     SUPPRESSED = "unsubscribed or bounced from this stream"
     NO_ALERTS = "alerts: no in the subscriber list"
+    NOT_IN_AUDIENCE = "joined the list after this campaign began"
     DONE = "already reached by this campaign in an earlier run"
     UNCONFIRMED = ("its delivery went unconfirmed twice (sent, no reply from the server); "
                    "it is not sent a third time")
@@ -71,6 +72,8 @@ def owed(item: Planned, subscriber: Subscriber, suppressed: frozenset[str]) -> S
     if item.stream == "alerts" and not subscriber.alerts:
         return Skip.NO_ALERTS
     done = item.done.get(address)
+    if item.campaign is not None and item.campaign.audience_known and done is None:
+        return Skip.NOT_IN_AUDIENCE
     if done in ("sent", "bounced"):
         return Skip.DONE
     if done == "unconfirmed":
@@ -111,7 +114,9 @@ def _digest(settings: EmailSettings, now: datetime, posts: list[Post], ledger: L
     start = since or select.next_window(now, last_end, settings.digest.first_window).since
     window = Window(start, until or now)
     due = select.in_window(posts, window, sent)
-    return resumed + ([Planned("digest", tuple(due), None, window)] if due else [])
+    # New campaigns go first: one still owed to a few (who may be refused again) must not
+    # be the head of every run, where the breaker or a refusal would stop it.
+    return ([Planned("digest", tuple(due), None, window)] if due else []) + resumed
 
 
 def _alerts(settings: EmailSettings, now: datetime, posts: list[Post],
@@ -125,7 +130,7 @@ def _alerts(settings: EmailSettings, now: datetime, posts: list[Post],
     resumed = [Planned("alerts", (by_id[c.post_id],), c, None, ledger.statuses(c))
                for c in ledger.unfinished_alerts() if c.post_id in by_id]
     fresh = select.alerts_due(posts, now, settings.alert.max_age, ledger.alerted_posts())
-    return resumed + [Planned("alerts", (p,)) for p in fresh]
+    return [Planned("alerts", (p,)) for p in fresh] + resumed
 
 
 def _shown(age: timedelta) -> str:

@@ -33,9 +33,11 @@ from feedpress.mail.select import STREAMS, Stream
 from feedpress.text import slugify
 
 _NOT_UTF8 = re.compile("[\udc80-\udcff]")
-# A quoted field that runs over a line break into what reads as further rows (an address
-# and a comma): a closing quote is missing, and the rows it swallowed would go unsent.
-_SWALLOWED = re.compile(r"[\r\n]\s*[^,\s\"]+@[^,\s\"]+\s*,")
+# A quoted field that runs over a line break into what reads as further rows (a later line
+# with a comma and an address): a closing quote is missing, and the rows it swallowed would
+# go unsent.
+_LATER_ADDRESS = re.compile(r"[\r\n][^\r\n]*[^,;\s\"<>]+@[^,;\s\"<>]+\.\w")
+_SWALLOWED = re.compile(r"[\r\n](?=[^\r\n]*,)[^\r\n]*[^,;\s\"<>]+@[^,;\s\"<>]+\.\w")
 # C0, DEL and C1 controls, and the bidirectional overrides and isolates that can make a
 # name read backwards: never in a display name. (White space becomes one space first.)
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
@@ -82,7 +84,7 @@ def load(path: Path, blogs: Iterable[str] | None = None
     line = rows.line_num + 1  # where the next row starts: a quoted field may span lines
     try:
         for row in rows:
-            if any(_SWALLOWED.search(cell) for cell in row):
+            if _swallowed(row, len(header)):
                 problems.append(Problem(path, line, "email", f"a quoted field runs on to line "
                                         f"{rows.line_num}, swallowing the rows between: is "
                                         "a closing quote missing?"))
@@ -106,6 +108,14 @@ def _unknown_blogs(path: Path, rows: list[Subscriber], known: frozenset[str]) ->
                     f"not a blog of this site ({shown}); this subscriber gets nothing from "
                     "it", Severity.WARNING)
             for row in rows if row.blogs - known]
+
+
+def _swallowed(row: list[str], width: int) -> bool:
+    """Whether a field ran on into rows a closing quote should have ended: a later line
+    with a comma and an address, or one with an address in a row wider than the header
+    (where the quote that ended it split that line)."""
+    return any(_SWALLOWED.search(cell) or (len(row) > width and _LATER_ADDRESS.search(cell))
+               for cell in row)
 
 
 def usable(path: Path, rows: list[Subscriber], problems: list[Problem], minimum: int) -> None:

@@ -62,19 +62,24 @@ class AmbiguousFailure(Exception):
 
 # A class-5 enhanced code at the start of a reply line, or in qmail's "(#5.7.1)".
 _ENHANCED = re.compile(r"(?:^|\n|\(#)\s*5\.(\d{1,3})\.(\d{1,3})(?![\d.])")
+# The 5.1.x codes that say the recipient's address is bad (RFC 3463, and 5.1.10 null MX,
+# RFC 7505). The others are about the sender or a limit: 5.1.0 (Postfix's "Sender address
+# rejected"), 5.1.7 and 5.1.8 (the sender's address), Exchange's 5.1.90 (a daily limit).
+_BAD_ADDRESS = frozenset({1, 2, 3, 4, 5, 6, 10})
 _OTHER_CLASS = re.compile(r"(?:^|\n|\(#)\s*[24]\.\d{1,3}\.\d{1,3}(?![\d.])")
 # A plain 550 that speaks of the sender, the relay or spam is not about the mailbox.
-_NOT_THE_MAILBOX = re.compile(r"relay|polic|spam|block|authenticat|denied|blacklist|"
-                              r"rcpthosts", re.IGNORECASE)
+_NOT_THE_MAILBOX = re.compile(r"relay|polic|spam|block|auth|denied|blacklist|rcpthosts|"
+                              r"quota|rate|limit|exceed|sender|too many", re.IGNORECASE)
 
 
 def classify(code: int, text: str, stage: Stage) -> Exception:
     """What an SMTP refusal at `stage` (MAIL, RCPT, or the end of DATA) means for the run.
 
     A 4xx is temporary. A 5xx bounces the address only where it is about
-    that mailbox and permanent: at RCPT, with the enhanced code 5.1.x (bad
-    address) or 5.2.1 (mailbox disabled), or a plain 550, 551 or 553 with
-    no enhanced code and no word of relaying, policy or spam. Other mailbox
+    that mailbox and permanent: at RCPT, with an enhanced code that says the
+    address is bad (5.1.1 to 5.1.6, 5.1.10) or 5.2.1 (mailbox disabled), or a
+    plain 550, 551 or 553 with no enhanced code and no word of relaying,
+    policy, spam, authentication, the sender, a quota or a rate. Other mailbox
     troubles (5.2.x: full, too big for it; 5.4.x: routing) are left for a
     later run. Everything else (5.7.x policy, relay and authentication,
     5.3.x system, 5.5.x protocol, 554 with no code, and any refusal of the
@@ -90,7 +95,8 @@ def classify(code: int, text: str, stage: Stage) -> Exception:
     codes = [(int(s), int(d)) for s, d in _ENHANCED.findall(text)]
     if not codes and _OTHER_CLASS.search(text):  # "550 4.1.1": which to believe? Not a bounce
         return TemporaryFailure(reply, now=False)
-    if any(subject not in (1, 2, 4) for subject, _ in codes) or (
+    if any(subject not in (1, 2, 4) or (subject == 1 and detail not in _BAD_ADDRESS)
+           for subject, detail in codes) or (
             not codes and (code not in (550, 551, 553) or _NOT_THE_MAILBOX.search(text))):
         return RefusedFailure(f"the mail server refused a recipient: {reply}", stage)
     if any(subject in (2, 4) and (subject, detail) != (2, 1) for subject, detail in codes):
