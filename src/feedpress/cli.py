@@ -192,6 +192,35 @@ def check() -> None:
     _finish(results.check(problems, 1 if errors else 0), 1 if errors else 0)
 
 
+@cli.command()
+@common
+@_json_option("ping")
+def ping() -> None:
+    """Tell the WebSub hubs (websub.hubs) which feeds the builds since the last ping changed.
+
+    Run it after the feeds are deployed. A hub that is down or refuses is
+    reported; its feeds stay due for the next ping, and the exit code is 0:
+    a ping never fails a publish.
+
+    \b
+    Example:
+        feedpress build && rsync -a public/ web:/srv/feeds/ && feedpress ping
+    """
+    from feedpress import results
+    from feedpress.feeds import ping as run_ping
+
+    config = _config()
+    if not config.site.hubs:
+        _say("No WebSub hubs in the config (websub.hubs): nothing to ping.")
+    reports = run_ping(config)
+    for report in reports:
+        _say(f"{report.hub}: {len(report.sent)} feed(s) told")
+        if report.failed:
+            click.echo(f"warning: {report.hub}: {len(report.failed)} feed(s) not told, due "
+                       f"again at the next ping: {report.error}", err=True)
+    _finish(results.ping(reports), 0)
+
+
 @cli.command("pin-ids")
 @common
 def pin_ids() -> None:

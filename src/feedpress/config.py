@@ -15,7 +15,7 @@ import hashlib
 import json
 import re
 import string
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, cast
 from urllib.parse import urlsplit
@@ -104,10 +104,29 @@ def _read(top: Fields, path: Path, fingerprint: str) -> Config | None:
     posts_dir = root / (top.text("posts_dir") or "posts")
     output_dir = root / (top.text("output_dir") or "public")
     email = read_email(top.section("email"), root, site.domain if site else "example.org")
+    hubs = _read_hubs(top.section("websub"))
     top.finish()
     if site is None:
         return None
-    return Config(path, site, blogs, authors, feeds, posts_dir, output_dir, fingerprint, email)
+    return Config(path, replace(site, hubs=hubs), blogs, authors, feeds, posts_dir, output_dir,
+                  fingerprint, email)
+
+
+def _read_hubs(fields: Fields | None) -> tuple[str, ...]:
+    """`websub.hubs`: https URLs (http only to a loopback address, for a hub under test)."""
+    if fields is None:
+        return ()
+    hubs = []
+    for value in fields.text_list("hubs", single=False) or []:
+        parts = urlsplit(value.strip())
+        loopback = parts.hostname in ("127.0.0.1", "localhost", "::1")
+        if (parts.scheme != "https" and not (parts.scheme == "http" and loopback)) or \
+                not parts.hostname or not value.isascii() or any(c.isspace() for c in value):
+            fields.problem("hubs", f"each hub must be an https URL, not {value!r}")
+            continue
+        hubs.append(parts.geturl())
+    fields.finish()
+    return tuple(dict.fromkeys(hubs))
 
 
 def _read_authors(fields: Fields | None) -> dict[str, Author]:

@@ -53,6 +53,7 @@ class Site:
     language: str
     timezone: str
     authors: tuple[Author, ...]
+    hubs: tuple[str, ...] = ()  # WebSub hubs every feed names, and `feedpress ping` tells
 
     @property
     def domain(self) -> str:

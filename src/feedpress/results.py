@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from feedpress.errors import ConfigError, FeedpressError, InvalidPostsError, Problem, relative
 
 if TYPE_CHECKING:
-    from feedpress.feeds import BuildReport
+    from feedpress.feeds import BuildReport, HubReport
     from feedpress.mail import Preview, Summary
 
 Json = dict[str, Any]
@@ -60,6 +60,12 @@ def send(command: str, mode: str, summary: Summary | None, exit_code: int) -> Js
     return result(command, exit_code, summary.problems, send={
         "mode": mode, "due": True, **counts, "stopped": summary.stopped,
         "reasons": reasons, "notes": summary.notes})
+
+
+def ping(reports: list[HubReport]) -> Json:
+    return result("ping", 0, ping={"hubs": [
+        {"hub": r.hub, "sent": r.sent, "failed": r.failed, "error": r.error}
+        for r in reports]})
 
 
 def preview(command: str, done: Preview) -> Json:

@@ -5,7 +5,8 @@ The stages, one module each: `posts` (files to validated posts),
 `markup` (Markdown to safe HTML and summaries), `formats` (items and
 feeds as bytes), `output` (files put in place, and the manifest), wired
 by `builder`, with `cache`, `memo` and `parallel` to make a rebuild cheap.
-`loading` reads posts for the commands that build nothing.
+`loading` reads posts for the commands that build nothing; `websub` tells
+hubs which feeds changed.
 
 What is re-exported here is the wing's whole public face: the mail wing,
 the CLI and the top-level API use nothing else of it. This package
@@ -18,9 +19,11 @@ from feedpress.feeds.builder import BuildReport, build, default_cache
 from feedpress.feeds.catalog import feed_links
 from feedpress.feeds.loading import Loaded, check, load, summary
 from feedpress.feeds.posts import default_id
+from feedpress.feeds.websub import HubReport, ping
 
 __all__ = [
     "BuildReport",
+    "HubReport",
     "Loaded",
     "build",
     "check",
@@ -28,5 +31,6 @@ __all__ = [
     "default_id",
     "feed_links",
     "load",
+    "ping",
     "summary",
 ]

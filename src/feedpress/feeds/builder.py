@@ -37,7 +37,7 @@ from typing import Any
 from feedpress.config import Config
 from feedpress.errors import InvalidPostsError, Problem, Severity, by_place
 from feedpress.feeds import cache as cache_module
-from feedpress.feeds import catalog, formats, markup, memo, output, parallel, posts
+from feedpress.feeds import catalog, formats, markup, memo, output, parallel, posts, websub
 from feedpress.feeds.cache import (
     Cache,
     Checked,
@@ -139,6 +139,8 @@ def _build(config: Config, now: datetime, target: Path, dry_run: bool, keep_goin
                                          catalog.linked_format(config)))
         report = BuildReport(sink.finish(), len(specs), len(cat.posts), skipped,
                              sorted((_as_warning(p) for p in problems), key=by_place))
+        if not dry_run:  # the feeds that changed are due a WebSub ping
+            websub.remember(config, websub.changed_urls(config, report.outcome.written))
         if cache_path is not None and not dry_run and inputs.settled:
             store.remember(_memo(inputs, memo.window(valid, now), sink.digest, report))
     return report

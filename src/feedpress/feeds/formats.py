@@ -225,8 +225,16 @@ def _channel(site: Site, spec: FeedSpec, fmt: Format) -> str:
     fg.lastBuildDate(spec.updated)
     for author in spec.authors:
         fg.author(_author(author))
+    if fmt == "atom":
+        for hub in site.hubs:
+            fg.link(href=hub, rel="hub")
     raw: bytes = fg.rss_str() if fmt == "rss" else fg.atom_str()
-    return raw.decode("utf-8")
+    text = raw.decode("utf-8")
+    if fmt == "rss" and site.hubs:  # feedgen's RSS keeps only the self atom:link
+        at = text.index("/>", text.index('rel="self"')) + 2
+        hubs = "".join(f'<atom:link href="{_attr(hub)}" rel="hub"/>' for hub in site.hubs)
+        text = text[:at] + hubs + text[at:]
+    return text
 
 
 def _json_feed(site: Site, spec: FeedSpec, items: list[bytes]) -> bytes:
@@ -239,6 +247,8 @@ def _json_feed(site: Site, spec: FeedSpec, items: list[bytes]) -> bytes:
         "language": spec.language,
         "authors": [_json_author(a) for a in spec.authors],
     }
+    if site.hubs:
+        head["hubs"] = [{"type": "WebSub", "url": hub} for hub in site.hubs]
     text = json.dumps(head, ensure_ascii=False, indent=2)
     opening = (text[:-2] + ',\n  "items": [\n    ').encode("utf-8")
     return opening + b",\n    ".join(items) + b"\n  ]\n}\n"
