@@ -1090,12 +1090,9 @@ def test_everyone_with_the_same_choices_gets_the_same_body(project: Project) -> 
     rows, _ = load_subscribers(path)
     config = project.config()
     posts = load_posts(config, NOW).published
-    found = select.variants([r.choice for r in rows], posts, config.blogs, 30)
-    assert len(found) == 2  # five's choice matches nothing: no digest
     assert rows[0].choice == rows[1].choice and rows[2].choice == rows[3].choice
-    assert [p.slug for p in found[rows[0].choice].posts] == ["a1"]
-    assert [p.slug for p in found[rows[2].choice].posts] == ["a1", "b1"]
-    assert rows[4].choice not in found
+    assert [p.slug for p in posts if select.matches(p, rows[0].choice)] == ["a1"]
+    assert [p.slug for p in posts if select.matches(p, rows[2].choice)] == ["a1", "b1"]
     renderer = Renderer(config)
     one = bodies.digest_body(config, renderer, posts, rows[0].choice)
     two = bodies.digest_body(config, Renderer(config), posts, rows[1].choice)

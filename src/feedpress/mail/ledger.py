@@ -151,15 +151,15 @@ class Ledger:
                                                        [post_id], audience)
 
     def unfinished_digests(self) -> list[Campaign]:
-        rows = self._db.execute(
-            f"SELECT {_CAMPAIGN} FROM campaigns WHERE kind = 'digest' AND completed_at IS NULL "
-            "ORDER BY id")
-        return [_campaign(row) for row in rows]
+        return self._unfinished("digest")
 
     def unfinished_alerts(self) -> list[Campaign]:
+        return self._unfinished("alert")
+
+    def _unfinished(self, kind: str) -> list[Campaign]:
         rows = self._db.execute(
-            f"SELECT {_CAMPAIGN} FROM campaigns WHERE kind = 'alert' AND completed_at IS NULL "
-            "ORDER BY id")
+            f"SELECT {_CAMPAIGN} FROM campaigns WHERE kind = ? AND completed_at IS NULL "
+            "ORDER BY id", (kind,))
         return [_campaign(row) for row in rows]
 
     def last_digest_end(self) -> datetime | None:

@@ -86,19 +86,6 @@ def compose(posts: list[Post], blogs: tuple[Blog, ...], max_items: int) -> Diges
     )
 
 
-def variants(choices: Iterable[Choice], posts: list[Post], blogs: tuple[Blog, ...],
-             max_items: int) -> dict[Choice, Digest]:
-    """One digest per distinct choice that has at least one post."""
-    found: dict[Choice, Digest] = {}
-    for choice in choices:
-        if choice in found:
-            continue
-        mine = [p for p in posts if matches(p, choice)]
-        if mine:
-            found[choice] = compose(mine, blogs, max_items)
-    return found
-
-
 def alerts_due(posts: Iterable[Post], now: datetime, max_age: timedelta,
                alerted: frozenset[str] = frozenset()) -> list[Post]:
     """Breaking posts published less than `max_age` ago that have had no alert yet."""

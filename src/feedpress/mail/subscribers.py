@@ -177,16 +177,9 @@ def _checked(path: Path, line: int, row: dict[str, str],
         return None  # a blank line
     if any(_NOT_UTF8.search(v) for v in row.values()):
         return _skip(path, line, "email", "the row is not valid UTF-8")
-    try:
-        checked = validate_email(raw, check_deliverability=False)
-    except EmailNotValidError as exc:
-        return _skip(path, line, "email", f"{raw!r} is not a valid address ({exc})")
-    # An internationalised domain is sent in its ASCII (punycode) form; a non-ASCII
-    # local part would need SMTPUTF8 end to end, which feedpress does not rely on.
-    email = checked.ascii_email
+    email, why = _ascii_address(raw)
     if email is None:
-        return _skip(path, line, "email", f"{raw!r} has non-ASCII letters before the @, "
-                     "which needs SMTPUTF8; feedpress sends plain ASCII addresses only")
+        return _skip(path, line, "email", why)
     first = seen.setdefault(email.lower(), line)
     if first != line:
         return _skip(path, line, "email", f"{email} is already on line {first}")
@@ -199,15 +192,25 @@ def _checked(path: Path, line: int, row: dict[str, str],
 def sendable(address: str) -> str:
     """`address` as feedpress sends to it (ASCII, its domain in punycode), or `UsageError`
     saying why it cannot be: for addresses typed on the command line."""
+    email, why = _ascii_address(address.strip())
+    if email is None:
+        raise UsageError(f"{why}; nothing was done")
+    return email
+
+
+def _ascii_address(raw: str) -> tuple[str | None, str]:
+    """`raw` as feedpress sends to it, or None and why it cannot be: one rule for the list
+    and the command line. An internationalised domain goes in its ASCII (punycode) form;
+    a non-ASCII local part would need SMTPUTF8 end to end, which feedpress does not rely
+    on."""
     try:
-        checked = validate_email(address.strip(), check_deliverability=False)
+        checked = validate_email(raw, check_deliverability=False)
     except EmailNotValidError as exc:
-        raise UsageError(f"{address!r} is not a valid address ({exc}); nothing was "
-                         "done") from None
+        return None, f"{raw!r} is not a valid address ({exc})"
     if checked.ascii_email is None:
-        raise UsageError(f"{address!r} has non-ASCII letters before the @, which needs "
-                         "SMTPUTF8; feedpress sends plain ASCII addresses only")
-    return checked.ascii_email
+        return None, (f"{raw!r} has non-ASCII letters before the @, which needs SMTPUTF8; "
+                      "feedpress sends plain ASCII addresses only")
+    return checked.ascii_email, ""
 
 
 def normal_address(address: str) -> str:
