@@ -173,3 +173,23 @@ def test_without_json_stdout_is_for_people(project: Project) -> None:
     with pytest.raises(json.JSONDecodeError):
         json.loads(run.out)
     assert "files written" in run.out
+
+
+@pytest.mark.parametrize("args", [["build", "--json", "--bogus"],
+                                  ["digest", "--send", "--since", "2026-11-01", "--json"],
+                                  ["alert", "--json"], ["build", "--json", "--jobs", "0"]])
+def test_a_usage_error_prints_its_object_too(project: Project, args: list[str]) -> None:
+    project.post("alpha", "one")
+    run = feedpress(project, *args)
+    result = parsed(run)
+    assert run.code == 2 and result["command"] == args[0] and result["error"]
+
+
+def test_a_subscriber_list_error_lists_its_problems(project: Project) -> None:
+    digest_posts(project)
+    (project.root / "subscribers.csv").write_text("email;name\na@example.org;A\n", "utf-8")
+    configure(project, transport="maildir")
+    result = parsed(feedpress(project, "digest", "--send", "--json"))
+    assert result["exit_code"] == 1
+    assert [p["field"] for p in result["problems"]] == ["email"]
+    assert "semicolons" in result["problems"][0]["message"]

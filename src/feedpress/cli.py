@@ -83,6 +83,7 @@ def _problems(problems: list[Problem]) -> None:
 # The command that asked for --json, if one did: its human text then goes to stderr, and
 # stdout holds one JSON object (see `feedpress.results`), errors included.
 _JSON: dict[str, str | None] = {"command": None}
+_JSON_COMMANDS = ("build", "check", "digest", "alert", "ping")
 
 
 def _json_option(name: str) -> Callable[[F], F]:
@@ -168,7 +169,7 @@ def build(out: Path | None, dry_run: bool, keep_going: bool, no_cache: bool,
             _say("up to date")
     else:
         _say(report.summary())
-    _finish(results.build(report, out or config.output_dir, code), code)
+    _finish(results.build(report, out or config.output_dir, code, dry_run), code)
 
 
 @cli.command()
@@ -212,13 +213,15 @@ def ping() -> None:
     config = _config()
     if not config.site.hubs:
         _say("No WebSub hubs in the config (websub.hubs): nothing to ping.")
-    reports = run_ping(config)
-    for report in reports:
+    done = run_ping(config)
+    for report in done.hubs:
         _say(f"{report.hub}: {len(report.sent)} feed(s) told")
         if report.failed:
             click.echo(f"warning: {report.hub}: {len(report.failed)} feed(s) not told, due "
                        f"again at the next ping: {report.error}", err=True)
-    _finish(results.ping(reports), 0)
+    for warning in done.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    _finish(results.ping(done), 0)
 
 
 @cli.command("pin-ids")
@@ -568,14 +571,22 @@ def _shown(path: Path) -> Path:
 
 def main(argv: list[str] | None = None) -> None:
     """The console script: turns feedpress's errors into messages and exit codes."""
-    _JSON["command"] = None
+    args = sys.argv[1:] if argv is None else argv
+    # Asked for --json, a usage error gets its object too, though the option was not parsed.
+    _JSON["command"] = next((a for a in args if a in _JSON_COMMANDS), None) \
+        if "--json" in args else None
     try:
-        cli.main(args=argv, prog_name="feedpress", standalone_mode=False)
+        cli.main(args=args, prog_name="feedpress", standalone_mode=False)
     except click.exceptions.Abort:
         click.echo("Aborted.", err=True)
         sys.exit(1)
     except click.ClickException as exc:
         exc.show()
+        if _JSON["command"] is not None:
+            from feedpress import results
+
+            click.echo(json.dumps(results.usage(_JSON["command"], exc.format_message(),
+                                                exc.exit_code), ensure_ascii=False, indent=2))
         sys.exit(exc.exit_code)
     except FeedpressError as exc:
         click.echo(f"error: {exc}", err=True)

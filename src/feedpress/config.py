@@ -18,7 +18,7 @@ import string
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, cast
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from feedpress import yamltext
@@ -118,15 +118,35 @@ def _read_hubs(fields: Fields | None) -> tuple[str, ...]:
         return ()
     hubs = []
     for value in fields.text_list("hubs", single=False) or []:
-        parts = urlsplit(value.strip())
-        loopback = parts.hostname in ("127.0.0.1", "localhost", "::1")
-        if (parts.scheme != "https" and not (parts.scheme == "http" and loopback)) or \
-                not parts.hostname or not value.isascii() or any(c.isspace() for c in value):
-            fields.problem("hubs", f"each hub must be an https URL, not {value!r}")
-            continue
-        hubs.append(parts.geturl())
+        hub = _hub(value)
+        if hub is None:
+            fields.problem("hubs", f"each hub must be an https URL (no user or password, "
+                           f"nothing to escape), not {value!r}")
+        else:
+            hubs.append(hub)
     fields.finish()
     return tuple(dict.fromkeys(hubs))
+
+
+def _hub(value: str) -> str | None:
+    """A hub's URL in one spelling (lower-case scheme and host, no default port), or None
+    if it cannot be one: it is written into every feed as it is."""
+    if not value.isascii() or any(c.isspace() or c in '"<>\\^`{|}' for c in value):
+        return None
+    try:
+        parts = urlsplit(value)
+        port = parts.port
+    except ValueError:
+        return None
+    host, scheme = parts.hostname, parts.scheme.lower()
+    loopback = host in ("127.0.0.1", "localhost", "::1")  # a hub under test
+    if not host or parts.username is not None or parts.password is not None or not (
+            scheme == "https" or (scheme == "http" and loopback)):
+        return None
+    shown = f"[{host}]" if ":" in host else host
+    if port is not None and port != {"https": 443, "http": 80}[scheme]:
+        shown = f"{shown}:{port}"
+    return urlunsplit((scheme, shown, parts.path or "/", parts.query, ""))
 
 
 def _read_authors(fields: Fields | None) -> dict[str, Author]:

@@ -12,10 +12,10 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from feedpress.errors import ConfigError, FeedpressError, InvalidPostsError, Problem, relative
+from feedpress.errors import FeedpressError, Problem, relative
 
 if TYPE_CHECKING:
-    from feedpress.feeds import BuildReport, HubReport
+    from feedpress.feeds import BuildReport, PingReport
     from feedpress.mail import Preview, Summary
 
 Json = dict[str, Any]
@@ -32,10 +32,12 @@ def result(command: str, exit_code: int, found: Iterable[Problem] = (), **parts:
             "problems": problems(found), **parts}
 
 
-def build(report: BuildReport, out_dir: Path, exit_code: int) -> Json:
+def build(report: BuildReport, out_dir: Path, exit_code: int, dry_run: bool) -> Json:
+    """`written` and `removed` are what a `--check` (`dry_run`) would write and remove."""
     outcome = report.outcome
     return result("build", exit_code, report.warnings, build={
-        "output": str(relative(out_dir)), "feeds": report.feeds, "posts": report.posts,
+        "output": str(relative(out_dir)), "dry_run": dry_run, "feeds": report.feeds,
+        "posts": report.posts,
         "skipped": report.skipped, "seconds": round(report.seconds, 3),
         "written": [str(p) for p in outcome.written],
         "unchanged": len(outcome.unchanged),
@@ -62,10 +64,10 @@ def send(command: str, mode: str, summary: Summary | None, exit_code: int) -> Js
         "reasons": reasons, "notes": summary.notes})
 
 
-def ping(reports: list[HubReport]) -> Json:
+def ping(done: PingReport) -> Json:
     return result("ping", 0, ping={"hubs": [
         {"hub": r.hub, "sent": r.sent, "failed": r.failed, "error": r.error}
-        for r in reports]})
+        for r in done.hubs], "warnings": done.warnings})
 
 
 def preview(command: str, done: Preview) -> Json:
@@ -74,8 +76,13 @@ def preview(command: str, done: Preview) -> Json:
         "skipped": done.skipped, "notes": done.notes})
 
 
+def usage(command: str, message: str, exit_code: int) -> Json:
+    """A command that was not run as asked (an unknown option, a bad value)."""
+    return {**result(command, exit_code), "error": message}
+
+
 def error(command: str | None, exc: FeedpressError) -> Json:
     """A command that failed: its message, and the problems behind it where there are."""
-    found = exc.problems if isinstance(exc, ConfigError | InvalidPostsError) else []
+    found: list[Problem] = getattr(exc, "problems", [])  # config, posts, subscriber list
     return {**result(command or "", exc.exit_code, found), "error": str(exc).splitlines()[-1]
             if found else str(exc)}

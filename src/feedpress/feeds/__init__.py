@@ -19,12 +19,13 @@ from feedpress.feeds.builder import BuildReport, build, default_cache
 from feedpress.feeds.catalog import feed_links
 from feedpress.feeds.loading import Loaded, check, load, summary
 from feedpress.feeds.posts import default_id
-from feedpress.feeds.websub import HubReport, ping
+from feedpress.feeds.websub import HubReport, PingReport, ping
 
 __all__ = [
     "BuildReport",
     "HubReport",
     "Loaded",
+    "PingReport",
     "build",
     "check",
     "default_cache",

@@ -139,8 +139,6 @@ def _build(config: Config, now: datetime, target: Path, dry_run: bool, keep_goin
                                          catalog.linked_format(config)))
         report = BuildReport(sink.finish(), len(specs), len(cat.posts), skipped,
                              sorted((_as_warning(p) for p in problems), key=by_place))
-        if not dry_run:  # the feeds that changed are due a WebSub ping
-            websub.remember(config, websub.changed_urls(config, report.outcome.written))
         if cache_path is not None and not dry_run and inputs.settled:
             store.remember(_memo(inputs, memo.window(valid, now), sink.digest, report))
     return report
@@ -315,6 +313,11 @@ def _write_feeds(config: Config, specs: list[catalog.FeedSpec], store: Cache, ca
     stale = [(spec, todo) for spec in specs
              if (todo := tuple(fmt for fmt in wanted
                                if not sink.fresh(spec.file(fmt), recipes[spec.folder, fmt])))]
+    before = None
+    if not sink.dry_run and sink.out_dir == config.output_dir:  # what is published
+        # Due a WebSub ping before they are written: a build that fails half way loses none.
+        before = websub.remember(config, websub.feed_urls(
+            config, (spec.file(fmt) for spec, todo in stale for fmt in todo)))
     work = _Work(config, _missing_items(stale, store), stale, cache_path, sink.out_dir,
                  sink.dry_run)
     store.commit()  # no lock or open transaction may be inherited by the workers forked below
@@ -329,6 +332,8 @@ def _write_feeds(config: Config, specs: list[catalog.FeedSpec], store: Cache, ca
         for (spec, todo), files in zip(stale, workers.map(_feeds_of, len(stale)), strict=True):
             for fmt, (size, written) in zip(todo, files, strict=True):
                 sink.record(spec.file(fmt), recipes[spec.folder, fmt], size, written)
+    if before is not None:  # now only the feeds that were written, as they came out
+        websub.remember(config, websub.feed_urls(config, sink.outcome.written), before)
 
 
 def _missing_items(stale: list[tuple[catalog.FeedSpec, tuple[Format, ...]]],

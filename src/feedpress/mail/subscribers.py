@@ -49,6 +49,10 @@ SAMPLE = ("reader@example.org", "Sample Reader")
 class SubscriberListError(FeedpressError):
     """The subscriber list cannot be right (no email column, no valid row, too few rows)."""
 
+    def __init__(self, message: str, problems: list[Problem]) -> None:
+        super().__init__(message)
+        self.problems = problems
+
 
 @dataclass(frozen=True)
 class Subscriber:
@@ -124,17 +128,17 @@ def usable(path: Path, rows: list[Subscriber], problems: list[Problem], minimum:
     if not rows:
         why = str(problems[0]) if problems else f"{relative(path)}: no subscriber rows"
         raise SubscriberListError(f"{why}; no valid subscriber in the list, so nothing was "
-                                  "sent and nothing recorded")
+                                  "sent and nothing recorded", problems)
     errors = [p for p in problems if p.is_error]
     if errors:  # rows lost to a broken file: the rest must not use the campaign up
         raise SubscriberListError(f"{errors[0]}; the file is broken there, so nothing was "
-                                  "sent and nothing recorded")
+                                  "sent and nothing recorded", problems)
     if len(rows) < minimum:
         raise SubscriberListError(
             f"{relative(path)}: only {len(rows)} valid subscriber(s), fewer than "
             "email.min_subscribers "
             f"({minimum}); nothing was sent and nothing recorded. Check the file, or lower "
-            "the setting")
+            "the setting", problems)
 
 
 def _no_email_column(header: list[str]) -> str:
