@@ -228,13 +228,13 @@ class Ledger:
 
     # -- suppression -------------------------------------------------------------------------
 
-    def suppress(self, address: str, streams: tuple[Stream, ...], reason: str) -> None:
+    def suppress(self, address: str, streams: tuple[Stream, ...], reason: str) -> int:
+        """Suppress `address` for `streams`; how many of them it was not suppressed for."""
         with self._db:
-            for stream in streams:
-                self._db.execute(
-                    "INSERT INTO suppressions (address, stream, reason, created_at) "
-                    "VALUES (?, ?, ?, ?) ON CONFLICT (address, stream) DO NOTHING",
-                    (address.lower(), stream, reason, self._now()))
+            return sum(self._db.execute(
+                "INSERT INTO suppressions (address, stream, reason, created_at) "
+                "VALUES (?, ?, ?, ?) ON CONFLICT (address, stream) DO NOTHING",
+                (address.lower(), stream, reason, self._now())).rowcount for stream in streams)
 
     def unsuppress(self, address: str, streams: tuple[Stream, ...]) -> int:
         with self._db:

@@ -269,10 +269,8 @@ def set_suppressed(config: Config, now: datetime, address: str, streams: tuple[S
     if suppressed and not force:
         _known(config.email.subscribers, address, wanted)
     with open_ledger(config.email.state, now) as ledger:
-        before = {s for a, s, _, _ in ledger.suppressions() if a == wanted}
         if suppressed:
-            ledger.suppress(wanted, streams, "unsubscribed by hand")
-            return wanted, len(set(streams) - before)
+            return wanted, ledger.suppress(wanted, streams, "unsubscribed by hand")
         return wanted, ledger.unsuppress(wanted, streams)
 
 
