@@ -157,13 +157,9 @@ def preview(config: Config, stream: Stream, out: Path, now: datetime, *,
     run = _Run(config, stream, now, posts, key, Renderer(config))
     rows, problems = _preview_rows(config, subscriber_email)
     notes.extend(str(p) for p in problems)
-    with peek(config.email.state, now) as ledger:
-        planned = plan(config.email, stream, now, run.posts, ledger, since=since, until=until)
-        suppressed = ledger.suppressed(stream) if ledger else frozenset()
-        if not planned:
-            if since is None and until is None:
-                notes.extend(why_none(config.email, stream, now, posts, ledger))
-            return Preview([], notes, due=False)
+    planned, suppressed, why_nothing = _read_plan(run, since, until)
+    if not planned:
+        return Preview([], notes + why_nothing, due=False)
     subscriber = _chosen(rows, planned, suppressed)
     stem = "digest" if stream == "digest" else "alert"
     mine = [item for item in planned if owed(item, subscriber, suppressed) is None]
@@ -252,11 +248,24 @@ def _open(ledger: Ledger, item: Planned, audience: list[str]) -> Campaign:
     return ledger.open_alert(item.posts[0].id, audience)
 
 
+def _read_plan(run: _Run, since: datetime | None = None, until: datetime | None = None
+               ) -> tuple[list[Planned], frozenset[str], list[str]]:
+    """The plan, the stream's suppressed addresses and, when nothing is due in the usual
+    window, notes on why: read from the ledger without writing to it (previews, dry runs
+    and test messages)."""
+    email = run.config.email
+    with peek(email.state, run.now) as ledger:
+        planned = plan(email, run.stream, run.now, run.posts, ledger, since=since, until=until)
+        suppressed = ledger.suppressed(run.stream) if ledger else frozenset()
+        usual = since is None and until is None
+        why = [] if planned or not usual else why_none(email, run.stream, run.now,
+                                                          run.posts, ledger)
+    return planned, suppressed, why
+
+
 def _write_all(run: _Run, rows: list[Subscriber], folder: Path) -> Summary | None:
     """`--dry-run DIR`: every message the send would send, as a file; nothing recorded."""
-    with peek(run.config.email.state, run.now) as ledger:
-        planned = plan(run.config.email, run.stream, run.now, run.posts, ledger)
-        suppressed = ledger.suppressed(run.stream) if ledger else frozenset()
+    planned, suppressed, _ = _read_plan(run)
     for stale in folder.glob(f"{run.stream}-[0-9][0-9][0-9]-[0-9][0-9][0-9][0-9][0-9][0-9]-*.eml"):
         stale.unlink()  # an earlier dry run's: the folder shows this run's messages only
     if not planned:
@@ -276,8 +285,7 @@ def _write_all(run: _Run, rows: list[Subscriber], folder: Path) -> Summary | Non
 
 def _send_test(run: _Run, address: str, options: SendOptions) -> Summary | None:
     """`--to ADDRESS`: the plan's first message, as a reader with no filters gets it."""
-    with peek(run.config.email.state, run.now) as ledger:
-        planned = plan(run.config.email, run.stream, run.now, run.posts, ledger)
+    planned, _, _ = _read_plan(run)
     if not planned:
         return None
     maker = _Makers(run, planned[0]).get(Subscriber(address, "").choice)
