@@ -33,7 +33,7 @@ import pytest
 
 from conftest import BASE_CONFIG, NOW, Project, run_main
 from feedpress.feeds import load
-from feedpress.mail.ledger import open_ledger, send_lock
+from feedpress.mail.ledger import Place, open_ledger, send_lock
 from feedpress.mail.transports import PermanentFailure, SmtpTransport, TemporaryFailure
 from feedpress.mailsettings import SmtpSettings
 from smtp_servers import PASSWORD, USERNAME, Certificates, Mailbox, make_certificates, serve
@@ -212,7 +212,7 @@ def test_digest_goes_to_every_eligible_subscriber_once(project: Project) -> None
     box = Mailbox()
     with serve(box) as port:
         configure(project, port)
-        with open_ledger(project.root / ".feedpress" / "state.db", NOW) as store:
+        with open_ledger(Place(project.root / ".feedpress" / "state.db"), NOW) as store:
             store.suppress(address(0), ("digest",), "unsubscribed")
         run = feedpress(project, "digest", "--send")
         again = feedpress(project, "digest", "--send")
@@ -888,7 +888,7 @@ def test_a_second_send_while_one_holds_the_lock_exits_4(project: Project) -> Non
     state = project.root / ".feedpress" / "state.db"
     with serve(box) as port:
         configure(project, port)
-        with send_lock(state):
+        with send_lock(Place(state)):
             blocked = feedpress(project, "digest", "--send")
             blocked_alert = feedpress(project, "alert", "--send")
         after = feedpress(project, "digest", "--send")
@@ -989,7 +989,7 @@ def test_a_read_only_ledger_is_a_clear_error_and_nothing_is_sent(
     box = Mailbox()
     with serve(box) as port:
         configure(project, port, smtp={"connections": 1})
-        with open_ledger(state, NOW) as store:
+        with open_ledger(Place(state), NOW) as store:
             if resuming:  # an unfinished campaign from an earlier run, nothing sent yet
                 store.open_digest(NOW - timedelta(days=7), NOW, ids(project, "markets"), [])
         state.chmod(0o444)

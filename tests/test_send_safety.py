@@ -328,8 +328,8 @@ def test_eight_processes_making_a_new_ledger_at_once_all_succeed(tmp_path: Path)
         import sys
         from datetime import datetime, UTC
         from pathlib import Path
-        from feedpress.mail.ledger import open_ledger
-        with open_ledger(Path({str(tmp_path / "state.db")!r}), datetime.now(UTC)) as ledger:
+        from feedpress.mail.ledger import Place, open_ledger
+        with open_ledger(Place(Path({str(tmp_path / "state.db")!r})), datetime.now(UTC)) as ledger:
             ledger.open_alert("post-" + sys.argv[1], [])
     """)
     children = [subprocess.Popen([sys.executable, "-c", script, str(n)], stderr=subprocess.PIPE)

@@ -15,7 +15,7 @@ import pytest
 from conftest import BASE_CONFIG, NOW, Project
 from feedpress.cli import main
 from feedpress.mail import UnsubscribeApp, tokens
-from feedpress.mail.ledger import open_ledger
+from feedpress.mail.ledger import Place, open_ledger
 
 SECRET = b"endpoint test secret"
 LISTS: dict[str, Any] = {"blogs.news.example.org": "digest",
@@ -30,7 +30,7 @@ class _Quiet(WSGIRequestHandler):
 @pytest.fixture
 def endpoint(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     state = tmp_path / "state.db"
-    app = UnsubscribeApp(SECRET, state, LISTS, clock=lambda: NOW)
+    app = UnsubscribeApp(SECRET, Place(state), LISTS, clock=lambda: NOW)
     server: WSGIServer = make_server("127.0.0.1", 0, app, handler_class=_Quiet)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -53,7 +53,7 @@ def request(url: str, method: str = "GET", body: bytes | None = None) -> tuple[i
 def suppressed(state: Path) -> list[tuple[str, str]]:
     if not state.exists():
         return []
-    with open_ledger(state, NOW) as ledger:
+    with open_ledger(Place(state), NOW) as ledger:
         return [(a, s) for a, s, _, _ in ledger.suppressions()]
 
 

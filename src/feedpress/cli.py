@@ -551,12 +551,12 @@ def serve_unsubscribe(host: str, port: int) -> None:
     """
     from wsgiref.simple_server import make_server
 
-    from feedpress.mail import UnsubscribeApp, secret
+    from feedpress.mail import UnsubscribeApp, locate, secret
 
     config = _config()
     key, _ = secret(config, required=True)
     lists = {config.email.list_id: "digest", config.email.alert_list_id: "alerts"}
-    app = UnsubscribeApp(key, config.email.state, lists)  # type: ignore[arg-type]
+    app = UnsubscribeApp(key, locate(config.email), lists)  # type: ignore[arg-type]
     with make_server(host, port, app) as server:
         click.echo(f"serving unsubscribe links on http://{host}:{port}/unsubscribe")
         server.serve_forever()

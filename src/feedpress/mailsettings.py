@@ -76,6 +76,7 @@ class EmailSettings:
     list_id: str
     subscribers: Path
     state: Path
+    state_url_env: str  # names the variable that may hold a PostgreSQL URL for the ledger
     secret_env: str
     unsubscribe_url: str
     unsubscribe_mailto: str | None
@@ -118,6 +119,7 @@ def read_email(fields: Fields | None, root: Path, site_domain: str) -> EmailSett
         list_id=list_id,
         subscribers=root / (f.text("subscribers") or "subscribers.csv"),
         state=root / (f.text("state") or ".feedpress/state.db"),
+        state_url_env=_env_name(f, "state_url_env", "FEEDPRESS_STATE_URL"),
         secret_env=_env_name(f, "secret_env", "FEEDPRESS_SECRET"),
         unsubscribe_url=_unsubscribe_url(f, site_domain),
         unsubscribe_mailto=_mailto(f),

@@ -19,7 +19,8 @@ from __future__ import annotations
 from feedpress.mail.bodies import shipped_templates
 from feedpress.mail.campaign import Preview, SendOptions, preview, secret, send
 from feedpress.mail.delivery import Summary
-from feedpress.mail.ledger import LockedError
+from feedpress.mail.engines import database_place
+from feedpress.mail.ledger import LockedError, Place, copy_ledger, locate
 from feedpress.mail.select import STREAMS, Stream
 from feedpress.mail.subscribers import (
     Member,
@@ -36,14 +37,18 @@ __all__ = [
     "STREAMS",
     "LockedError",
     "Member",
+    "Place",
     "Preview",
     "SendOptions",
     "Stream",
     "Subscriber",
     "Summary",
     "UnsubscribeApp",
+    "copy_ledger",
+    "database_place",
     "export",
     "load_subscribers",
+    "locate",
     "members",
     "preview",
     "secret",

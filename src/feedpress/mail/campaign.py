@@ -30,7 +30,16 @@ from feedpress.mail import select
 from feedpress.mail import subscribers as subscriber_list
 from feedpress.mail.bodies import Body, Renderer, alert_body, digest_body, personalise
 from feedpress.mail.delivery import Job, Policy, Sender, Summary
-from feedpress.mail.ledger import Campaign, Ledger, open_ledger, peek, send_lock
+from feedpress.mail.ledger import (
+    Campaign,
+    Ledger,
+    Place,
+    exists,
+    locate,
+    open_ledger,
+    peek,
+    send_lock,
+)
 from feedpress.mail.messages import MessageMaker, Recipient, Signer
 from feedpress.mail.planner import Planned, Skip, owed, plan, why_none
 from feedpress.mail.select import Choice, Stream
@@ -111,8 +120,9 @@ def send(config: Config, stream: Stream, now: datetime, options: SendOptions) ->
                 summary.notes = [f"{config.email.secret_env} is not set: the dry run's "
                                  "unsubscribe links use a placeholder key"]
         return summary
-    _refuse_a_missing_ledger(config, options)
-    with send_lock(config.email.state), open_ledger(config.email.state, now) as ledger:
+    place = locate(config.email)
+    _refuse_a_missing_ledger(config, place, options)
+    with send_lock(place), open_ledger(place, now) as ledger:
         planned = plan(config.email, stream, now, run.posts, ledger)
         if not planned:
             return None
@@ -132,14 +142,12 @@ def send(config: Config, stream: Stream, now: datetime, options: SendOptions) ->
         return summary
 
 
-def _refuse_a_missing_ledger(config: Config, options: SendOptions) -> None:
+def _refuse_a_missing_ledger(config: Config, place: Place, options: SendOptions) -> None:
     """An SMTP send without a ledger would send everyone everything again: a ledger not
     kept (a fresh CI runner, a deleted file) must not pass for a first send. A Maildir
     send makes one, as the Quick start's first send does."""
-    state = config.email.state
-    missing = not state.exists() or state.stat().st_size == 0  # an empty file holds nothing
-    if config.email.transport == "smtp" and not options.new_ledger and missing:
-        raise FeedpressError(f"no ledger at {state}: if this is the very first send, run "
+    if config.email.transport == "smtp" and not options.new_ledger and not exists(place):
+        raise FeedpressError(f"no ledger at {place}: if this is the very first send, run "
                              "again with --new-ledger; in CI this usually means the state "
                              "was not kept between runs")
 
@@ -254,7 +262,7 @@ def _read_plan(run: _Run, since: datetime | None = None, until: datetime | None 
     window, notes on why: read from the ledger without writing to it (previews, dry runs
     and test messages)."""
     email = run.config.email
-    with peek(email.state, run.now) as ledger:
+    with peek(locate(email), run.now) as ledger:
         planned = plan(email, run.stream, run.now, run.posts, ledger, since=since, until=until)
         suppressed = ledger.suppressed(run.stream) if ledger else frozenset()
         usual = since is None and until is None

@@ -1,12 +1,14 @@
-"""The send ledger: campaigns, deliveries and suppressions, in SQLite.
+"""The send ledger: campaigns, deliveries and suppressions, in SQLite or PostgreSQL.
 
 Every delivery is recorded the moment the server accepts the message, in
 its own transaction, so a run killed at any point (SIGKILL included)
 resumes without sending anyone a second copy, except for the messages in
-flight at the kill. The schema has a version and numbered migrations; the
-SQL sticks to what PostgreSQL also accepts, so a second backend can share
-it. A lock file held with `flock` for the whole send keeps two sends from
-running at once, and is released by the kernel however the holder dies.
+flight at the kill. The schema has a version and numbered migrations,
+written once in SQL that both engines accept; `engines` says where a
+ledger is and runs SQLite, `postgres` runs PostgreSQL. A send lock held
+for the whole send (`flock` beside the file, or an advisory lock in the
+database) keeps two sends from running at once, and is released however
+the holder dies.
 
 The ledger records and answers; it decides nothing (the planner reads it
 to decide). A campaign's `kind` is "alert" for the "alerts" stream: the
@@ -15,21 +17,20 @@ schema's word, kept so that existing ledgers need no migration.
 
 from __future__ import annotations
 
-import fcntl
 import json
-import os
 import secrets
-import sqlite3
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from feedpress.errors import FeedpressError
+from feedpress.mail import engines
+from feedpress.mail.engines import Engine, LedgerLostError, LockedError, Place, locate
 from feedpress.mail.select import Stream
+
+__all__ = ["Campaign", "Ledger", "LedgerLostError", "LockedError", "Place", "locate"]
 
 Status = Literal["pending", "sent", "bounced", "ambiguous"]
 # What `statuses` tells of a delivery: its status, or "unconfirmed" for one that was
@@ -39,7 +40,6 @@ Outcome = Literal["untried", "pending", "held", "sent", "bounced", "ambiguous", 
 # address accepted yet): such an address goes last next time, and does not trip the
 # breaker again.
 HELD = "refused before any address was accepted in this run, so not suppressed"
-LOCK_WAIT_SECONDS = 10.0  # how long to wait for another process that holds the file
 
 MIGRATIONS: tuple[str, ...] = (
     # 1: the first schema
@@ -98,16 +98,6 @@ MIGRATIONS: tuple[str, ...] = (
 )
 
 
-class LockedError(FeedpressError):
-    """Another send holds the lock."""
-
-    exit_code = 4
-
-
-class LedgerLostError(FeedpressError):
-    """The ledger's file was removed or replaced while a send was recording into it."""
-
-
 @dataclass(frozen=True)
 class Campaign:
     """A digest, or the alert of one post, going out to the list: what was sent in it."""
@@ -126,14 +116,9 @@ class Campaign:
 class Ledger:
     """One open ledger. Get it from `open_ledger`, which also migrates it."""
 
-    def __init__(self, db: sqlite3.Connection, clock: datetime,
-                 path: Path | None = None) -> None:
-        """`path`, for a ledger that records: its file is checked to be the same one
-        after every delivery recorded (see `record`)."""
-        self._db = db
+    def __init__(self, engine: Engine, clock: datetime) -> None:
+        self._engine = engine
         self._clock = clock
-        self._path = path
-        self._identity = _identity(path) if path is not None else None
 
     # -- campaigns ---------------------------------------------------------------------------
 
@@ -144,11 +129,11 @@ class Ledger:
         return self._insert("digest", None, start, end, posts, audience)
 
     def open_alert(self, post_id: str, audience: list[str]) -> Campaign:
-        row = self._db.execute(
+        rows = self._engine.rows(
             f"SELECT {_CAMPAIGN} FROM campaigns WHERE kind = 'alert' AND post_id = ?",
-            (post_id,)).fetchone()
-        return _campaign(row) if row else self._insert("alert", post_id, None, None,
-                                                       [post_id], audience)
+            (post_id,))
+        return _campaign(rows[0]) if rows else self._insert("alert", post_id, None, None,
+                                                            [post_id], audience)
 
     def unfinished_digests(self) -> list[Campaign]:
         return self._unfinished("digest")
@@ -157,41 +142,40 @@ class Ledger:
         return self._unfinished("alert")
 
     def _unfinished(self, kind: str) -> list[Campaign]:
-        rows = self._db.execute(
+        rows = self._engine.rows(
             f"SELECT {_CAMPAIGN} FROM campaigns WHERE kind = ? AND completed_at IS NULL "
             "ORDER BY id", (kind,))
         return [_campaign(row) for row in rows]
 
     def last_digest_end(self) -> datetime | None:
         """Where the next digest's window starts: the end of the last one, finished or not
-        (one still owed to a few does not hold the next back)."""
-        row = self._db.execute(
-            "SELECT window_end FROM campaigns WHERE kind = 'digest' "
-            "ORDER BY window_end DESC").fetchone()
-        return _time(row[0]) if row else None
+        (one still owed to a few does not hold the next back). Compared as times, not as
+        text: PostgreSQL orders text by its locale."""
+        rows = self._engine.rows("SELECT window_end FROM campaigns WHERE kind = 'digest'")
+        return max((_time(end) for (end,) in rows), default=None)
 
     def posts_in_digests(self) -> frozenset[str]:
         """Ids of every post already sent in a digest, whatever was edited since."""
         found: set[str] = set()
-        for (posts,) in self._db.execute("SELECT posts FROM campaigns WHERE kind = 'digest'"):
+        for (posts,) in self._engine.rows("SELECT posts FROM campaigns WHERE kind = 'digest'"):
             found.update(json.loads(posts))
         return frozenset(found)
 
     def alerted_posts(self) -> frozenset[str]:
-        rows = self._db.execute("SELECT post_id FROM campaigns WHERE kind = 'alert'")
+        rows = self._engine.rows("SELECT post_id FROM campaigns WHERE kind = 'alert'")
         return frozenset(post_id for (post_id,) in rows)
 
     def complete(self, campaign: Campaign) -> None:
-        with self._db:
-            self._db.execute("UPDATE campaigns SET completed_at = ? WHERE id = ?",
-                             (self._now(), campaign.id))
+        with self._engine.transaction():
+            self._engine.change("UPDATE campaigns SET completed_at = ? WHERE id = ?",
+                                (self._now(), campaign.id))
 
     # -- deliveries --------------------------------------------------------------------------
 
     def statuses(self, campaign: Campaign) -> dict[str, Outcome]:
         """Each address's delivery in `campaign` so far; "unconfirmed" is a delivery that
         was ambiguous twice, and is never sent again."""
-        rows = self._db.execute(
+        rows = self._engine.rows(
             "SELECT address, status, ambiguous, attempts, last_error FROM deliveries "
             "WHERE campaign_id = ?", (campaign.id,))
         return {address: _outcome(*row) for address, *row in rows}
@@ -204,8 +188,8 @@ class Ledger:
         Raises `LedgerLostError` if the ledger's file is no longer the one opened
         (removed, or replaced): recording on would write into nothing.
         """
-        with self._db:
-            self._db.execute(
+        with self._engine.transaction():
+            self._engine.change(
                 "INSERT INTO deliveries (campaign_id, address, status, attempts, ambiguous, "
                 "message_id, last_error, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
                 "ON CONFLICT (campaign_id, address) DO UPDATE SET status = excluded.status, "
@@ -215,61 +199,75 @@ class Ledger:
                 "last_error = excluded.last_error, updated_at = excluded.updated_at",
                 (campaign.id, address.lower(), status, attempts, int(status == "ambiguous"),
                  message_id, error, self._now()))
-        self.check_file()
-
-    def check_file(self) -> None:
-        """Raise `LedgerLostError` if the file at the ledger's path is not the one opened."""
-        if self._path is not None and _identity(self._path) != self._identity:
-            raise LedgerLostError(
-                f"{self._path}: the send ledger was removed or replaced while sending; "
-                "stopped, since deliveries recorded now would be lost. Restore the file "
-                "that was there (its deliveries say who has the message already) before "
-                "sending again")
+        self._engine.check()
 
     # -- suppression -------------------------------------------------------------------------
 
     def suppress(self, address: str, streams: tuple[Stream, ...], reason: str) -> int:
         """Suppress `address` for `streams`; how many of them it was not suppressed for."""
-        with self._db:
-            return sum(self._db.execute(
+        with self._engine.transaction():
+            return sum(self._engine.change(
                 "INSERT INTO suppressions (address, stream, reason, created_at) "
                 "VALUES (?, ?, ?, ?) ON CONFLICT (address, stream) DO NOTHING",
-                (address.lower(), stream, reason, self._now())).rowcount for stream in streams)
+                (address.lower(), stream, reason, self._now())) for stream in streams)
 
     def unsuppress(self, address: str, streams: tuple[Stream, ...]) -> int:
-        with self._db:
-            return sum(self._db.execute(
+        with self._engine.transaction():
+            return sum(self._engine.change(
                 "DELETE FROM suppressions WHERE address = ? AND stream = ?",
-                (address.lower(), stream)).rowcount for stream in streams)
+                (address.lower(), stream)) for stream in streams)
 
     def suppressed(self, stream: Stream) -> frozenset[str]:
-        rows = self._db.execute("SELECT address FROM suppressions WHERE stream = ?", (stream,))
+        rows = self._engine.rows("SELECT address FROM suppressions WHERE stream = ?", (stream,))
         return frozenset(address for (address,) in rows)
 
     def suppressions(self) -> list[tuple[str, str, str, str]]:
-        return list(self._db.execute(
-            "SELECT address, stream, reason, created_at FROM suppressions "
-            "ORDER BY address, stream"))
+        """Every suppression, by address then stream (sorted here: the engines' text
+        orders differ)."""
+        return sorted(self._engine.rows(
+            "SELECT address, stream, reason, created_at FROM suppressions"))
+
+    # -- the whole ledger, for `feedpress state copy` -----------------------------------------
+
+    def dump(self) -> dict[str, list[tuple[Any, ...]]]:
+        """Every row of every table, sorted: what a copy must hold exactly."""
+        return {table: sorted(self._engine.rows(f"SELECT {columns} FROM {table}"))
+                for table, columns in _TABLES.items()}
+
+    def fill(self, rows: dict[str, list[tuple[Any, ...]]]) -> None:
+        """Put `rows` (a `dump`) into this ledger, which must be empty, in one transaction."""
+        with self._engine.transaction():
+            held = {table: n for table in _TABLES
+                    if (n := self._engine.rows(f"SELECT COUNT(*) FROM {table}")[0][0])}
+            if held:
+                raise FeedpressError("the target ledger is not empty (" + ", ".join(
+                    f"{n} {table}" for table, n in held.items()) + "); copy into a new "
+                    "database only, so that no delivery is lost or mixed up")
+            for table, columns in _TABLES.items():
+                marks = ", ".join("?" * len(columns.split(",")))
+                self._engine.change_many(
+                    f"INSERT INTO {table} ({columns}) VALUES ({marks})", rows[table])
 
     # -- helpers -----------------------------------------------------------------------------
 
     def _insert(self, kind: str, post_id: str | None, start: datetime | None,
                 end: datetime | None, posts: list[str], audience: list[str]) -> Campaign:
         """The campaign, and an untried delivery for each address of its audience, in one
-        transaction: who a campaign is owed to is fixed when it opens."""
+        transaction: who a campaign is owed to is fixed when it opens. Its id is the next
+        after the highest, which both engines give alike (campaigns open under the send
+        lock only)."""
         now = self._now()
-        with self._db:
-            cursor = self._db.execute(
-                "INSERT INTO campaigns (kind, post_id, window_start, window_end, posts, "
-                "created_at, nonce) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        with self._engine.transaction():
+            (row,) = self._engine.rows(
+                f"INSERT INTO campaigns (id, kind, post_id, window_start, window_end, posts, "
+                "created_at, nonce) SELECT COALESCE(MAX(id), 0) + 1, ?, ?, ?, ?, ?, ?, ? "
+                f"FROM campaigns RETURNING {_CAMPAIGN}",
                 (kind, post_id, _iso(start), _iso(end), json.dumps(posts), now,
                  secrets.token_hex(16)))
-            self._db.executemany(
+            self._engine.change_many(
                 "INSERT INTO deliveries (campaign_id, address, status, attempts, updated_at) "
                 "VALUES (?, ?, 'pending', 0, ?) ON CONFLICT (campaign_id, address) DO NOTHING",
-                ((cursor.lastrowid, address.lower(), now) for address in audience))
-        row = self._db.execute(f"SELECT {_CAMPAIGN} FROM campaigns WHERE id = ?",
-                               (cursor.lastrowid,)).fetchone()
+                ((row[0], address.lower(), now) for address in audience))
         return _campaign(row)
 
     def _now(self) -> str:
@@ -277,16 +275,23 @@ class Ledger:
 
 
 _CAMPAIGN = "id, kind, post_id, window_start, window_end, posts, completed_at, nonce, created_at"
+_TABLES = {  # every column of every table, in the current schema
+    "campaigns": "id, kind, post_id, window_start, window_end, posts, created_at, "
+                 "completed_at, nonce",
+    "deliveries": "campaign_id, address, status, attempts, ambiguous, message_id, "
+                  "last_error, updated_at",
+    "suppressions": "address, stream, reason, created_at",
+}
 
 
-def _campaign(row: tuple[object, ...]) -> Campaign:
+def _campaign(row: tuple[Any, ...]) -> Campaign:
     return Campaign(
-        id=int(row[0]),  # type: ignore[call-overload]
-        kind=row[1],  # type: ignore[arg-type]
-        post_id=row[2],  # type: ignore[arg-type]
-        window_start=_time(row[3]) if row[3] else None,  # type: ignore[arg-type]
-        window_end=_time(row[4]) if row[4] else None,  # type: ignore[arg-type]
-        posts=tuple(json.loads(row[5])),  # type: ignore[arg-type]
+        id=int(row[0]),
+        kind=row[1],
+        post_id=row[2],
+        window_start=_time(row[3]) if row[3] else None,
+        window_end=_time(row[4]) if row[4] else None,
+        posts=tuple(json.loads(row[5])),
         completed=row[6] is not None,
         nonce=str(row[7] or f"{row[0]} {row[8]}"),  # opened before nonces: its id and time
         audience_known=row[7] is not None,
@@ -313,162 +318,93 @@ def _time(text: str) -> datetime:
     return datetime.fromisoformat(text).astimezone(UTC)
 
 
-@contextmanager
-def open_ledger(path: Path, clock: datetime, *, create: bool = True) -> Iterator[Ledger]:
-    """The ledger at `path`, migrated to the current schema."""
-    if not create and not path.exists():
-        raise FeedpressError(f"{path}: no send ledger yet (nothing has been sent)")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        # Worker threads record deliveries; `Sender` serialises them with its own lock.
-        db = sqlite3.connect(path, timeout=LOCK_WAIT_SECONDS, check_same_thread=False)
-    except (OSError, sqlite3.Error) as exc:
-        raise FeedpressError(f"{path}: cannot open the send ledger for writing: {exc}") from None
-    try:
-        _prepare(db)
-        yield Ledger(db, clock, path)
-    except sqlite3.Error as exc:
-        raise FeedpressError(f"{path}: the send ledger failed: {exc}") from None
-    finally:
-        db.close()
+# -- opening a ledger, wherever it is ----------------------------------------------------------
 
 
-def _prepare(db: sqlite3.Connection) -> None:
-    """WAL mode, and the schema made or migrated in one transaction that also proves the
-    file writable, before anything is sent."""
-    _wal(db)
-    # In WAL mode, NORMAL keeps every commit through a crash or a kill of the process
-    # (SIGKILL included); only a power cut can lose the last ones. FULL would fsync
-    # once per delivery and cap sending at the disk's sync rate.
-    db.execute("PRAGMA synchronous = NORMAL")
-    db.execute("PRAGMA foreign_keys = ON")
-    _migrate(db)
+def exists(place: Place) -> bool:
+    """Whether a ledger was made at `place` (by an earlier send)."""
+    if place.path is not None:
+        return engines.sqlite_exists(place.path)
+    from feedpress.mail import postgres
 
-
-def _wal(db: sqlite3.Connection) -> None:
-    """Switch to WAL, waiting while another process makes or migrates the same file.
-
-    The switch takes a lock that SQLite does not wait for, so several
-    processes opening a new ledger at once would see "database is locked".
-    """
-    deadline = time.monotonic() + LOCK_WAIT_SECONDS
-    while True:
-        try:
-            db.execute("PRAGMA journal_mode = WAL")
-            return
-        except sqlite3.OperationalError as exc:
-            if "locked" not in str(exc) or time.monotonic() > deadline:
-                raise
-            time.sleep(0.05)
+    return postgres.exists(place)
 
 
 @contextmanager
-def peek(path: Path, clock: datetime) -> Iterator[Ledger | None]:
-    """The ledger read-only, or None if there is none: previews must not create it.
-
-    A ledger of an older schema is copied into memory and migrated there,
-    so that a preview reads it as the next send (which migrates the file)
-    will.
-    """
-    if not path.exists():
-        yield None
+def open_ledger(place: Place, clock: datetime, *, create: bool = True) -> Iterator[Ledger]:
+    """The ledger at `place`, migrated to the current schema (and made if missing, when
+    `create`)."""
+    if not create and not exists(place):
+        raise FeedpressError(f"{place}: no send ledger yet (nothing has been sent)")
+    if place.path is not None:
+        with engines.open_sqlite(place.path, _migrate) as engine:
+            yield Ledger(engine, clock)
         return
-    try:
-        db = _read_only(path)
-    except sqlite3.Error as exc:
-        raise FeedpressError(f"{path}: cannot read the send ledger: {exc}") from None
-    current = db
-    try:
-        current = _current(db)
-        yield Ledger(current, clock)
-    except sqlite3.Error as exc:
-        raise FeedpressError(f"{path}: cannot read the send ledger: {exc}") from None
-    finally:
-        current.close()
-        db.close()
+    from feedpress.mail import postgres
 
-
-def _read_only(path: Path) -> sqlite3.Connection:
-    """`path` opened for reading. Reading a WAL database makes its shared-memory file
-    where there is none; in a folder this process may not write to, the file is read
-    as it stands instead (no send can be writing there either)."""
-    uri = path.resolve().as_uri()
-    db = sqlite3.connect(f"{uri}?mode=ro", uri=True, timeout=LOCK_WAIT_SECONDS)
-    try:
-        db.execute("PRAGMA user_version").fetchone()
-        return db
-    except sqlite3.OperationalError as exc:
-        db.close()
-        if "readonly" not in str(exc) and "unable to open" not in str(exc):
-            raise
-    return sqlite3.connect(f"{uri}?mode=ro&immutable=1", uri=True)
-
-
-def _current(db: sqlite3.Connection) -> sqlite3.Connection:
-    """`db` itself if its schema is current, else a copy in memory migrated to it."""
-    version = db.execute("PRAGMA user_version").fetchone()[0]
-    if version == len(MIGRATIONS):
-        db.execute("SELECT COUNT(*) FROM campaigns").fetchone()  # a damaged file fails here
-        return db
-    copy = sqlite3.connect(":memory:")
-    db.backup(copy)
-    _migrate(copy)
-    return copy
+    with postgres.open_postgres(place, _migrate) as engine:
+        yield Ledger(engine, clock)
 
 
 @contextmanager
-def send_lock(path: Path) -> Iterator[None]:
-    """Hold the send lock beside the ledger, or raise `LockedError` at once."""
-    lock_path = path.with_name(path.name + ".lock")
-    try:
-        lock_path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
-    except OSError as exc:
-        raise FeedpressError(f"{lock_path}: cannot make the send lock: {exc.strerror}; the "
-                             "ledger's folder must be writable to send") from None
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise LockedError(f"another send holds the lock {lock_path}; "
-                              "wait for it to finish") from None
+def peek(place: Place, clock: datetime) -> Iterator[Ledger | None]:
+    """The ledger read-only, as the next send (which migrates it) will read it, or None
+    if there is none: previews must not create it."""
+    if place.path is not None:
+        with engines.peek_sqlite(place.path, len(MIGRATIONS), _migrate) as engine:
+            yield Ledger(engine, clock) if engine is not None else None
+        return
+    from feedpress.mail import postgres
+
+    with postgres.peek_postgres(place, _migrate) as engine:
+        yield Ledger(engine, clock) if engine is not None else None
+
+
+@contextmanager
+def send_lock(place: Place) -> Iterator[None]:
+    """Hold the send lock of the ledger at `place`, or raise `LockedError` at once."""
+    if place.path is not None:
+        with engines.sqlite_lock(place.path):
+            yield
+        return
+    from feedpress.mail import postgres
+
+    with postgres.postgres_lock(place):
         yield
-    finally:
-        os.close(fd)
 
 
-def _migrate(db: sqlite3.Connection) -> None:
-    """Bring the schema up to date in one `BEGIN IMMEDIATE` transaction.
+def copy_ledger(source: Place, target: Place, clock: datetime) -> dict[str, int]:
+    """Copy every row of the ledger at `source` into the empty one at `target`, under
+    both send locks, and read it back; how many rows of each table were copied."""
+    with send_lock(source), send_lock(target):
+        with peek(source, clock) as ledger:
+            if ledger is None:
+                raise FeedpressError(f"{source}: no send ledger to copy")
+            rows = ledger.dump()
+        with open_ledger(target, clock) as copy:
+            copy.fill(rows)
+            if copy.dump() != rows:
+                raise FeedpressError(f"{target}: the copy does not read back as the "
+                                     "original; do not use it")
+    return {table: len(found) for table, found in rows.items()}
+
+
+def _migrate(engine: Engine) -> None:
+    """Bring the schema up to date in one exclusive transaction.
 
     The version is read inside the transaction, so of several processes
     making a new ledger at once, one creates it and the others find it made.
     """
-    db.execute("BEGIN IMMEDIATE")
-    try:
-        version = db.execute("PRAGMA user_version").fetchone()[0]
+    with engine.exclusive() as version:
         if version > len(MIGRATIONS):
             raise FeedpressError(f"the send ledger has schema version {version}, newer than "
                                  f"this feedpress knows ({len(MIGRATIONS)}); upgrade feedpress")
         for script in MIGRATIONS[version:]:
             for statement in _statements(script):
-                db.execute(statement)
-        db.execute(f"PRAGMA user_version = {len(MIGRATIONS)}")
-        db.execute("COMMIT")
-    except BaseException:
-        if db.in_transaction:  # a failed COMMIT (a full disk) has ended it already
-            db.execute("ROLLBACK")
-        raise
+                engine.change(statement)
+        engine.set_version(len(MIGRATIONS))
 
 
 def _statements(script: str) -> list[str]:
     """The statements of a migration script (no semicolon inside one of ours)."""
     return [s.strip() for s in script.split(";") if s.strip()]
-
-
-def _identity(path: Path) -> tuple[int, int] | None:
-    """Which file is at `path` (device and inode), or None if none is."""
-    try:
-        stat = os.stat(path)
-    except OSError:
-        return None
-    return stat.st_dev, stat.st_ino

@@ -28,7 +28,7 @@ from email_validator import EmailNotValidError, validate_email
 
 from feedpress.config import Config
 from feedpress.errors import FeedpressError, Problem, Severity, UsageError, relative
-from feedpress.mail.ledger import open_ledger, peek
+from feedpress.mail.ledger import locate, open_ledger, peek
 from feedpress.mail.select import STREAMS, Stream
 from feedpress.text import slugify
 
@@ -249,7 +249,7 @@ class Member:
 def members(config: Config, now: datetime) -> tuple[list[Member], list[Problem]]:
     rows, problems = load(config.email.subscribers, (b.id for b in config.blogs))
     found: dict[str, set[str]] = {}
-    with peek(config.email.state, now) as ledger:
+    with peek(locate(config.email), now) as ledger:
         for address, stream, _, _ in ledger.suppressions() if ledger else ():
             found.setdefault(address, set()).add(stream)
     return [Member(r, frozenset(found.get(r.email.lower(), ()))) for r in rows], problems
@@ -268,7 +268,7 @@ def set_suppressed(config: Config, now: datetime, address: str, streams: tuple[S
     wanted = normal_address(address)
     if suppressed and not force:
         _known(config.email.subscribers, address, wanted)
-    with open_ledger(config.email.state, now) as ledger:
+    with open_ledger(locate(config.email), now) as ledger:
         if suppressed:
             return wanted, ledger.suppress(wanted, streams, "unsubscribed by hand")
         return wanted, ledger.unsuppress(wanted, streams)

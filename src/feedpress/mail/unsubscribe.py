@@ -13,12 +13,11 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from html import escape
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
 
 from feedpress.mail import tokens
-from feedpress.mail.ledger import open_ledger
+from feedpress.mail.ledger import Place, open_ledger
 from feedpress.mail.select import Stream
 
 StartResponse = Callable[[str, list[tuple[str, str]]], Any]
@@ -32,7 +31,7 @@ _PAGE = """<!DOCTYPE html>
 class UnsubscribeApp:
     """Verifies tokens with `secret` and records suppressions in the ledger at `state`."""
 
-    def __init__(self, secret: bytes, state: Path, lists: dict[str, Stream],
+    def __init__(self, secret: bytes, state: Place, lists: dict[str, Stream],
                  clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
         self.secret = secret
         self.state = state

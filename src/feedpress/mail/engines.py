@@ -1,0 +1,301 @@
+"""Where the send ledger lives, and the SQLite engine it runs on by default.
+
+The ledger's SQL is written once, in `ledger`, in what SQLite and
+PostgreSQL both accept; an engine only runs it. `Engine` is everything
+the ledger asks of one: rows, changes, a transaction, an exclusive
+transaction for migrations that also reads the schema version, and a
+check that the store is still the one opened. `Place` says which engine:
+a SQLite file (`email.state`), or a PostgreSQL database whose URL comes
+from the environment (`email.state_url_env`) and is never shown whole,
+since it carries a password. PostgreSQL's engine is in `postgres`, and
+is imported only when a URL asks for it.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import sqlite3
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+from urllib.parse import urlsplit
+
+from feedpress.errors import FeedpressError
+from feedpress.mailsettings import EmailSettings
+
+LOCK_WAIT_SECONDS = 10.0  # how long to wait for another process that holds the file
+_SCHEMES = ("postgresql://", "postgres://")
+
+
+class LockedError(FeedpressError):
+    """Another send holds the lock."""
+
+    exit_code = 4
+
+
+class LedgerLostError(FeedpressError):
+    """The ledger's file was removed or replaced while a send was recording into it."""
+
+
+@dataclass(frozen=True)
+class Place:
+    """Where a ledger is: a SQLite file, or a PostgreSQL URL (with its variable's name)."""
+
+    path: Path | None = None
+    url: str | None = field(default=None, repr=False)
+    variable: str | None = None
+
+    def __str__(self) -> str:
+        if self.url is None:
+            return str(self.path)
+        return f"{shown_url(self.url)} (from {self.variable})" if self.variable \
+            else shown_url(self.url)
+
+
+def locate(email: EmailSettings, environ: Mapping[str, str] = os.environ) -> Place:
+    """The ledger's place: the database in the URL variable when it is set, else the file.
+
+    An empty variable counts as unset (a CI secret that was never made
+    is empty): the SMTP send then refuses to start a new ledger.
+    """
+    url = environ.get(email.state_url_env, "").strip()
+    if not url:
+        return Place(path=email.state)
+    if not url.startswith(_SCHEMES):
+        raise FeedpressError(f"{email.state_url_env} is set but does not start with "
+                             "postgresql://; unset it to keep the ledger in "
+                             f"{email.state}")
+    return Place(url=url, variable=email.state_url_env)
+
+
+def database_place(url: str, variable: str | None = None) -> Place:
+    """`url` as a place, or a `FeedpressError` if it is not a PostgreSQL URL."""
+    if not url.startswith(_SCHEMES):
+        raise FeedpressError("the target must be a postgresql:// URL")
+    return Place(url=url, variable=variable)
+
+
+def shown_url(url: str) -> str:
+    """`url` without its password and query (which may hold one): safe to print."""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or "localhost"
+        port = f":{parts.port}" if parts.port else ""
+        user = f"{parts.username}@" if parts.username else ""
+    except ValueError:
+        return "postgresql://(a URL that cannot be read)"
+    return f"{parts.scheme}://{user}{host}{port}{parts.path}"
+
+
+class Engine(Protocol):
+    """What the ledger asks of a database. SQL is written with `?` placeholders."""
+
+    def rows(self, sql: str, params: Sequence[object] = ()) -> list[tuple[Any, ...]]: ...
+
+    def change(self, sql: str, params: Sequence[object] = ()) -> int:
+        """Run a statement; how many rows it changed."""
+        ...
+
+    def change_many(self, sql: str, params: Iterable[Sequence[object]]) -> None: ...
+
+    def transaction(self) -> AbstractContextManager[None]:
+        """Commit what is run inside at the end, or nothing of it on an error."""
+        ...
+
+    def exclusive(self) -> AbstractContextManager[int]:
+        """A transaction no other process migrates in at the same time; gives the
+        schema version, 0 for a new ledger."""
+        ...
+
+    def set_version(self, version: int) -> None: ...
+
+    def check(self) -> None:
+        """Raise `LedgerLostError` if the store is no longer the one opened."""
+        ...
+
+
+Migrate = Callable[[Engine], None]
+
+
+class SqliteEngine:
+    """A SQLite file, or a copy of one in memory."""
+
+    def __init__(self, db: sqlite3.Connection, path: Path | None = None) -> None:
+        """`path`, for a ledger that records: its file is checked to be the same one
+        after every delivery recorded."""
+        self._db = db
+        self._path = path
+        self._identity = _identity(path) if path is not None else None
+
+    def rows(self, sql: str, params: Sequence[object] = ()) -> list[tuple[Any, ...]]:
+        return self._db.execute(sql, params).fetchall()
+
+    def change(self, sql: str, params: Sequence[object] = ()) -> int:
+        return self._db.execute(sql, params).rowcount
+
+    def change_many(self, sql: str, params: Iterable[Sequence[object]]) -> None:
+        self._db.executemany(sql, params)
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        with self._db:
+            yield
+
+    @contextmanager
+    def exclusive(self) -> Iterator[int]:
+        """`BEGIN IMMEDIATE`, so of several processes making a new ledger at once one
+        creates it and the others find it made."""
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self._db.execute("PRAGMA user_version").fetchone()[0]
+            self._db.execute("COMMIT")
+        except BaseException:
+            if self._db.in_transaction:  # a failed COMMIT (a full disk) has ended it already
+                self._db.execute("ROLLBACK")
+            raise
+
+    def set_version(self, version: int) -> None:
+        self._db.execute(f"PRAGMA user_version = {int(version)}")
+
+    def check(self) -> None:
+        if self._path is not None and _identity(self._path) != self._identity:
+            raise LedgerLostError(
+                f"{self._path}: the send ledger was removed or replaced while sending; "
+                "stopped, since deliveries recorded now would be lost. Restore the file "
+                "that was there (its deliveries say who has the message already) before "
+                "sending again")
+
+
+# -- SQLite: opening, reading, locking ---------------------------------------------------------
+
+
+def sqlite_exists(path: Path) -> bool:
+    """Whether there is a ledger at `path` (an empty file holds nothing)."""
+    return path.exists() and path.stat().st_size > 0
+
+
+@contextmanager
+def open_sqlite(path: Path, migrate: Migrate) -> Iterator[Engine]:
+    """The file at `path` (made if missing), migrated, for reading and writing."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # Worker threads record deliveries; `Sender` serialises them with its own lock.
+        db = sqlite3.connect(path, timeout=LOCK_WAIT_SECONDS, check_same_thread=False)
+    except (OSError, sqlite3.Error) as exc:
+        raise FeedpressError(f"{path}: cannot open the send ledger for writing: {exc}") from None
+    try:
+        _wal(db)
+        # In WAL mode, NORMAL keeps every commit through a crash or a kill of the process
+        # (SIGKILL included); only a power cut can lose the last ones. FULL would fsync
+        # once per delivery and cap sending at the disk's sync rate.
+        db.execute("PRAGMA synchronous = NORMAL")
+        db.execute("PRAGMA foreign_keys = ON")
+        engine = SqliteEngine(db, path)
+        migrate(engine)
+        yield engine
+    except sqlite3.Error as exc:
+        raise FeedpressError(f"{path}: the send ledger failed: {exc}") from None
+    finally:
+        db.close()
+
+
+def _wal(db: sqlite3.Connection) -> None:
+    """Switch to WAL, waiting while another process makes or migrates the same file.
+
+    The switch takes a lock that SQLite does not wait for, so several
+    processes opening a new ledger at once would see "database is locked".
+    """
+    deadline = time.monotonic() + LOCK_WAIT_SECONDS
+    while True:
+        try:
+            db.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
+
+@contextmanager
+def peek_sqlite(path: Path, version: int, migrate: Migrate) -> Iterator[Engine | None]:
+    """The file read-only, or None if there is none; one of an older schema than
+    `version` is copied into memory and migrated there, so that a preview reads it as
+    the next send (which migrates the file) will."""
+    if not path.exists():
+        yield None
+        return
+    try:
+        db = _read_only(path)
+    except sqlite3.Error as exc:
+        raise FeedpressError(f"{path}: cannot read the send ledger: {exc}") from None
+    current = db
+    try:
+        current = _current(db, version, migrate)
+        yield SqliteEngine(current)
+    except sqlite3.Error as exc:
+        raise FeedpressError(f"{path}: cannot read the send ledger: {exc}") from None
+    finally:
+        current.close()
+        db.close()
+
+
+def _read_only(path: Path) -> sqlite3.Connection:
+    """`path` opened for reading. Reading a WAL database makes its shared-memory file
+    where there is none; in a folder this process may not write to, the file is read
+    as it stands instead (no send can be writing there either)."""
+    uri = path.resolve().as_uri()
+    db = sqlite3.connect(f"{uri}?mode=ro", uri=True, timeout=LOCK_WAIT_SECONDS)
+    try:
+        db.execute("PRAGMA user_version").fetchone()
+        return db
+    except sqlite3.OperationalError as exc:
+        db.close()
+        if "readonly" not in str(exc) and "unable to open" not in str(exc):
+            raise
+    return sqlite3.connect(f"{uri}?mode=ro&immutable=1", uri=True)
+
+
+def _current(db: sqlite3.Connection, version: int, migrate: Migrate) -> sqlite3.Connection:
+    """`db` itself if its schema is current, else a copy in memory migrated to it."""
+    if db.execute("PRAGMA user_version").fetchone()[0] == version:
+        db.execute("SELECT COUNT(*) FROM campaigns").fetchone()  # a damaged file fails here
+        return db
+    copy = sqlite3.connect(":memory:")
+    db.backup(copy)
+    migrate(SqliteEngine(copy))
+    return copy
+
+
+@contextmanager
+def sqlite_lock(path: Path) -> Iterator[None]:
+    """Hold the send lock beside the file with `flock`, or raise `LockedError` at once.
+    The kernel releases it however the holder dies."""
+    lock_path = path.with_name(path.name + ".lock")
+    try:
+        lock_path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:
+        raise FeedpressError(f"{lock_path}: cannot make the send lock: {exc.strerror}; the "
+                             "ledger's folder must be writable to send") from None
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise LockedError(f"another send holds the lock {lock_path}; "
+                              "wait for it to finish") from None
+        yield
+    finally:
+        os.close(fd)
+
+
+def _identity(path: Path) -> tuple[int, int] | None:
+    """Which file is at `path` (device and inode), or None if none is."""
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return None
+    return stat.st_dev, stat.st_ino
