@@ -121,6 +121,32 @@ def run_main(argv: list[str]) -> tuple[int, str, str]:
     return code, out.getvalue(), err.getvalue()
 
 
+@pytest.fixture(autouse=True)
+def _no_outside_ledger(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A ledger URL in the developer's environment must never reach a test's sends."""
+    monkeypatch.delenv("FEEDPRESS_STATE_URL", raising=False)
+
+
+@pytest.fixture(scope="session")
+def postgres_cluster() -> Iterator[Any]:
+    """One PostgreSQL server on loopback for the whole run (see postgres_server.py)."""
+    from postgres_server import Cluster
+
+    cluster = Cluster.start()
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def backend(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Run the test once with the ledger in SQLite and once in a new PostgreSQL database,
+    named by FEEDPRESS_STATE_URL as a CI job names it."""
+    if request.param == "postgresql":
+        cluster = request.getfixturevalue("postgres_cluster")
+        monkeypatch.setenv("FEEDPRESS_STATE_URL", cluster.database())
+    return str(request.param)
+
+
 @pytest.fixture
 def project(tmp_path: Path) -> Iterator[Project]:
     yield Project(tmp_path)

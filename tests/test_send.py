@@ -29,6 +29,7 @@ from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 
 from conftest import BASE_CONFIG, NOW, Project, run_main
@@ -70,7 +71,7 @@ def iso(moment: datetime) -> str:
 def feedpress(project: Project, *args: str, now: datetime = NOW) -> Run:
     """`feedpress ARGS --config ... --now ...` through the console script's `main`; a first
     `--send` over SMTP starts its ledger with `--new-ledger`, as a user does once."""
-    first = "--send" in args and not (project.root / ".feedpress" / "state.db").exists()
+    first = "--send" in args and not has_ledger(project)
     argv = [*args, *(["--new-ledger"] if first else []), "--config", str(project.config_path),
             "--now", iso(now)]
     return Run(*run_main(argv))
@@ -83,7 +84,7 @@ def child_env() -> dict[str, str]:
 
 
 def child(project: Project, *args: str, now: datetime = NOW) -> list[str]:
-    first = "--send" in args and not (project.root / ".feedpress" / "state.db").exists()
+    first = "--send" in args and not has_ledger(project)
     return [sys.executable, "-m", "feedpress", *args, *(["--new-ledger"] if first else []),
             "--config", str(project.config_path), "--now", iso(now)]
 
@@ -169,8 +170,40 @@ def ledger(project: Project) -> sqlite3.Connection:
 
 
 def query(project: Project, sql: str, *args: object) -> list[tuple[Any, ...]]:
+    """Rows from the project's ledger, read straight from the database the `backend`
+    fixture chose: the SQLite file, or PostgreSQL when FEEDPRESS_STATE_URL is set."""
+    url = os.environ.get("FEEDPRESS_STATE_URL")
+    if url:
+        with psycopg.connect(url) as conn:
+            return [tuple(row) for row in conn.execute(sql.replace("?", "%s"), args)]
     with contextlib.closing(ledger(project)) as db:
         return list(db.execute(sql, args))
+
+
+def execute(project: Project, sql: str, *args: object) -> None:
+    """Change the project's ledger behind feedpress's back, on the test's engine."""
+    url = os.environ.get("FEEDPRESS_STATE_URL")
+    if url:
+        with psycopg.connect(url) as conn:
+            conn.execute(sql.replace("?", "%s"), args)
+        return
+    with contextlib.closing(ledger(project)) as db, db:
+        db.execute(sql, args)
+
+
+def has_ledger(project: Project) -> bool:
+    """Whether the project's ledger was made, wherever the `backend` fixture put it."""
+    url = os.environ.get("FEEDPRESS_STATE_URL")
+    if url:
+        with psycopg.connect(url) as conn:
+            found = conn.execute("SELECT to_regclass('feedpress_schema')").fetchone()
+            return found is not None and found[0] is not None
+    return (project.root / ".feedpress" / "state.db").exists()
+
+
+def place(project: Project) -> Place:
+    url = os.environ.get("FEEDPRESS_STATE_URL")
+    return Place(url=url) if url else Place(project.root / ".feedpress" / "state.db")
 
 
 def statuses(project: Project) -> Counter[str]:
@@ -206,13 +239,13 @@ def no_traceback(run: Run) -> None:
 # === digest --send ========================================================================
 
 
-def test_digest_goes_to_every_eligible_subscriber_once(project: Project) -> None:
+def test_digest_goes_to_every_eligible_subscriber_once(backend: str, project: Project) -> None:
     digest_posts(project)
     write_subscribers(project, population())
     box = Mailbox()
     with serve(box) as port:
         configure(project, port)
-        with open_ledger(Place(project.root / ".feedpress" / "state.db"), NOW) as store:
+        with open_ledger(place(project), NOW) as store:
             store.suppress(address(0), ("digest",), "unsubscribed")
         run = feedpress(project, "digest", "--send")
         again = feedpress(project, "digest", "--send")
@@ -240,7 +273,7 @@ def test_digest_goes_to_every_eligible_subscriber_once(project: Project) -> None
 
 
 def test_each_delivery_is_in_the_ledger_before_the_next_message_starts(
-        project: Project) -> None:
+        backend: str, project: Project) -> None:
     """With one connection, when the server accepts message k the ledger holds k-1 sends."""
     digest_posts(project)
     write_subscribers(project, population(20))
@@ -259,7 +292,8 @@ def test_each_delivery_is_in_the_ledger_before_the_next_message_starts(
     assert statuses(project) == Counter(sent=len(seen))
 
 
-def test_a_partial_run_is_resumed_and_new_posts_go_out_beside_it(project: Project) -> None:
+def test_a_partial_run_is_resumed_and_new_posts_go_out_beside_it(
+        backend: str, project: Project) -> None:
     """A digest still owed to a few is resumed for them alone; it does not hold back the
     next digest, whose window starts where the unfinished one's ended."""
     digest_posts(project)
@@ -301,7 +335,8 @@ def test_a_partial_run_is_resumed_and_new_posts_go_out_beside_it(project: Projec
     assert third.code == 0 and "Nothing new to send" in third.out
 
 
-def test_a_subscriber_stuck_pending_holds_back_no_later_digest(project: Project) -> None:
+def test_a_subscriber_stuck_pending_holds_back_no_later_digest(
+        backend: str, project: Project) -> None:
     """A mailbox that stays full: that one delivery is retried each run, and every new
     digest still goes to everyone else."""
     digest_posts(project)
@@ -352,7 +387,7 @@ def alert_posts(project: Project) -> None:
 
 
 def test_alert_goes_once_to_subscribers_with_alerts_on_for_fresh_breaking_posts_only(
-        project: Project) -> None:
+        backend: str, project: Project) -> None:
     alert_posts(project)
     rows = population()
     rows.append(("tagged@example.org", "Tagged", "", "disaster", "yes"))
@@ -704,7 +739,7 @@ def test_a_relay_that_wants_auth_it_did_not_get_suppresses_nobody(project: Proje
 # === faults ===============================================================================
 
 
-def test_451_is_retried_on_a_new_try(project: Project) -> None:
+def test_451_is_retried_on_a_new_try(backend: str, project: Project) -> None:
     digest_posts(project)
     write_subscribers(project, population(20))
     greylisted = {address(i) for i in (0, 1, 2)}
@@ -723,7 +758,7 @@ def test_451_is_retried_on_a_new_try(project: Project) -> None:
 
 @pytest.mark.parametrize("pipelining", [False, True])
 def test_550_bounces_and_suppresses_for_both_streams_and_the_run_goes_on(
-        project: Project, pipelining: bool) -> None:
+        backend: str, project: Project, pipelining: bool) -> None:
     digest_posts(project)
     alert_posts(project)
     write_subscribers(project, population())
@@ -753,7 +788,7 @@ def test_550_bounces_and_suppresses_for_both_streams_and_the_run_goes_on(
 
 @pytest.mark.parametrize("pipelining", [False, True])
 def test_a_connection_cut_after_the_message_is_ambiguous_and_sent_once_more_next_run(
-        project: Project, pipelining: bool) -> None:
+        backend: str, project: Project, pipelining: bool) -> None:
     """Cut before the server kept it: the next run sends it once, with the same Message-ID,
     and nobody ends with two copies; the run itself never retries a message that went."""
     digest_posts(project)
@@ -785,7 +820,7 @@ def test_a_connection_cut_after_the_message_is_ambiguous_and_sent_once_more_next
 
 
 def test_a_reply_lost_after_the_server_kept_the_message_costs_one_copy_at_most(
-        project: Project) -> None:
+        backend: str, project: Project) -> None:
     """Every 10th reply lost: those recipients get exactly one extra copy, the next run,
     with the same Message-ID; a third run sends nothing."""
     digest_posts(project)
@@ -812,7 +847,7 @@ def test_a_reply_lost_after_the_server_kept_the_message_costs_one_copy_at_most(
 
 
 def test_max_errors_in_a_row_stops_early_and_leaves_the_rest_pending(
-        project: Project) -> None:
+        backend: str, project: Project) -> None:
     digest_posts(project)
     write_subscribers(project, population())
     everyone = {address(i) for i in range(SUBSCRIBERS)}
@@ -838,7 +873,7 @@ def test_max_errors_in_a_row_stops_early_and_leaves_the_rest_pending(
 
 
 def test_a_send_killed_half_way_is_finished_by_the_next_run_without_second_copies(
-        project: Project) -> None:
+        backend: str, project: Project) -> None:
     connections = 2
     digest_posts(project)
     write_subscribers(project, population(60))
@@ -881,14 +916,13 @@ def test_a_send_killed_half_way_is_finished_by_the_next_run_without_second_copie
 # === the lock =============================================================================
 
 
-def test_a_second_send_while_one_holds_the_lock_exits_4(project: Project) -> None:
+def test_a_second_send_while_one_holds_the_lock_exits_4(backend: str, project: Project) -> None:
     digest_posts(project)
     write_subscribers(project, population(5))
     box = Mailbox()
-    state = project.root / ".feedpress" / "state.db"
     with serve(box) as port:
         configure(project, port)
-        with send_lock(Place(state)):
+        with send_lock(place(project)):
             blocked = feedpress(project, "digest", "--send")
             blocked_alert = feedpress(project, "alert", "--send")
         after = feedpress(project, "digest", "--send")
@@ -899,7 +933,7 @@ def test_a_second_send_while_one_holds_the_lock_exits_4(project: Project) -> Non
     assert box.copies() == Counter(dict.fromkeys(digest_recipients(5), 1))
 
 
-def test_two_processes_at_once_one_exits_4(project: Project) -> None:
+def test_two_processes_at_once_one_exits_4(backend: str, project: Project) -> None:
     digest_posts(project)
     write_subscribers(project, population(30))
     box = Mailbox(delay=0.05)

@@ -8,6 +8,7 @@ ledger.
 
 from __future__ import annotations
 
+import contextlib
 import email
 import email.header
 import email.policy
@@ -23,6 +24,7 @@ from collections import Counter
 from datetime import timedelta
 from pathlib import Path
 
+import psycopg
 import pytest
 
 from conftest import NOW, Project, run_main
@@ -32,6 +34,7 @@ from feedpress.mail.transports import (
     TemporaryFailure,
     classify,
 )
+from postgres_server import PASSWORD as PG_PASSWORD
 from smtp_servers import Mailbox, serve
 from test_send import (
     Run,
@@ -40,7 +43,9 @@ from test_send import (
     configure,
     digest_posts,
     digest_recipients,
+    execute,
     feedpress,
+    has_ledger,
     ids,
     iso,
     no_traceback,
@@ -117,7 +122,7 @@ def test_a_reply_means_what_its_enhanced_code_says(code: int, text: str, stage: 
                                    "554 Transaction failed",
                                    "530 5.7.0 Authentication required"])
 def test_a_relay_that_refuses_everyone_stops_at_once_and_suppresses_nobody(
-        project: Project, reply: str) -> None:
+        backend: str, project: Project, reply: str) -> None:
     digest_posts(project)
     write_subscribers(project, population(30))
     box = Mailbox(refuse_all=reply.format("x"))
@@ -137,7 +142,7 @@ def test_a_relay_that_refuses_everyone_stops_at_once_and_suppresses_nobody(
 
 
 def test_a_relay_that_bounces_everyone_trips_the_breaker_and_suppresses_nobody(
-        project: Project) -> None:
+        backend: str, project: Project) -> None:
     """550 5.1.1 to all 60: after the first 20 the run stops; none is suppressed; once the
     relay is right, everyone gets the digest once."""
     digest_posts(project)
@@ -161,7 +166,7 @@ def test_a_relay_that_bounces_everyone_trips_the_breaker_and_suppresses_nobody(
 
 
 def test_refusals_before_the_first_acceptance_bounce_once_an_address_is_accepted(
-        project: Project) -> None:
+        backend: str, project: Project) -> None:
     digest_posts(project)
     write_subscribers(project, population(20))
     gone = {address(0), address(1), address(2)}
@@ -243,7 +248,7 @@ def test_subscribers_check_names_a_wrong_separator(project: Project) -> None:
 
 
 def test_a_campaign_that_reaches_nobody_is_not_completed_and_its_posts_stay_due(
-        project: Project) -> None:
+        backend: str, project: Project) -> None:
     """Everyone pending (the relay was down): the next run sends the same campaign."""
     digest_posts(project)
     write_subscribers(project, population(5))
@@ -323,54 +328,80 @@ def test_a_ledger_removed_during_the_run_stops_it(project: Project) -> None:
     assert len(box.snapshot()) <= 6  # the one being recorded when it went, at most
 
 
-def test_eight_processes_making_a_new_ledger_at_once_all_succeed(tmp_path: Path) -> None:
+def test_eight_processes_making_a_new_ledger_at_once_all_succeed(
+        backend: str, project: Project) -> None:
+    state = project.root / ".feedpress" / "state.db"
     script = textwrap.dedent(f"""
-        import sys
+        import os, sys
         from datetime import datetime, UTC
         from pathlib import Path
         from feedpress.mail.ledger import Place, open_ledger
-        with open_ledger(Place(Path({str(tmp_path / "state.db")!r})), datetime.now(UTC)) as ledger:
+        url = os.environ.get("FEEDPRESS_STATE_URL")
+        place = Place(url=url) if url else Place(Path({str(state)!r}))
+        with open_ledger(place, datetime.now(UTC)) as ledger:
             ledger.open_alert("post-" + sys.argv[1], [])
     """)
     children = [subprocess.Popen([sys.executable, "-c", script, str(n)], stderr=subprocess.PIPE)
                 for n in range(8)]
     errors = [child.communicate(timeout=60)[1].decode() for child in children]
     assert [child.returncode for child in children] == [0] * 8, errors
-    with sqlite3.connect(tmp_path / "state.db") as db:
-        assert db.execute("PRAGMA user_version").fetchone()[0] == 2
-        assert db.execute("SELECT COUNT(*) FROM campaigns").fetchone()[0] == 8
+    assert schema_version(project) == 2
+    assert query(project, "SELECT COUNT(*) FROM campaigns") == [(8,)]
+
+
+def schema_version(project: Project) -> int:
+    """The ledger's schema version, read as each engine keeps it."""
+    if os.environ.get("FEEDPRESS_STATE_URL"):
+        return int(query(project, "SELECT version FROM feedpress_schema")[0][0])
+    return int(query(project, "PRAGMA user_version")[0][0])
+
+
+def make_first_schema_ledger(project: Project) -> None:
+    """A ledger as the first feedpress made it (schema version 1), on the test's engine."""
+    from feedpress.mail.ledger import MIGRATIONS
+
+    statements = [s for s in MIGRATIONS[0].split(";") if s.strip()]
+    url = os.environ.get("FEEDPRESS_STATE_URL")
+    if url:
+        with psycopg.connect(url) as conn:
+            for statement in statements:
+                conn.execute(statement)
+            conn.execute("CREATE TABLE feedpress_schema (version INTEGER NOT NULL)")
+            conn.execute("INSERT INTO feedpress_schema VALUES (1)")
+        return
+    state = project.root / ".feedpress" / "state.db"
+    state.parent.mkdir()
+    with contextlib.closing(sqlite3.connect(state)) as db, db:
+        db.executescript(MIGRATIONS[0] + "; PRAGMA user_version = 1;")
 
 
 def test_a_ledger_of_the_first_schema_is_migrated_and_read_alike_by_every_mode(
-        project: Project, tmp_path: Path) -> None:
-    """An unfinished digest in a version-1 ledger: the dry run reads it migrated in memory
-    (leaving the file as it is), and the send migrates the file and resumes it."""
+        backend: str, project: Project, tmp_path: Path) -> None:
+    """An unfinished digest in a version-1 ledger: the dry run reads it migrated (leaving
+    the ledger as it is), and the send migrates the ledger and resumes it."""
     digest_posts(project)
     write_subscribers(project, population(5))
-    state = project.root / ".feedpress" / "state.db"
-    state.parent.mkdir()
-    with sqlite3.connect(state) as db:
-        from feedpress.mail.ledger import MIGRATIONS
-
-        db.executescript(MIGRATIONS[0] + "; PRAGMA user_version = 1;")
-        db.execute("INSERT INTO campaigns (kind, window_start, window_end, posts, created_at) "
-                   "VALUES ('digest', '2026-11-18T12:00:00+00:00', '2026-11-25T12:00:00+00:00',"
-                   " ?, '2026-11-25T12:00:00+00:00')", (json.dumps(ids(project, "markets")),))
-        db.execute("INSERT INTO deliveries VALUES (1, ?, 'sent', 1, NULL, NULL, 'x')",
-                   (address(0),))
+    make_first_schema_ledger(project)
+    execute(project, "INSERT INTO campaigns (id, kind, window_start, window_end, posts, "
+            "created_at) VALUES (1, 'digest', '2026-11-18T12:00:00+00:00', "
+            "'2026-11-25T12:00:00+00:00', ?, '2026-11-25T12:00:00+00:00')",
+            json.dumps(ids(project, "markets")))
+    execute(project, "INSERT INTO deliveries VALUES (1, ?, 'sent', 1, NULL, NULL, 'x')",
+            address(0))
     configure(project, transport="maildir")
     dry = feedpress(project, "digest", "--dry-run", str(tmp_path / "dry"))
     assert dry.code == 0, dry.err
-    with sqlite3.connect(state) as db:
-        assert db.execute("PRAGMA user_version").fetchone()[0] == 1
+    assert schema_version(project) == 1
+    assert query(project, "SELECT COUNT(*) FROM deliveries") == [(1,)]
     owed = {address(1), address(4)}  # the alpha post's readers, but address(0), who had it
     assert sorted(to_address(read_eml(f)) for f in (tmp_path / "dry").glob("*.eml")) == sorted(
         owed)
     run = feedpress(project, "digest", "--send")
     assert run.code == 0, run.err
     assert run.summary()[:2] == (len(owed), 1)
-    with sqlite3.connect(state) as db:
-        assert db.execute("PRAGMA user_version").fetchone()[0] == 2
+    assert schema_version(project) == 2
+    assert sorted(query(project, "SELECT address, status FROM deliveries")) == sorted(
+        [(address(0), "sent"), *((a, "sent") for a in owed)])
 
 
 # === 6. say why ============================================================================
@@ -415,7 +446,8 @@ def test_the_progress_count_only_goes_forward_over_campaigns() -> None:
 # === 7. unsubscribing by hand ==============================================================
 
 
-def test_unsubscribing_an_address_not_in_the_list_needs_force(project: Project) -> None:
+def test_unsubscribing_an_address_not_in_the_list_needs_force(
+        backend: str, project: Project) -> None:
     write_subscribers(project, [("ana@example.org", "Ana", "", "", "yes"),
                                 ("karl@bücher.de", "Karl", "", "", "yes")])
     configure(project, transport="maildir")
@@ -424,7 +456,7 @@ def test_unsubscribing_an_address_not_in_the_list_needs_force(project: Project) 
     assert typo.code == 2 and invalid.code == 2
     assert "is not in" in typo.err and "did you mean ana@example.org?" in typo.err
     assert "not a valid address" in invalid.err
-    assert not (project.root / ".feedpress" / "state.db").exists()
+    assert not has_ledger(project)
     forced = feedpress(project, "subscribers", "unsubscribe", "ana@exmaple.org", "--force")
     idn = feedpress(project, "subscribers", "unsubscribe", " Karl@Bücher.de")
     assert forced.code == 0 and idn.code == 0, forced.err + idn.err
@@ -527,7 +559,7 @@ def test_a_name_that_cannot_be_encoded_leaves_the_address_alone() -> None:
     assert _address("To", "Ana Lima", "ana@example.org") == "Ana Lima <ana@example.org>"
 
 
-def test_an_smtp_send_without_a_ledger_needs_new_ledger(project: Project) -> None:
+def test_an_smtp_send_without_a_ledger_needs_new_ledger(backend: str, project: Project) -> None:
     """A ledger not kept (a fresh CI runner, a removed file) must not pass for a first send:
     everyone would get everything again."""
     digest_posts(project)
@@ -539,13 +571,16 @@ def test_an_smtp_send_without_a_ledger_needs_new_ledger(project: Project) -> Non
         argv = ["digest", "--send", "--config", str(project.config_path),
                 "--now", "2026-11-25T12:00Z"]
         refused = Run(*run_main(argv))
-        assert not state.exists() and box.snapshot() == []
+        assert not has_ledger(project) and box.snapshot() == []
         wrong = Run(*run_main(["digest", "--dry-run", "d", "--new-ledger", *argv[2:]]))
         first = Run(*run_main([*argv, "--new-ledger"]))
     no_traceback(refused)
     assert refused.code == 1
-    assert f"no ledger at {state}: if this is the very first send, run again with " \
+    url = os.environ.get("FEEDPRESS_STATE_URL")
+    shown = f"{url.replace(':' + PG_PASSWORD, '')} (from FEEDPRESS_STATE_URL)" if url else state
+    assert f"no ledger at {shown}: if this is the very first send, run again with " \
            "--new-ledger; in CI this usually means the state was not kept" in refused.err
+    assert PG_PASSWORD not in refused.err
     assert wrong.code == 2 and "--new-ledger goes with --send only" in wrong.err
     assert first.code == 0, first.err
     assert box.copies() == Counter(dict.fromkeys(digest_recipients(5), 1))
@@ -562,7 +597,7 @@ def test_a_maildir_send_starts_its_ledger_as_the_quick_start_does(project: Proje
 
 
 def test_a_delivery_ambiguous_twice_is_unconfirmed_and_never_sent_a_third_time(
-        project: Project) -> None:
+        backend: str, project: Project) -> None:
     digest_posts(project)
     write_subscribers(project, population(3))
     box = Mailbox(lose_reply_every=1)  # every message kept, every reply lost
@@ -716,7 +751,7 @@ def test_a_relay_refusing_every_message_after_the_first_is_stopped_by_max_errors
 
 @pytest.mark.parametrize("command", ["digest", "alert"])
 def test_a_campaign_resumed_later_goes_only_to_whom_it_was_owed(
-        project: Project, command: str) -> None:
+        backend: str, project: Project, command: str) -> None:
     """Someone who joins the list after a campaign began never gets that old campaign."""
     if command == "digest":
         digest_posts(project)
