@@ -272,16 +272,20 @@ def new(blog: str, slug: str | None, title: str) -> None:
 @cli.command()
 @common
 @click.argument("folder", type=click.Path(file_okay=False, path_type=Path))
-def init(folder: Path) -> None:
+@click.option("--ci", type=click.Choice(["github"]),
+              help="Also write the CI workflow that publishes the feeds and sends the mail "
+              "(in an existing project: only the workflow).")
+def init(folder: Path, ci: str | None) -> None:
     """Create a new project in FOLDER that builds as it is.
 
     \b
     Example:
         feedpress init my-newsroom && cd my-newsroom && feedpress build
+        feedpress init . --ci github
     """
     from feedpress.scaffold import init_project
 
-    for path in init_project(folder, _now()):
+    for path in init_project(folder, _now(), ci):
         click.echo(f"created {_shown(path)}")
 
 
@@ -534,6 +538,51 @@ _suppression_command("resubscribe", False, """Undo an unsubscribe or a bounce fo
     Example:
         feedpress subscribers resubscribe ana@example.org
     """)
+
+
+@cli.group()
+def state() -> None:
+    """The send ledger: what was sent to whom, and who is suppressed.
+
+    \b
+    Example:
+        FEEDPRESS_STATE_URL=postgresql://feedpress@db.example.org/feedpress \\
+            feedpress state copy
+    """
+
+
+@state.command("copy")
+@common
+@click.option("--to", "to", metavar="URL",
+              help="A postgresql:// URL of an empty database (default: the URL in the "
+              "variable email.state_url_env names, FEEDPRESS_STATE_URL). A URL here is "
+              "visible to other users of the machine: prefer the variable.")
+def state_copy(to: str | None) -> None:
+    """Copy the SQLite ledger (email.state) into an empty PostgreSQL database.
+
+    Every row is copied as it is and read back; a target that holds a
+    ledger already is refused. Sends started meanwhile wait for the lock.
+
+    \b
+    Example:
+        FEEDPRESS_STATE_URL=postgresql://feedpress@db.example.org/feedpress \\
+            feedpress state copy
+    """
+    import os
+
+    from feedpress.mail import Place, copy_ledger, database_place
+
+    config = _config()
+    variable = config.email.state_url_env
+    url = to if to is not None else os.environ.get(variable, "").strip()
+    if not url:
+        raise click.UsageError(f"give --to URL, or set {variable} to the database's URL")
+    target = database_place(url, None if to is not None else variable)
+    source = Place(path=config.email.state)
+    counts = copy_ledger(source, target, _now())
+    copied = ", ".join(f"{table}: {n}" for table, n in counts.items())
+    click.echo(f"copied ({copied}) from {_shown(config.email.state)} to {target}")
+    click.echo(f"sends use it while {variable} holds its URL", err=True)
 
 
 @cli.command("serve-unsubscribe")

@@ -20,6 +20,7 @@ from feedpress.feeds import default_id
 from feedpress.files import write_atomic
 from feedpress.model import Post
 from feedpress.text import slugify
+from feedpress.version import __version__
 
 _CONFIG = """\
 # feedpress project: every key is described in feedpress's README.
@@ -43,11 +44,21 @@ blogs:
 _FENCE = re.compile(r"^(?:---|\.\.\.)[ \t]*\r?$", re.MULTILINE)
 
 
-def init_project(folder: Path, now: datetime) -> list[Path]:
-    """A new project in `folder` that builds as it is; refuses to overwrite one."""
+WORKFLOW = Path(".github") / "workflows" / "publish.yml"
+_TEMPLATES = Path(__file__).resolve().parent / "templates"
+
+
+def init_project(folder: Path, now: datetime, ci: str | None = None) -> list[Path]:
+    """A new project in `folder` that builds as it is; refuses to overwrite one.
+
+    With `ci` ("github"), also the CI workflow that publishes it; in an
+    existing project, only the workflow.
+    """
     config_path = folder / CONFIG_NAME
     if config_path.exists():
-        raise UsageError(f"{config_path} already exists; not overwriting a project")
+        if ci is None:
+            raise UsageError(f"{config_path} already exists; not overwriting a project")
+        return [write_workflow(folder, _pinned_install(), "public")]
     written = [config_path]
     write_atomic(config_path, _CONFIG.encode("utf-8"))
     day = now.date().isoformat()
@@ -60,7 +71,30 @@ def init_project(folder: Path, now: datetime) -> list[Path]:
     if not ignore.exists():
         write_atomic(ignore, b"/public/\n/.feedpress/\n/outbox/\n")
         written.append(ignore)
+    if ci is not None:
+        written.append(write_workflow(folder, _pinned_install(), "public"))
     return written
+
+
+def github_workflow(install: str, output: str) -> str:
+    """The GitHub Actions workflow that checks, builds, deploys, pings and sends; `install`
+    is its shell command that installs feedpress, `output` the folder it deploys."""
+    text = (_TEMPLATES / "github-publish.yml").read_text(encoding="utf-8")
+    return text.replace("@INSTALL@", install).replace("@OUTPUT@", output)
+
+
+def write_workflow(folder: Path, install: str, output: str) -> Path:
+    """Write the workflow into `folder`; refuses to overwrite one (it may be edited)."""
+    path = folder / WORKFLOW
+    if path.exists():
+        raise UsageError(f"{path} already exists; not overwriting a workflow")
+    write_atomic(path, github_workflow(install, output).encode("utf-8"))
+    return path
+
+
+def _pinned_install() -> str:
+    """Install this very version, so that the CI builds what was tried here."""
+    return f"python -m pip install 'feedpress[postgresql]=={__version__}'"
 
 
 def copy_email_templates(target: Path) -> list[Path]:

@@ -241,7 +241,7 @@ class Ledger:
                     if (n := self._engine.rows(f"SELECT COUNT(*) FROM {table}")[0][0])}
             if held:
                 raise FeedpressError("the target ledger is not empty (" + ", ".join(
-                    f"{n} {table}" for table, n in held.items()) + "); copy into a new "
+                    f"{table}: {n}" for table, n in held.items()) + "); copy into a new "
                     "database only, so that no delivery is lost or mixed up")
             for table, columns in _TABLES.items():
                 marks = ", ".join("?" * len(columns.split(",")))
