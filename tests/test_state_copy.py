@@ -43,7 +43,7 @@ def sqlite_rows(project: Project, table: str) -> list[tuple[Any, ...]]:
 
 def pg_rows(url: str, table: str) -> list[tuple[Any, ...]]:
     with psycopg.connect(url) as conn:
-        return sorted(tuple(r) for r in conn.execute(f"SELECT * FROM {table}"))  # noqa: S608
+        return sorted(tuple(r) for r in conn.execute(f"SELECT * FROM {table}"))
 
 
 @pytest.fixture
