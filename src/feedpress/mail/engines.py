@@ -84,6 +84,7 @@ def shown_url(url: str) -> str:
     try:
         parts = urlsplit(url)
         host = parts.hostname or "localhost"
+        host = f"[{host}]" if ":" in host else host  # IPv6
         port = f":{parts.port}" if parts.port else ""
         user = f"{parts.username}@" if parts.username else ""
     except ValueError:

@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from feedpress.errors import FeedpressError
 from feedpress.mail.engines import Engine, LockedError, Migrate, Place
@@ -160,7 +160,7 @@ def _clean(exc: Exception, url: str) -> str:
     except ValueError:
         password = None
     if password:
-        secrets.append(password)
+        secrets += [password, unquote(password)]
     for secret in secrets:
         message = message.replace(secret, "***")
     return message
