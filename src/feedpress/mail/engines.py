@@ -37,6 +37,10 @@ class LockedError(FeedpressError):
     exit_code = 4
 
 
+class LedgerBusyError(FeedpressError):
+    """Another process held the ledger longer than this one could wait."""
+
+
 class LedgerLostError(FeedpressError):
     """The ledger's file was removed or replaced while a send was recording into it."""
 
@@ -114,6 +118,11 @@ class Engine(Protocol):
 
     def set_version(self, version: int) -> None: ...
 
+    def lock_table(self, table: str) -> None:
+        """Inside a transaction: keep other writers of `table` out until it ends, so that
+        an id read as MAX + 1 is still free when inserted."""
+        ...
+
     def check(self) -> None:
         """Raise `LedgerLostError` if the store is no longer the one opened."""
         ...
@@ -162,6 +171,10 @@ class SqliteEngine:
     def set_version(self, version: int) -> None:
         self._db.execute(f"PRAGMA user_version = {int(version)}")
 
+    def lock_table(self, table: str) -> None:
+        """Nothing to do: SQLite has one writer at a time, and a statement that reads
+        MAX(id) and inserts runs whole under the write lock."""
+
     def check(self) -> None:
         if self._path is not None and _identity(self._path) != self._identity:
             raise LedgerLostError(
@@ -180,16 +193,18 @@ def sqlite_exists(path: Path) -> bool:
 
 
 @contextmanager
-def open_sqlite(path: Path, migrate: Migrate) -> Iterator[Engine]:
-    """The file at `path` (made if missing), migrated, for reading and writing."""
+def open_sqlite(path: Path, migrate: Migrate, wait: float = LOCK_WAIT_SECONDS
+                ) -> Iterator[Engine]:
+    """The file at `path` (made if missing), migrated, for reading and writing; a lock
+    held by another process for longer than `wait` seconds is `LedgerBusyError`."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         # Worker threads record deliveries; `Sender` serialises them with its own lock.
-        db = sqlite3.connect(path, timeout=LOCK_WAIT_SECONDS, check_same_thread=False)
+        db = sqlite3.connect(path, timeout=wait, check_same_thread=False)
     except (OSError, sqlite3.Error) as exc:
         raise FeedpressError(f"{path}: cannot open the send ledger for writing: {exc}") from None
     try:
-        _wal(db)
+        _wal(db, wait)
         # In WAL mode, NORMAL keeps every commit through a crash or a kill of the process
         # (SIGKILL included); only a power cut can lose the last ones. FULL would fsync
         # once per delivery and cap sending at the disk's sync rate.
@@ -198,19 +213,24 @@ def open_sqlite(path: Path, migrate: Migrate) -> Iterator[Engine]:
         engine = SqliteEngine(db, path)
         migrate(engine)
         yield engine
+    except sqlite3.OperationalError as exc:
+        if "locked" in str(exc):
+            raise LedgerBusyError(f"{path}: the send ledger stayed locked by another "
+                                  f"process for {wait:g} s") from None
+        raise FeedpressError(f"{path}: the send ledger failed: {exc}") from None
     except sqlite3.Error as exc:
         raise FeedpressError(f"{path}: the send ledger failed: {exc}") from None
     finally:
         db.close()
 
 
-def _wal(db: sqlite3.Connection) -> None:
+def _wal(db: sqlite3.Connection, wait: float) -> None:
     """Switch to WAL, waiting while another process makes or migrates the same file.
 
     The switch takes a lock that SQLite does not wait for, so several
     processes opening a new ledger at once would see "database is locked".
     """
-    deadline = time.monotonic() + LOCK_WAIT_SECONDS
+    deadline = time.monotonic() + wait
     while True:
         try:
             db.execute("PRAGMA journal_mode = WAL")

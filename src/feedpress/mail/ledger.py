@@ -258,6 +258,7 @@ class Ledger:
         lock only)."""
         now = self._now()
         with self._engine.transaction():
+            self._engine.lock_table("campaigns")
             (row,) = self._engine.rows(
                 f"INSERT INTO campaigns (id, kind, post_id, window_start, window_end, posts, "
                 "created_at, nonce) SELECT COALESCE(MAX(id), 0) + 1, ?, ?, ?, ?, ?, ?, ? "
@@ -331,13 +332,14 @@ def exists(place: Place) -> bool:
 
 
 @contextmanager
-def open_ledger(place: Place, clock: datetime, *, create: bool = True) -> Iterator[Ledger]:
+def open_ledger(place: Place, clock: datetime, *, create: bool = True,
+                wait: float = engines.LOCK_WAIT_SECONDS) -> Iterator[Ledger]:
     """The ledger at `place`, migrated to the current schema (and made if missing, when
-    `create`)."""
+    `create`); a SQLite file locked for longer than `wait` seconds is `LedgerBusyError`."""
     if not create and not exists(place):
         raise FeedpressError(f"{place}: no send ledger yet (nothing has been sent)")
     if place.path is not None:
-        with engines.open_sqlite(place.path, _migrate) as engine:
+        with engines.open_sqlite(place.path, _migrate, wait) as engine:
             yield Ledger(engine, clock)
         return
     from feedpress.mail import postgres

@@ -69,6 +69,9 @@ class PostgresEngine:
         self.change("DELETE FROM feedpress_schema")
         self.change("INSERT INTO feedpress_schema (version) VALUES (?)", (version,))
 
+    def lock_table(self, table: str) -> None:
+        self.change(f"LOCK TABLE {table} IN SHARE ROW EXCLUSIVE MODE")
+
     def check(self) -> None:
         """Nothing to check: a database is not replaced under an open connection."""
 
