@@ -129,7 +129,7 @@ def preview(out: Path) -> Path:
     """The sample project's digest and alert previews, written into `out`."""
     config = str(SAMPLE_CONFIG)
     with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("FEEDPRESS_SECRET", "test-secret-for-previews")
+        patch.setenv("FEEDPRESS_SECRET", "test-secret-for-previews-32-bytes-long")
         for stream in ("digest", "alert"):
             try:
                 main([stream, "--preview", str(out), "--config", config, "--now", NOW])

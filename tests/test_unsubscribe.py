@@ -1,4 +1,5 @@
-"""The unsubscribe endpoint, served for real on loopback, and the subscribers commands."""
+"""The unsubscribe endpoint, served for real on loopback by waitress as
+`feedpress serve-unsubscribe` serves it, and the subscribers commands."""
 
 from __future__ import annotations
 
@@ -6,9 +7,9 @@ import threading
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
-from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 import pytest
 
@@ -16,27 +17,36 @@ from conftest import BASE_CONFIG, NOW, Project
 from feedpress.cli import main
 from feedpress.mail import UnsubscribeApp, tokens
 from feedpress.mail.ledger import Place, open_ledger
+from feedpress.mail.server import make_server
 
-SECRET = b"endpoint test secret"
+SECRET = b"endpoint test secret, 32 bytes or more"
 LISTS: dict[str, Any] = {"blogs.news.example.org": "digest",
                          "alerts.blogs.news.example.org": "alerts"}
 
 
-class _Quiet(WSGIRequestHandler):
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
+LOG: list[str] = []
+
+
+@contextmanager
+def serving(app: UnsubscribeApp) -> Iterator[int]:
+    """`app` on waitress on a free loopback port, as serve-unsubscribe runs it."""
+    server = make_server(app, "127.0.0.1", 0, 4)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        yield int(server.effective_port)
+    finally:
+        server.close()
+        thread.join(5)
 
 
 @pytest.fixture
 def endpoint(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     state = tmp_path / "state.db"
-    app = UnsubscribeApp(SECRET, Place(state), LISTS, clock=lambda: NOW)
-    server: WSGIServer = make_server("127.0.0.1", 0, app, handler_class=_Quiet)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}/unsubscribe", state
-    server.shutdown()
-    server.server_close()
+    LOG.clear()
+    app = UnsubscribeApp([SECRET], Place(state), LISTS, clock=lambda: NOW, log=LOG.append)
+    with serving(app) as port:
+        yield f"http://127.0.0.1:{port}/unsubscribe", state
 
 
 def request(url: str, method: str = "GET", body: bytes | None = None) -> tuple[int, str]:

@@ -587,28 +587,34 @@ def state_copy(to: str | None) -> None:
 
 @cli.command("serve-unsubscribe")
 @common
-@click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=8025, show_default=True, type=int)
-def serve_unsubscribe(host: str, port: int) -> None:
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="The address to listen on (behind a reverse proxy: loopback).")
+@click.option("--port", default=8025, show_default=True, type=click.IntRange(0, 65535))
+@click.option("--threads", default=4, show_default=True, type=click.IntRange(1, 64),
+              help="Requests handled at once.")
+def serve_unsubscribe(host: str, port: int, threads: int) -> None:
     """Serve the unsubscribe links (GET shows a page, POST unsubscribes; RFC 8058).
 
-    Run it behind your web server, which handles TLS.
+    Runs on waitress; put it behind your web server, which handles TLS.
+    Ctrl-C or SIGTERM stops it. One line is logged per request, naming
+    its token by a short hash.
 
     \b
     Example:
         feedpress serve-unsubscribe --host 127.0.0.1 --port 8025
     """
-    from wsgiref.simple_server import make_server
-
-    from feedpress.mail import UnsubscribeApp, locate, secret
+    from feedpress.mail import UnsubscribeApp, locate, serve, unsubscribe_keys
 
     config = _config()
-    key, _ = secret(config, required=True)
+    keys, notes = unsubscribe_keys(config)
+    for note in notes:
+        click.echo(f"note: {note}", err=True)
     lists = {config.email.list_id: "digest", config.email.alert_list_id: "alerts"}
-    app = UnsubscribeApp(key, locate(config.email), lists)  # type: ignore[arg-type]
-    with make_server(host, port, app) as server:
-        click.echo(f"serving unsubscribe links on http://{host}:{port}/unsubscribe")
-        server.serve_forever()
+    app = UnsubscribeApp(keys, locate(config.email), lists,  # type: ignore[arg-type]
+                         config.site.language, log=lambda line: click.echo(line, err=True))
+    serve(app, host, port, threads,
+          ready=lambda url: click.echo(f"serving unsubscribe links on {url}", err=True))
+    click.echo("stopped", err=True)
 
 
 def _shown(path: Path) -> Path:

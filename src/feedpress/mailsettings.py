@@ -78,6 +78,7 @@ class EmailSettings:
     state: Path
     state_url_env: str  # names the variable that may hold a PostgreSQL URL for the ledger
     secret_env: str
+    previous_secret_env: str  # a key being rotated out: its links still verify
     unsubscribe_url: str
     unsubscribe_mailto: str | None
     transport: Literal["maildir", "smtp"]
@@ -121,6 +122,7 @@ def read_email(fields: Fields | None, root: Path, site_domain: str) -> EmailSett
         state=root / (f.text("state") or ".feedpress/state.db"),
         state_url_env=_env_name(f, "state_url_env", "FEEDPRESS_STATE_URL"),
         secret_env=_env_name(f, "secret_env", "FEEDPRESS_SECRET"),
+        previous_secret_env=_env_name(f, "previous_secret_env", "FEEDPRESS_PREVIOUS_SECRET"),
         unsubscribe_url=_unsubscribe_url(f, site_domain),
         unsubscribe_mailto=_mailto(f),
         transport=f.choice("transport", ("maildir", "smtp"), "maildir"),  # type: ignore[arg-type]

@@ -22,34 +22,12 @@ from urllib.parse import quote
 from feedpress.config import Config
 from feedpress.errors import Problem, relative
 from feedpress.model import FEED_FILE_NAMES, Author, Card, Format, Tag, from_us, to_us
+from feedpress.words import words
 
 Kind = Literal["site", "blog", "tag", "breaking", "blog-tag"]
 _ID = attrgetter("id")
 _BLOG_SLUG = attrgetter("blog", "slug")  # one slug per blog
 _NEWEST = attrgetter("date_us", "id")  # the order of feeds, newest first when reversed
-
-_TAGGED = {
-    "en": "Posts tagged {tag}",
-    "ar": "منشورات موسومة بـ«{tag}»",
-    "fa": "نوشته‌های با برچسب «{tag}»",
-    "ru": "Записи с меткой «{tag}»",
-    "uk": "Дописи з міткою «{tag}»",
-    "uz": "«{tag}» tegli maqolalar",
-    "fr": "Articles avec l’étiquette « {tag} »",
-    "de": "Beiträge mit dem Schlagwort „{tag}“",
-    "es": "Entradas con la etiqueta «{tag}»",
-}
-_BREAKING = {
-    "en": "Breaking News",
-    "ar": "عاجل",
-    "fa": "خبر فوری",
-    "ru": "Срочные новости",
-    "uk": "Термінові новини",
-    "fr": "Dernière minute",
-    "de": "Eilmeldungen",
-    "es": "Última hora",
-}
-
 
 @dataclass(frozen=True)
 class Catalog:
@@ -138,14 +116,14 @@ def plan(config: Config, catalog: Catalog) -> list[FeedSpec]:
         FeedSpec("site", SITE_FOLDER, site.title, site.description, site.url,
                  site.language, site.authors, catalog.posts[:limit], None),
         FeedSpec("breaking", PurePosixPath("breaking"),
-                 f"{site.title}: {_say(_BREAKING, site.language)}",
-                 _say(_BREAKING, site.language), site.url, site.language, site.authors,
+                 f"{site.title}: {words(site.language)['breaking']}",
+                 words(site.language)["breaking"], site.url, site.language, site.authors,
                  tuple(p for p in catalog.posts if p.breaking)[:limit], None),
     ]
     for slug, posts in sorted(by_tag.items()):
         name = catalog.tags[slug].name
         specs.append(FeedSpec("tag", PurePosixPath("tags", slug), f"{site.title}: {name}",
-                              _say(_TAGGED, site.language).format(tag=name), site.url,
+                              words(site.language)["tagged"].format(tag=name), site.url,
                               site.language, site.authors, tuple(posts[:limit]), None))
     by_blog: dict[str, list[Card]] = defaultdict(list)
     for post in catalog.posts:
@@ -167,7 +145,7 @@ def _blog_tag_specs(blog_id: str, title: str, url: str, language: str,
     for slug, tagged in sorted(_by_tag(posts).items()):
         name = catalog.tags[slug].name
         specs.append(FeedSpec("blog-tag", PurePosixPath(blog_id, "tags", slug),
-                              f"{title}: {name}", _say(_TAGGED, language).format(tag=name),
+                              f"{title}: {name}", words(language)["tagged"].format(tag=name),
                               url, language, authors, tuple(tagged[:limit]), blog_id))
     return specs
 
@@ -213,5 +191,3 @@ def _path_order(card: Card) -> list[str]:
     return card.key.split("/")
 
 
-def _say(table: dict[str, str], language: str) -> str:
-    return table.get(language.split("-")[0].lower(), table["en"])

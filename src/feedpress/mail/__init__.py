@@ -17,11 +17,19 @@ feeds wing only through `feedpress.feeds`.
 from __future__ import annotations
 
 from feedpress.mail.bodies import shipped_templates
-from feedpress.mail.campaign import Preview, SendOptions, preview, secret, send
+from feedpress.mail.campaign import (
+    Preview,
+    SendOptions,
+    preview,
+    secret,
+    send,
+    unsubscribe_keys,
+)
 from feedpress.mail.delivery import Summary
 from feedpress.mail.engines import database_place
 from feedpress.mail.ledger import LockedError, Place, copy_ledger, locate
 from feedpress.mail.select import STREAMS, Stream
+from feedpress.mail.server import serve
 from feedpress.mail.subscribers import (
     Member,
     Subscriber,
@@ -53,7 +61,9 @@ __all__ = [
     "preview",
     "secret",
     "send",
+    "serve",
     "set_suppressed",
     "shipped_templates",
     "streams_for",
+    "unsubscribe_keys",
 ]

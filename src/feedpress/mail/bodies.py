@@ -32,29 +32,16 @@ from feedpress.errors import FeedpressError
 from feedpress.mail import select
 from feedpress.mail.select import Choice, Digest
 from feedpress.model import Author, Post
+from feedpress.words import direction, words
 
 WIDTH = 72
 MAX_HTML_BYTES = 100_000
 PERSONAL_BYTES = 2_000  # room for a subscriber's name, address and unsubscribe link
-RTL = frozenset({"ar", "fa", "he", "ur", "ps", "yi", "dv", "ckb", "sd", "ug"})
 # Placeholders: letters only, so neither escaping, premailer nor wrapping touches them.
 NAME = "FeedpressSubscriberNameQx7"
 EMAIL = "FeedpressSubscriberEmailQx7"
 UNSUBSCRIBE = "FeedpressUnsubscribeUrlQx7"
 PLACEHOLDER = re.compile(f"{NAME}|{EMAIL}|{UNSUBSCRIBE}")
-WORDS = {
-    "hello": "Hello",
-    "breaking": "Breaking News",
-    "read_more": "Read more",
-    "more_on_site": "more on the site",
-    "why_digest": "You get this digest because you subscribed to {site} as",
-    "why_alert": "You get breaking-news alerts because you subscribed to {site} as",
-    "feeds_instead": "Prefer a feed reader? Subscribe to the feeds instead:",
-    "unsubscribe": "Unsubscribe from this digest",
-    "unsubscribe_alerts": "Unsubscribe from breaking-news alerts",
-}
-
-
 @dataclass(frozen=True)
 class Body:
     """A message's subject, text and HTML, with the subscriber's details as placeholders."""
@@ -76,7 +63,8 @@ class Renderer:
         self.config = config
         self.tz = ZoneInfo(config.site.timezone)
         self.env = _environment(config.email.templates)
-        self.env.filters.update(direction=direction, names=_names, localtime=self._localtime)
+        self.env.filters.update(direction=direction, names=_names, localtime=self._localtime,
+                                words=words)
         self._summaries: dict[str, str] = {}
         self._feeds = feeds.feed_links(config)
         try:
@@ -84,13 +72,14 @@ class Renderer:
         except jinja2.TemplateNotFound:
             self.css = ""
 
-    def digest(self, digest: Digest, subject: str) -> Body:
-        context = self._context(subject, digest.posts)
+    def digest(self, digest: Digest, subject: str, language: str) -> Body:
+        """The digest's body, its fixed strings in `language` ("Read more" in each post's)."""
+        context = self._context(subject, digest.posts, language)
         context.update(digest=digest, preheader=_preheader(digest.posts))
         return self._body("digest", subject, context)
 
     def alert(self, post: Post, subject: str) -> Body:
-        context = self._context(subject, (post,))
+        context = self._context(subject, (post,), post.lang)
         context.update(post=post, preheader=self._summary(post))
         return self._body("alert", subject, context)
 
@@ -104,10 +93,12 @@ class Renderer:
             raise FeedpressError(f"{where}:{line or ''}: template error: {exc}") from None
         return Body(subject, wrap(text), inline(html))
 
-    def _context(self, subject: str, posts: tuple[Post, ...]) -> dict[str, Any]:
+    def _context(self, subject: str, posts: tuple[Post, ...], language: str
+                 ) -> dict[str, Any]:
         return {
             "site": self.config.site, "blogs": self.config.blogs, "subject": subject,
-            "css": self.css, "words": WORDS, "feeds": self._feeds, "name": NAME, "email": EMAIL,
+            "css": self.css, "words": words(language), "lang": language, "feeds": self._feeds,
+            "name": NAME, "email": EMAIL,
             "unsubscribe_url": UNSUBSCRIBE,
             "summaries": {p.id: self._summary(p) for p in posts},
         }
@@ -135,20 +126,29 @@ def digest_body(config: Config, renderer: Renderer, posts: list[Post],
     mine = [p for p in posts if select.matches(p, choice)]
     if not mine:
         return None
-    subject = _subject(config.email.digest.subject, config.site.title, len(mine))
+    language = digest_language(config, choice)
+    subject = _subject(config.email.digest.subject, config.site.title, len(mine), language)
     shown = config.email.digest.max_items
     while True:
-        body = renderer.digest(select.compose(mine, config.blogs, shown), subject)
+        body = renderer.digest(select.compose(mine, config.blogs, shown), subject, language)
         if body.fits or shown == 1:
             return body
         ratio = (MAX_HTML_BYTES - PERSONAL_BYTES) / len(body.html.encode("utf-8"))
         shown = max(1, min(shown - 1, int(min(shown, len(mine)) * ratio * 0.95)))
 
 
-def _subject(template: str | None, site: str, count: int) -> str:
-    """The digest's subject: the configured one, or one that counts in good English."""
+def digest_language(config: Config, choice: Choice) -> str:
+    """The language of a digest's fixed strings: that of the blogs a subscriber chose, when
+    they share one, else the site's."""
+    chosen = {blog.language for blog in config.blogs if blog.id in choice[0]}
+    return chosen.pop() if len(chosen) == 1 else config.site.language
+
+
+def _subject(template: str | None, site: str, count: int, language: str) -> str:
+    """The digest's subject: the configured one, or the catalogue's, which counts."""
     if template is None:
-        template = "{site} — 1 new post" if count == 1 else "{site} — {count} new posts"
+        template = words(language)["digest_subject_one" if count == 1
+                                   else "digest_subject_many"]
     return template.replace("{site}", site).replace("{count}", str(count))
 
 
@@ -223,8 +223,6 @@ def wrap(text: str) -> str:
     return "\n".join(_squeeze(out)) + "\n"
 
 
-def direction(language: str) -> str:
-    return "rtl" if language.split("-")[0].lower() in RTL else "ltr"
 
 
 def _names(authors: tuple[Author, ...]) -> str:

@@ -57,6 +57,10 @@ from feedpress.mail.transports import (
 from feedpress.model import Post
 
 PREVIEW_SECRET = b"feedpress preview only: set the secret variable to send"
+MIN_SECRET_BYTES = 32
+MAKE_A_KEY = ('Make one with: python -c "import secrets; print(secrets.token_urlsafe(32))"; '
+              "to replace a key without breaking the links already delivered, move the old "
+              "one to email.previous_secret_env (FEEDPRESS_PREVIOUS_SECRET) for a while")
 _UNSAFE_IN_NAME = re.compile(r"[^A-Za-z0-9@._+-]")
 _ORDER = {"untried": 0, "held": 2}  # the order owed addresses are tried in; the rest: 1
 
@@ -388,12 +392,37 @@ def secret(config: Config, *, required: bool) -> tuple[bytes, list[str]]:
     name = config.email.secret_env
     value = os.environ.get(name)
     if value:
-        return value.encode("utf-8"), []
+        return _long_enough(name, value.encode("utf-8")), []
     if required:
         raise FeedpressError(f"the environment variable {name} (email.secret_env) is not set; "
-                             "it signs the unsubscribe links")
+                             f"it signs the unsubscribe links. {MAKE_A_KEY}")
     return PREVIEW_SECRET, [f"{name} is not set: the preview's unsubscribe links use a "
                             "placeholder key"]
+
+
+def unsubscribe_keys(config: Config) -> tuple[list[bytes], list[str]]:
+    """The keys the unsubscribe endpoint verifies with: the current one, then the previous
+    one while it is set (a key being rotated out), with notes for the operator."""
+    key, _ = secret(config, required=True)
+    name = config.email.previous_secret_env
+    previous = os.environ.get(name, "").encode("utf-8")
+    if not previous:
+        return [key], []
+    note = [f"{name} is set: links signed with the previous key still work; unset it once "
+            "the messages that carry them have aged"]
+    if len(previous) < MIN_SECRET_BYTES:
+        note.append(f"{name} is shorter than {MIN_SECRET_BYTES} bytes: links signed with it "
+                    "can be forged; unset it as soon as you can")
+    return [key, previous], note
+
+
+def _long_enough(name: str, key: bytes) -> bytes:
+    """`key`, unless it is too short to resist an offline search from one token."""
+    if len(key) < MIN_SECRET_BYTES:
+        raise FeedpressError(f"{name} is {len(key)} bytes long; the key that signs "
+                             f"unsubscribe links needs at least {MIN_SECRET_BYTES}, or a "
+                             f"token can be forged for any address. {MAKE_A_KEY}")
+    return key
 
 
 def signer(config: Config) -> Signer | None:
