@@ -84,7 +84,12 @@ def test_the_workflow_passes_actionlint_and_a_broken_one_does_not(tmp_path: Path
 
 def test_the_workflow_checks_before_it_deploys_and_keeps_sends_apart() -> None:
     data = yaml.safe_load(WORKFLOW.read_text(encoding="utf-8"))
-    assert data["concurrency"] == {"group": "feedpress-publish", "cancel-in-progress": False}
+    # One group per job: GitHub keeps one run waiting per group and cancels the one it
+    # replaces, so a push must never be able to replace the week's digest.
+    assert data["jobs"]["publish"]["concurrency"] == {"group": "feedpress-publish",
+                                                      "cancel-in-progress": False}
+    assert data["jobs"]["digest"]["concurrency"] == {"group": "feedpress-digest",
+                                                     "cancel-in-progress": False}
     steps = data["jobs"]["publish"]["steps"]
     order = [s.get("run") or s["uses"] for s in steps]
     deploy = order.index("actions/deploy-pages@v4")
@@ -92,8 +97,10 @@ def test_the_workflow_checks_before_it_deploys_and_keeps_sends_apart() -> None:
     assert deploy < order.index("feedpress ping")
     assert deploy < next(i for i, s in enumerate(order) if "feedpress alert --send" in s)
     assert "feedpress digest --send" in data["jobs"]["digest"]["steps"][-1]["run"]
-    assert data[True]["schedule"]  # YAML 1.1 reads the key `on` as true
-    assert data["jobs"]["digest"]["if"] == "github.event_name == 'schedule'"
+    crons = [entry["cron"] for entry in data[True]["schedule"]]  # YAML 1.1 reads `on` as true
+    assert data["jobs"]["digest"]["if"] == f"github.event.schedule == '{crons[1]}'"
+    assert data["jobs"]["publish"]["if"] == f"github.event.schedule != '{crons[1]}'"
+    assert crons[0].split()[1:] == ["*", "*", "*", "*"]  # publishing: every hour
     for job in data["jobs"].values():  # secrets reach only the steps that send
         for step in job["steps"]:
             secret = any("secrets." in str(v) for v in (step.get("env") or {}).values())
@@ -138,7 +145,8 @@ def run_steps(job: dict[str, Any], clone: Path, env: dict[str, str]) -> list[tup
         result = subprocess.run(["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c",
                                  step["run"]], cwd=clone, env=env, capture_output=True,
                                 text=True, timeout=120)
-        done.append((step["run"].strip().splitlines()[0], result.returncode))
+        done.append((step.get("name") or step["run"].strip().splitlines()[0],
+                     result.returncode))
         assert "Traceback" not in result.stderr, result.stderr
         if result.returncode != 0:
             break
@@ -170,7 +178,7 @@ def test_two_runs_from_fresh_clones_sharing_a_postgresql_ledger_send_once(
     workflow = yaml.safe_load(WORKFLOW.read_text(encoding="utf-8"))
     feedpress = shutil.which("feedpress", path=str(Path(sys.executable).parent))
     assert feedpress, "the feedpress under test is installed beside this Python"
-    env = {**os.environ, "PATH": f"{Path(feedpress).parent}:{os.environ['PATH']}",
+    env = {**os.environ, "PATH": f"{Path(feedpress).parent}:{os.environ['PATH']}", "CI": "true",
            "FEEDPRESS_SECRET": "ci test secret: never used for real mail",
            "FEEDPRESS_STATE_URL": postgres_cluster.database()}
     env.pop("FEEDPRESS_SMTP_USERNAME", None)
@@ -181,7 +189,7 @@ def test_two_runs_from_fresh_clones_sharing_a_postgresql_ledger_send_once(
         # A runner whose ledger was never started (no "new ledger" ticked) stops, loudly.
         refused = run_steps(workflow["jobs"]["publish"], fresh_clone(tmp_path, "runner-0",
                             port, hub_url), {**env, "NEW_LEDGER": ""})
-        assert refused[-1] == ("status=0", 1) and box.copies() == Counter()
+        assert refused[-1] == ("Send breaking-news alerts", 1) and box.copies() == Counter()
         for number, new_ledger in ((1, "--new-ledger"), (2, "")):
             clone = fresh_clone(tmp_path, f"runner-{number}", port, hub_url)
             step_env = {**env, "NEW_LEDGER": new_ledger}
@@ -198,3 +206,13 @@ def test_two_runs_from_fresh_clones_sharing_a_postgresql_ledger_send_once(
                              "irina.volkova@example.com": 1})
     assert box.copies() == first  # the second runner sent nothing
     assert any(url.startswith("https://news.example.org/feeds/") for url in hub.told())
+
+
+def test_init_ci_inside_a_repository_but_not_at_its_root_warns(tmp_path: Path) -> None:
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+    code, _, err = run_main(["init", str(tmp_path / "site"), "--ci", "github"])
+    assert code == 0, err
+    assert f"warning: GitHub reads workflows only from {tmp_path / '.github' / 'workflows'}" \
+        in err and "working-directory: site" in err
+    at_root = run_main(["init", str(tmp_path), "--ci", "github"])
+    assert at_root[0] == 0 and "warning" not in at_root[2]

@@ -172,7 +172,7 @@ def ledger(project: Project) -> sqlite3.Connection:
 def query(project: Project, sql: str, *args: object) -> list[tuple[Any, ...]]:
     """Rows from the project's ledger, read straight from the database the `backend`
     fixture chose: the SQLite file, or PostgreSQL when FEEDPRESS_STATE_URL is set."""
-    url = os.environ.get("FEEDPRESS_STATE_URL")
+    url = os.environ.get("FEEDPRESS_STATE_URL", "").strip()
     if url:
         with psycopg.connect(url) as conn:
             return [tuple(row) for row in conn.execute(sql.replace("?", "%s"), args)]
@@ -182,7 +182,7 @@ def query(project: Project, sql: str, *args: object) -> list[tuple[Any, ...]]:
 
 def execute(project: Project, sql: str, *args: object) -> None:
     """Change the project's ledger behind feedpress's back, on the test's engine."""
-    url = os.environ.get("FEEDPRESS_STATE_URL")
+    url = os.environ.get("FEEDPRESS_STATE_URL", "").strip()
     if url:
         with psycopg.connect(url) as conn:
             conn.execute(sql.replace("?", "%s"), args)
@@ -192,17 +192,21 @@ def execute(project: Project, sql: str, *args: object) -> None:
 
 
 def has_ledger(project: Project) -> bool:
-    """Whether the project's ledger was made, wherever the `backend` fixture put it."""
-    url = os.environ.get("FEEDPRESS_STATE_URL")
+    """Whether the project's ledger was made, wherever the `backend` fixture put it (a
+    database that cannot be reached has none)."""
+    url = os.environ.get("FEEDPRESS_STATE_URL", "").strip()
     if url:
-        with psycopg.connect(url) as conn:
-            found = conn.execute("SELECT to_regclass('feedpress_schema')").fetchone()
-            return found is not None and found[0] is not None
+        try:
+            with psycopg.connect(url) as conn:
+                found = conn.execute("SELECT to_regclass('feedpress_schema')").fetchone()
+        except (psycopg.Error, UnicodeError):
+            return False
+        return found is not None and found[0] is not None
     return (project.root / ".feedpress" / "state.db").exists()
 
 
 def place(project: Project) -> Place:
-    url = os.environ.get("FEEDPRESS_STATE_URL")
+    url = os.environ.get("FEEDPRESS_STATE_URL", "").strip()
     return Place(url=url) if url else Place(project.root / ".feedpress" / "state.db")
 
 

@@ -36,8 +36,8 @@ def environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("FEEDPRESS_SECRET", "test secret: never used for real mail")
 
 
-def sqlite_rows(project: Project, table: str) -> list[tuple[Any, ...]]:
-    with contextlib.closing(sqlite3.connect(project.root / ".feedpress" / "state.db")) as db:
+def sqlite_rows(project: Project, table: str, name: str = "state.db") -> list[tuple[Any, ...]]:
+    with contextlib.closing(sqlite3.connect(project.root / ".feedpress" / name)) as db:
         return sorted(db.execute(f"SELECT * FROM {table}"))
 
 
@@ -64,13 +64,21 @@ def test_every_row_arrives_unchanged_and_the_next_send_sends_nothing_new(
         sent: Project, postgres_cluster: Cluster, monkeypatch: pytest.MonkeyPatch) -> None:
     url = postgres_cluster.database()
     monkeypatch.setenv("FEEDPRESS_STATE_URL", url)
+    before = {table: sqlite_rows(sent, table) for table in TABLES}
     run = feedpress(sent, "state", "copy")
     assert run.code == 0, run.err
     no_traceback(run)
     for table in TABLES:
-        assert pg_rows(url, table) == sqlite_rows(sent, table), table
+        assert pg_rows(url, table) == before[table], table
     assert "copied (campaigns: 1, deliveries: 8, suppressions: 3)" in run.out
     assert PASSWORD not in run.out + run.err
+    # The file is kept under another name, unchanged, and no send can go on using it.
+    assert not (sent.root / ".feedpress" / "state.db").exists()
+    assert {table: sqlite_rows(sent, table, "state.db.moved") for table in TABLES} == before
+    monkeypatch.delenv("FEEDPRESS_STATE_URL")
+    stale = feedpress(sent, "digest", "--send", "--new-ledger")
+    assert stale.code == 1 and "was moved into PostgreSQL by `feedpress state copy`" in stale.err
+    monkeypatch.setenv("FEEDPRESS_STATE_URL", url)
     box = Mailbox()
     with serve(box) as port:
         configure(sent, port, smtp={"retries": 0})
@@ -87,6 +95,8 @@ def test_a_target_that_holds_a_ledger_is_refused_and_left_as_it_was(
     with psycopg.connect(url) as conn:
         conn.execute("UPDATE deliveries SET status = 'sent' WHERE status = 'pending'")
     before = {table: pg_rows(url, table) for table in TABLES}
+    moved = sent.root / ".feedpress" / "state.db.moved"
+    moved.rename(sent.root / ".feedpress" / "state.db")  # a second try, by mistake
     second = feedpress(sent, "state", "copy")
     assert second.code == 1
     no_traceback(second)
@@ -118,3 +128,52 @@ def test_what_cannot_be_copied_is_a_message_without_the_password(
     assert missing.code == 1 and "cannot connect to the send ledger" in missing.err
     assert 'database "no_such_database" does not exist' in missing.err
     assert wrong_pw.code == 1 and "password authentication failed" in wrong_pw.err
+
+
+def tables(url: str) -> set[str]:
+    with psycopg.connect(url) as conn:
+        return {name for (name,) in conn.execute(
+            "SELECT tablename FROM pg_tables WHERE schemaname = 'public'")}
+
+
+def test_a_refused_copy_leaves_no_ledger_and_an_older_target_unmigrated(
+        sent: Project, postgres_cluster: Cluster, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Schema and rows go in one transaction: a copy refused (or killed) half-way must
+    not leave an empty ledger behind, which the next send would take for a started one."""
+    from feedpress.mail.ledger import MIGRATIONS
+
+    other_app = postgres_cluster.database()
+    with psycopg.connect(other_app) as conn:
+        conn.execute("CREATE TABLE campaigns (id INTEGER PRIMARY KEY, name TEXT)")
+        conn.execute("INSERT INTO campaigns VALUES (1, 'spring sale')")
+    older = postgres_cluster.database()
+    with psycopg.connect(older) as conn:
+        for statement in filter(str.strip, MIGRATIONS[0].split(";")):
+            conn.execute(statement)
+        conn.execute("CREATE TABLE feedpress_schema (version INTEGER NOT NULL)")
+        conn.execute("INSERT INTO feedpress_schema VALUES (1)")
+        conn.execute("INSERT INTO suppressions VALUES ('a@example.org', 'digest', 'x', 'y')")
+    for url in (other_app, older):
+        run = feedpress(sent, "state", "copy", "--to", url)
+        assert run.code == 1, run.out
+        no_traceback(run)
+    assert tables(other_app) == {"campaigns"}
+    assert pg_rows(other_app, "campaigns") == [(1, "spring sale")]
+    assert pg_rows(older, "feedpress_schema") == [(1,)]
+    assert (sent.root / ".feedpress" / "state.db").exists()  # not moved: nothing copied
+
+
+@pytest.mark.parametrize("source", ["empty", "another database"])
+def test_a_source_that_holds_no_ledger_is_refused(
+        project: Project, postgres_cluster: Cluster, source: str) -> None:
+    configure(project, transport="maildir")
+    state = project.root / ".feedpress" / "state.db"
+    state.parent.mkdir()
+    state.touch()
+    if source == "another database":
+        with contextlib.closing(sqlite3.connect(state)) as db, db:
+            db.execute("CREATE TABLE notes (text TEXT)")
+    url = postgres_cluster.database()
+    run = feedpress(project, "state", "copy", "--to", url)
+    assert run.code == 1 and "no send ledger to copy" in run.err, run.err
+    assert tables(url) == set()

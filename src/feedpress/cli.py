@@ -283,10 +283,13 @@ def init(folder: Path, ci: str | None) -> None:
         feedpress init my-newsroom && cd my-newsroom && feedpress build
         feedpress init . --ci github
     """
-    from feedpress.scaffold import init_project
+    from feedpress.scaffold import init_project, workflow_note
 
     for path in init_project(folder, _now(), ci):
         click.echo(f"created {_shown(path)}")
+    note = workflow_note(folder) if ci else None
+    if note:
+        click.echo(f"warning: {note}", err=True)
 
 
 def _mail_command(stream: str, help_text: str) -> Callable[..., None]:
@@ -561,7 +564,8 @@ def state_copy(to: str | None) -> None:
     """Copy the SQLite ledger (email.state) into an empty PostgreSQL database.
 
     Every row is copied as it is and read back; a target that holds a
-    ledger already is refused. Sends started meanwhile wait for the lock.
+    ledger already is refused. A send started meanwhile exits 4. The file
+    is then renamed to <name>.moved, so that no send goes on using it.
 
     \b
     Example:

@@ -92,6 +92,18 @@ def write_workflow(folder: Path, install: str, output: str) -> Path:
     return path
 
 
+def workflow_note(folder: Path) -> str | None:
+    """A warning when the workflow went into a folder inside a Git repository rather
+    than at its root, where GitHub never looks for workflows."""
+    here = folder.resolve()
+    root = next((d for d in (here, *here.parents) if (d / ".git").exists()), None)
+    if root is None or root == here:
+        return None
+    return (f"GitHub reads workflows only from {root / '.github' / 'workflows'}: move "
+            f"{WORKFLOW.name} there and give its steps `working-directory: "
+            f"{here.relative_to(root)}`")
+
+
 def _pinned_install() -> str:
     """Install this very version, so that the CI builds what was tried here."""
     return f"python -m pip install 'feedpress[postgresql]=={__version__}'"

@@ -38,7 +38,6 @@ from feedpress.mail.ledger import (
     locate,
     open_ledger,
     peek,
-    send_lock,
 )
 from feedpress.mail.messages import MessageMaker, Recipient, Signer
 from feedpress.mail.planner import Planned, Skip, owed, plan, why_none
@@ -124,9 +123,10 @@ def send(config: Config, stream: Stream, now: datetime, options: SendOptions) ->
                 summary.notes = [f"{config.email.secret_env} is not set: the dry run's "
                                  "unsubscribe links use a placeholder key"]
         return summary
+    _refuse_a_throwaway_outbox(config, options)
     place = locate(config.email)
     _refuse_a_missing_ledger(config, place, options)
-    with send_lock(place), open_ledger(place, now) as ledger:
+    with open_ledger(place, now, locked=True) as ledger:
         planned = plan(config.email, stream, now, run.posts, ledger)
         if not planned:
             return None
@@ -146,14 +146,29 @@ def send(config: Config, stream: Stream, now: datetime, options: SendOptions) ->
         return summary
 
 
+def _refuse_a_throwaway_outbox(config: Config, options: SendOptions) -> None:
+    """A Maildir send on a CI runner writes the messages into a folder that goes with the
+    runner, and records them as sent: nobody would ever get them."""
+    ci = os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
+    if ci and config.email.transport == "maildir" and options.transport is None:
+        raise FeedpressError(
+            f"email.transport is maildir, and this looks like a CI runner (CI is set): the "
+            f"messages would be written into {config.email.maildir} on a machine that is "
+            "thrown away, and recorded as sent. Set email.transport: smtp for CI (see "
+            "Publishing from CI in the README), or unset CI to send into the folder anyway")
+
+
 def _refuse_a_missing_ledger(config: Config, place: Place, options: SendOptions) -> None:
     """An SMTP send without a ledger would send everyone everything again: a ledger not
     kept (a fresh CI runner, a deleted file) must not pass for a first send. A Maildir
     send makes one, as the Quick start's first send does."""
     if config.email.transport == "smtp" and not options.new_ledger and not exists(place):
+        moving = "" if place.url is None else (
+            "; to keep sending from a ledger you have in a file, move it here with "
+            "`feedpress state copy` instead")
         raise FeedpressError(f"no ledger at {place}: if this is the very first send, run "
                              "again with --new-ledger; in CI this usually means the state "
-                             "was not kept between runs")
+                             f"was not kept between runs{moving}")
 
 
 def preview(config: Config, stream: Stream, out: Path, now: datetime, *,

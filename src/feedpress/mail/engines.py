@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import re
 import sqlite3
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -22,7 +23,7 @@ from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, parse_qsl, unquote, urlsplit
 
 from feedpress.errors import FeedpressError
 from feedpress.mailsettings import EmailSettings
@@ -63,17 +64,41 @@ class Place:
 def locate(email: EmailSettings, environ: Mapping[str, str] = os.environ) -> Place:
     """The ledger's place: the database in the URL variable when it is set, else the file.
 
-    An empty variable counts as unset (a CI secret that was never made
-    is empty): the SMTP send then refuses to start a new ledger.
+    A variable that is set but empty is an error, not the file: it is what
+    a CI workflow passes for a secret that was never made, and the file on
+    a fresh runner is a new, empty ledger. So is the file once `feedpress
+    state copy` has moved it into PostgreSQL.
     """
-    url = environ.get(email.state_url_env, "").strip()
-    if not url:
+    variable = email.state_url_env
+    url = environ.get(variable)
+    if url is not None and not url.strip():
+        raise FeedpressError(f"{variable} is set but empty (in CI: a secret that was never "
+                             "made?); set it to the ledger's postgresql:// URL, or unset it "
+                             f"to keep the ledger in {email.state}")
+    if url is None:
+        moved = moved_name(email.state)
+        if moved.exists() and not email.state.exists():
+            raise FeedpressError(f"the ledger in {email.state} was moved into PostgreSQL by "
+                                 f"`feedpress state copy` (the old file is {moved.name}); "
+                                 f"set {variable} to that database's URL")
         return Place(path=email.state)
-    if not url.startswith(_SCHEMES):
-        raise FeedpressError(f"{email.state_url_env} is set but does not start with "
-                             "postgresql://; unset it to keep the ledger in "
-                             f"{email.state}")
-    return Place(url=url, variable=email.state_url_env)
+    if not url.strip().startswith(_SCHEMES):
+        raise FeedpressError(f"{variable} is set but does not start with postgresql://; "
+                             f"unset it to keep the ledger in {email.state}")
+    return Place(url=url.strip(), variable=variable)
+
+
+def moved_name(path: Path) -> Path:
+    """What `feedpress state copy` renames a SQLite ledger to once it is in PostgreSQL."""
+    return path.with_name(path.name + ".moved")
+
+
+def retire(path: Path) -> None:
+    """Rename the ledger at `path` (with its WAL, if one is left) to its moved name."""
+    for suffix in ("-wal", ""):
+        part = Path(f"{path}{suffix}")
+        if part.exists():
+            part.rename(Path(f"{moved_name(path)}{suffix}"))
 
 
 def database_place(url: str, variable: str | None = None) -> Place:
@@ -84,16 +109,35 @@ def database_place(url: str, variable: str | None = None) -> Place:
 
 
 def shown_url(url: str) -> str:
-    """`url` without its password and query (which may hold one): safe to print."""
+    """`url` without its password and its query's other parameters (one may be a
+    password): safe to print. A host or port given in the query is shown, since it
+    overrides the one before the path."""
     try:
         parts = urlsplit(url)
-        host = parts.hostname or "localhost"
+        query = parse_qs(parts.query)
+        host = (query.get("host") or [parts.hostname or "localhost"])[0]
         host = f"[{host}]" if ":" in host else host  # IPv6
-        port = f":{parts.port}" if parts.port else ""
+        port = (query.get("port") or [str(parts.port or "")])[0]
         user = f"{parts.username}@" if parts.username else ""
     except ValueError:
         return "postgresql://(a URL that cannot be read)"
-    return f"{parts.scheme}://{user}{host}{port}{parts.path}"
+    return f"{parts.scheme}://{user}{host}{':' + port if port else ''}{parts.path}"
+
+
+def url_secrets(url: str) -> list[str]:
+    """Every piece of `url` that may be secret: the password and each query value, raw
+    and decoded, and their parts between the characters a parser splits on, so that a
+    driver's message quoting any of them can be recognised."""
+    try:
+        parts = urlsplit(url)
+        found = [parts.password or "", *(v for _, v in parse_qsl(parts.query))]
+    except ValueError:
+        return [url]
+    userinfo = parts.netloc.rpartition("@")[0].partition(":")[2]
+    found += [userinfo, parts.query]
+    pieces = [*found, *(unquote(f) for f in found)]
+    pieces += [bit for piece in pieces for bit in re.split(r"[@:/%?&=\s]+", piece)]
+    return sorted({p for p in pieces if len(p) >= 3}, key=len, reverse=True)
 
 
 class Engine(Protocol):
@@ -188,8 +232,19 @@ class SqliteEngine:
 
 
 def sqlite_exists(path: Path) -> bool:
-    """Whether there is a ledger at `path` (an empty file holds nothing)."""
-    return path.exists() and path.stat().st_size > 0
+    """Whether there is a ledger at `path`: a file with feedpress's schema in it. An empty
+    file, or a database of something else, holds no ledger; a file that cannot be read
+    is taken to be one (opening it then says what is wrong)."""
+    if not path.exists() or path.stat().st_size == 0:
+        return False
+    try:
+        db = _read_only(path)
+        try:
+            return int(db.execute("PRAGMA user_version").fetchone()[0]) > 0
+        finally:
+            db.close()
+    except sqlite3.Error:
+        return True
 
 
 @contextmanager
@@ -246,7 +301,7 @@ def peek_sqlite(path: Path, version: int, migrate: Migrate) -> Iterator[Engine |
     """The file read-only, or None if there is none; one of an older schema than
     `version` is copied into memory and migrated there, so that a preview reads it as
     the next send (which migrates the file) will."""
-    if not path.exists():
+    if not sqlite_exists(path):
         yield None
         return
     try:

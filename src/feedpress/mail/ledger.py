@@ -17,6 +17,7 @@ schema's word, kept so that existing ledgers need no migration.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import secrets
 from collections.abc import Iterator
@@ -235,8 +236,10 @@ class Ledger:
                 for table, columns in _TABLES.items()}
 
     def fill(self, rows: dict[str, list[tuple[Any, ...]]]) -> None:
-        """Put `rows` (a `dump`) into this ledger, which must be empty, in one transaction."""
+        """Make or migrate the schema and put `rows` (a `dump`) into this ledger, which must
+        hold none, all in one transaction: a refusal or a failure leaves it as it was."""
         with self._engine.transaction():
+            _migrate(self._engine)
             held = {table: n for table in _TABLES
                     if (n := self._engine.rows(f"SELECT COUNT(*) FROM {table}")[0][0])}
             if held:
@@ -332,19 +335,29 @@ def exists(place: Place) -> bool:
 
 
 @contextmanager
-def open_ledger(place: Place, clock: datetime, *, create: bool = True,
+def open_ledger(place: Place, clock: datetime, *, create: bool = True, locked: bool = False,
                 wait: float = engines.LOCK_WAIT_SECONDS) -> Iterator[Ledger]:
     """The ledger at `place`, migrated to the current schema (and made if missing, when
-    `create`); a SQLite file locked for longer than `wait` seconds is `LedgerBusyError`."""
+    `create`); a SQLite file locked for longer than `wait` seconds is `LedgerBusyError`.
+
+    `locked` holds the send lock for as long as the ledger is open, or raises
+    `LockedError`. In PostgreSQL the lock is taken on the ledger's own
+    connection: a send whose connection dies (a timeout, a DBA's kill) has
+    lost its lock and its ledger together, and stops at its next record
+    instead of sending beside the run that took the lock over.
+    """
     if not create and not exists(place):
         raise FeedpressError(f"{place}: no send ledger yet (nothing has been sent)")
     if place.path is not None:
-        with engines.open_sqlite(place.path, _migrate, wait) as engine:
+        with contextlib.ExitStack() as stack:
+            if locked:
+                stack.enter_context(engines.sqlite_lock(place.path))
+            engine = stack.enter_context(engines.open_sqlite(place.path, _migrate, wait))
             yield Ledger(engine, clock)
         return
     from feedpress.mail import postgres
 
-    with postgres.open_postgres(place, _migrate) as engine:
+    with postgres.open_postgres(place, _migrate, locked=locked) as engine:
         yield Ledger(engine, clock)
 
 
@@ -376,18 +389,27 @@ def send_lock(place: Place) -> Iterator[None]:
 
 
 def copy_ledger(source: Place, target: Place, clock: datetime) -> dict[str, int]:
-    """Copy every row of the ledger at `source` into the empty one at `target`, under
-    both send locks, and read it back; how many rows of each table were copied."""
-    with send_lock(source), send_lock(target):
+    """Copy every row of the SQLite ledger at `source` into the PostgreSQL database at
+    `target`, which must hold no ledger rows, and read it back; how many rows of each
+    table were copied. Both send locks are held throughout. The schema and the rows go
+    in one transaction, so a copy that fails or is killed leaves no ledger behind (an
+    empty one would pass for a started ledger). The source file is then renamed
+    (`moved_name`), so that no send goes on using it beside the copy."""
+    from feedpress.mail import postgres
+
+    assert source.path is not None
+    with send_lock(source):
         with peek(source, clock) as ledger:
             if ledger is None:
                 raise FeedpressError(f"{source}: no send ledger to copy")
             rows = ledger.dump()
-        with open_ledger(target, clock) as copy:
+        with postgres.open_postgres(target, None, locked=True) as engine:
+            copy = Ledger(engine, clock)
             copy.fill(rows)
             if copy.dump() != rows:
                 raise FeedpressError(f"{target}: the copy does not read back as the "
                                      "original; do not use it")
+        engines.retire(source.path)
     return {table: len(found) for table, found in rows.items()}
 
 

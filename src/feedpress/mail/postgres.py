@@ -18,17 +18,24 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
-from urllib.parse import unquote, urlsplit
 
 from feedpress.errors import FeedpressError
-from feedpress.mail.engines import Engine, LockedError, Migrate, Place
+from feedpress.mail.engines import Engine, LockedError, Migrate, Place, url_secrets
 
 if TYPE_CHECKING:
     import psycopg
 
-SEND_LOCK = int.from_bytes(b"feedpres", "big")  # advisory lock keys, one per purpose
-MIGRATION_LOCK = int.from_bytes(b"fpschema", "big")
+# Advisory lock keys: one per purpose and per schema, so ledgers in two schemas of one
+# database do not hold each other back.
+SEND_LOCK = ("SELECT pg_try_advisory_lock(hashtext(COALESCE(current_schema(), '') || "
+             "':feedpress send'))")
+MIGRATION_LOCK = ("SELECT pg_advisory_xact_lock(hashtext(COALESCE(current_schema(), '') || "
+                  "':feedpress migration'))")
 CONNECT_TIMEOUT_SECONDS = 10
+STATEMENT_TIMEOUT = "60s"  # a database that stops answering stops the run, not hangs it
+# TCP keepalives: a connection whose server vanished is noticed in about a minute.
+KEEPALIVES = {"keepalives": 1, "keepalives_idle": 30, "keepalives_interval": 10,
+              "keepalives_count": 3}
 
 
 class PostgresEngine:
@@ -59,7 +66,7 @@ class PostgresEngine:
     @contextmanager
     def exclusive(self) -> Iterator[int]:
         with self._conn.transaction():
-            self.rows("SELECT pg_advisory_xact_lock(?)", (MIGRATION_LOCK,))
+            self.rows(MIGRATION_LOCK)
             if not _has_schema(self):
                 self.change("CREATE TABLE feedpress_schema (version INTEGER NOT NULL)")
             found = self.rows("SELECT version FROM feedpress_schema")
@@ -93,11 +100,17 @@ def exists(place: Place) -> bool:
 
 
 @contextmanager
-def open_postgres(place: Place, migrate: Migrate) -> Iterator[Engine]:
-    """The ledger's database, migrated, for reading and writing; each change commits."""
+def open_postgres(place: Place, migrate: Migrate | None, *, locked: bool = False
+                  ) -> Iterator[Engine]:
+    """The ledger's database, migrated (unless `migrate` is None), for reading and
+    writing; each change commits. `locked` takes the send lock on this very connection
+    first, or raises `LockedError`: the lock and the ledger are lost together."""
     with _connected(place) as conn:
         engine = PostgresEngine(conn)
-        migrate(engine)
+        if locked:
+            _lock(engine, place)
+        if migrate is not None:
+            migrate(engine)
         yield engine
 
 
@@ -116,11 +129,15 @@ def peek_postgres(place: Place, migrate: Migrate) -> Iterator[Engine | None]:
 
 @contextmanager
 def postgres_lock(place: Place) -> Iterator[None]:
-    """Hold the send lock, or raise `LockedError` at once."""
+    """Hold the send lock on a connection of its own, or raise `LockedError` at once."""
     with _connected(place) as conn:
-        if not PostgresEngine(conn).rows("SELECT pg_try_advisory_lock(?)", (SEND_LOCK,))[0][0]:
-            raise LockedError(f"another send holds the lock on {place}; wait for it to finish")
+        _lock(PostgresEngine(conn), place)
         yield
+
+
+def _lock(engine: Engine, place: Place) -> None:
+    if not engine.rows(SEND_LOCK)[0][0]:
+        raise LockedError(f"another send holds the lock on {place}; wait for it to finish")
 
 
 @contextmanager
@@ -131,12 +148,13 @@ def _connected(place: Place) -> Iterator[psycopg.Connection[tuple[Any, ...]]]:
     assert place.url is not None
     try:
         conn = psycopg.connect(place.url, autocommit=True, application_name="feedpress",
-                               connect_timeout=CONNECT_TIMEOUT_SECONDS)
-    except psycopg.Error as exc:
+                               connect_timeout=CONNECT_TIMEOUT_SECONDS, **KEEPALIVES)
+    except (psycopg.Error, UnicodeError, ValueError) as exc:  # a URL libpq cannot read too
         raise FeedpressError(f"{place}: cannot connect to the send ledger: "
                              f"{_clean(exc, place.url)}") from None
     try:
         with conn:
+            conn.execute(f"SET statement_timeout = '{STATEMENT_TIMEOUT}'")
             yield conn
     except psycopg.Error as exc:
         raise FeedpressError(f"{place}: the send ledger failed: {_clean(exc, place.url)}"
@@ -153,17 +171,12 @@ def _driver() -> Any:
 
 
 def _clean(exc: Exception, url: str) -> str:
-    """The driver's message, first line, with anything of the URL's secrets taken out."""
+    """The driver's message, its first line, unless it quotes any piece of the URL that
+    may be secret (libpq quotes what it cannot parse, a password included): then a
+    message of feedpress's own instead."""
     message = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-    if "connection info string" in message or "invalid dsn" in message.lower():
-        return "the URL cannot be read (check its form: postgresql://user:password@host/db)"
-    secrets = [url]
-    try:
-        password = urlsplit(url).password
-    except ValueError:
-        password = None
-    if password:
-        secrets += [password, unquote(password)]
-    for secret in secrets:
-        message = message.replace(secret, "***")
+    if any(secret in message for secret in url_secrets(url)) or isinstance(exc, UnicodeError):
+        return ("the URL cannot be used as written (the driver's message quotes part of "
+                "it, so it is not shown); check its form: postgresql://user:password@host"
+                ":5432/database, with @ : / % ? & in the password %-encoded")
     return message
