@@ -37,7 +37,7 @@ def serve(app: Callable[..., Any], host: str, port: int, threads: int,
 
 def make_server(app: Callable[..., Any], host: str, port: int, threads: int) -> Any:
     """A waitress server bound to `host`:`port` (0: any free port), not yet running:
-    `run()` serves until interrupted, `close()` stops it from another thread."""
+    `run()` serves until interrupted; `stop` ends it from another thread."""
     from waitress.server import create_server
 
     try:
@@ -49,6 +49,12 @@ def make_server(app: Callable[..., Any], host: str, port: int, threads: int) -> 
         raise FeedpressError(_cannot_listen(host, port, exc)) from None
     except ValueError as exc:  # waitress refuses what it cannot parse as a host
         raise FeedpressError(f"cannot listen on {host}:{port}: {exc}") from None
+
+
+def stop(server: Any) -> None:
+    """Stop a server that `run()` serves in another thread: closing it from outside its
+    event loop pulls its sockets from under `select`, so the loop closes it itself."""
+    server.trigger.pull_trigger(server.close)
 
 
 def _cannot_listen(host: str, port: int, exc: OSError) -> str:
