@@ -508,7 +508,8 @@ def test_sample_writes_exactly_the_documented_feeds(sample: Built) -> None:
     folders = expected_feeds(sample.config, sample.live)
     expected = {feed_file(f, fmt) for f in folders for fmt in FORMATS}
     assert set(feed_paths(sample.out)) == expected
-    assert written_files(sample.out) == expected | {"feeds.opml", MANIFEST}
+    pages = {"index.html", "feed.xsl"} | {f"{b.id}/index.html" for b in sample.config.blogs}
+    assert written_files(sample.out) == expected | {"feeds.opml", MANIFEST} | pages
 
 
 @pytest.mark.parametrize("fmt", ["rss", "atom"])
@@ -1264,7 +1265,7 @@ def test_only_the_configured_formats_are_written(project: Project) -> None:
     small_corpus(project)
     built = build_project(project)
     names = {Path(rel).name for rel in written_files(built.out)}
-    assert names == {"atom.xml", "feeds.opml", MANIFEST}
+    assert names == {"atom.xml", "feeds.opml", MANIFEST, "index.html", "feed.xsl"}
     top, groups = opml_outlines(built.out / "feeds.opml")
     urls = [o["xmlUrl"] for o in top] + [o["xmlUrl"] for g in groups.values() for o in g]
     assert urls and all(u.endswith("/atom.xml") for u in urls)
@@ -1424,11 +1425,13 @@ def test_files_feedpress_did_not_write_are_never_touched(project: Project) -> No
         "tags/gone/keep.txt": b"kept\n",
         "alpha/rss.xml.bak": b"backup\n",
     }
-    for rel, data in mine.items():
+    for rel, data in mine.items():  # index.html replaces the page feedpress wrote
         (project.out / rel).write_bytes(data)
     stamps = {rel: (project.out / rel).stat().st_mtime_ns for rel in mine}
     project.post("alpha", "one", tags=["other"])
     report = project.build(NOW)
+    assert [(p.path.name, p.severity.value) for p in report.warnings] == [
+        ("index.html", "warning")]
     assert {str(p) for p in report.outcome.removed} == {
         f"tags/gone/{name}" for name in FILE_NAMES.values()}
     for rel, data in mine.items():

@@ -34,8 +34,9 @@ def test_every_language_has_every_string_with_the_same_placeholders() -> None:
             assert set(re.findall(r"\{\w+\}", text)) == set(
                 re.findall(r"\{\w+\}", english[key])), (language, key)
             assert text.strip() == text and text, (language, key)
-            if language != "en" and key not in ("page_button", "page_confirm_title"):
-                assert text != english[key] or language in ("de", "fr"), (language, key)
+        if language != "en":  # translated, but for words such as "Blogs"
+            same = [key for key in found if found[key] == english[key]]
+            assert len(same) <= 2, (language, same)
 
 
 def test_every_word_the_templates_use_is_in_the_catalogue() -> None:

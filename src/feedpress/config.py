@@ -89,8 +89,12 @@ def load(path: Path) -> Config:
 
 
 def _fingerprint(data: dict[str, Any]) -> str:
-    """A digest of everything in the config that shapes the feeds (not the email block)."""
+    """A digest of everything in the config that shapes the feeds and their pages: not the
+    email block, but for the subscribe URL the pages link to."""
     feeds_only = {key: value for key, value in data.items() if key != "email"}
+    email = data.get("email")
+    if isinstance(email, dict) and "subscribe_url" in email:
+        feeds_only["email.subscribe_url"] = email["subscribe_url"]
     text = json.dumps(feeds_only, sort_keys=True, ensure_ascii=False, default=str)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
@@ -252,6 +256,7 @@ def _read_feeds(fields: Fields | None) -> FeedOptions:
         items=fields.integer("items", default.items, minimum=1),
         content=cast(Any, fields.choice("content", ("full", "summary"), default.content)),
         blog_tags=fields.flag("blog_tags", default.blog_tags),
+        pages=fields.flag("pages", default.pages),
     )
     fields.finish()
     return options

@@ -81,6 +81,7 @@ class EmailSettings:
     previous_secret_env: str  # a key being rotated out: its links still verify
     unsubscribe_url: str
     unsubscribe_mailto: str | None
+    subscribe_url: str | None  # where people sign up; the subscribe pages link to it
     transport: Literal["maildir", "smtp"]
     maildir: Path
     smtp: SmtpSettings
@@ -125,6 +126,7 @@ def read_email(fields: Fields | None, root: Path, site_domain: str) -> EmailSett
         previous_secret_env=_env_name(f, "previous_secret_env", "FEEDPRESS_PREVIOUS_SECRET"),
         unsubscribe_url=_unsubscribe_url(f, site_domain),
         unsubscribe_mailto=_mailto(f),
+        subscribe_url=_subscribe_url(f),
         transport=f.choice("transport", ("maildir", "smtp"), "maildir"),  # type: ignore[arg-type]
         maildir=root / (f.text("maildir") or "outbox"),
         smtp=_read_smtp(f.section("smtp"), root),
@@ -241,6 +243,16 @@ def _env_name(f: Fields, key: str, default: str) -> str:
     if not _ENV_NAME.match(value):
         f.problem(key, f"must name an environment variable, such as {default}, not {value!r}")
         return default
+    return value
+
+
+def _subscribe_url(f: Fields) -> str | None:
+    value = f.text("subscribe_url")
+    if value is not None and (not value.startswith(("https://", "http://")) or
+                              not _plain(value)):
+        f.problem("subscribe_url", "must be an http(s) URL in ASCII (a domain in punycode, "
+                  "other characters %-encoded) without spaces")
+        return None
     return value
 
 

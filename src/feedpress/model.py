@@ -68,6 +68,7 @@ class FeedOptions:
     items: int = 50
     content: Literal["full", "summary"] = "full"
     blog_tags: bool = False
+    pages: bool = True  # the subscribe pages, and the stylesheet feeds point browsers at
 
 
 @dataclass(frozen=True)

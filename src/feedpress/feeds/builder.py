@@ -37,7 +37,17 @@ from typing import Any
 from feedpress.config import Config
 from feedpress.errors import InvalidPostsError, Problem, Severity, by_place
 from feedpress.feeds import cache as cache_module
-from feedpress.feeds import catalog, formats, markup, memo, output, parallel, posts, websub
+from feedpress.feeds import (
+    catalog,
+    formats,
+    markup,
+    memo,
+    output,
+    pages,
+    parallel,
+    posts,
+    websub,
+)
 from feedpress.feeds.cache import (
     Cache,
     Checked,
@@ -137,11 +147,30 @@ def _build(config: Config, now: datetime, target: Path, dry_run: bool, keep_goin
         _write_feeds(config, specs, store, db_path, sink, salt, workers)
         sink.put(OPML_NAME, formats.opml(config.site.title, specs, config.site.feeds_url,
                                          catalog.linked_format(config)))
+        problems += _write_pages(config, cat, specs, sink)
         report = BuildReport(sink.finish(), len(specs), len(cat.posts), skipped,
                              sorted((_as_warning(p) for p in problems), key=by_place))
         if cache_path is not None and not dry_run and inputs.settled:
             store.remember(_memo(inputs, memo.window(valid, now), sink.digest, report))
     return report
+
+
+def _write_pages(config: Config, cat: catalog.Catalog, specs: list[catalog.FeedSpec],
+                 sink: output.Output) -> list[Problem]:
+    """The subscribe pages, and the stylesheet the RSS and Atom feeds point at, unless
+    `feeds.pages` is off; a warning for each that a file of someone else's stands in the
+    way of (it is left as it is)."""
+    if not config.feeds.pages:
+        return []
+    wanted = {catalog.STYLESHEET: pages.stylesheet(config),
+              PurePosixPath(pages.PAGE): pages.site_page(config, cat, specs)}
+    for blog in config.blogs:
+        wanted[catalog.blog_folder(blog.id) / pages.PAGE] = pages.blog_page(
+            config, blog, cat, specs)
+    return [Problem(config.output_dir / path, None, None, "not written by feedpress, or "
+                    "changed since: left as it is (remove it, or set feeds.pages: false)",
+                    Severity.WARNING)
+            for path, data in wanted.items() if not sink.put_own(path, data)]
 
 
 def _usable(config: Config, cat: catalog.Catalog, problems: list[Problem],
@@ -377,7 +406,8 @@ def _feeds_of(work: _Work, index: int) -> list[tuple[int, bool]]:
     done = []
     for fmt in todo:
         data = formats.feed(work.config.site, spec, fmt, [formats.item(found[key], fmt)
-                                                        for key, _ in keys])
+                                                        for key, _ in keys],
+                            stylesheet=work.config.feeds.pages)
         done.append((len(data), output.place(work.out_dir, spec.file(fmt), data, work.dry_run)))
     return done
 

@@ -69,6 +69,7 @@ def feed_url(feeds_url: str, folder: PurePosixPath, fmt: Format) -> str:
 
 
 SITE_FOLDER = PurePosixPath(".")
+STYLESHEET = PurePosixPath("feed.xsl")  # what RSS and Atom feeds ask a browser to show them with
 
 
 def blog_folder(blog_id: str) -> PurePosixPath:

@@ -34,7 +34,7 @@ from urllib.parse import urlsplit
 
 from lxml import etree
 
-from feedpress.feeds.catalog import FeedSpec
+from feedpress.feeds.catalog import STYLESHEET, FeedSpec
 from feedpress.feeds.markup import Rendered, feed_html
 from feedpress.model import Author, FeedOptions, Format, Image, Post, Site
 from feedpress.version import __version__
@@ -90,14 +90,26 @@ def _slotted(head: str, tail: str) -> bytes:
     return len(first).to_bytes(_SLOT, "little") + first + tail.encode("utf-8")
 
 
-def feed(site: Site, spec: FeedSpec, fmt: Format, fragments: list[bytes]) -> bytes:
-    """The whole feed file: the channel, built by feedgen, with the items spliced in."""
+def feed(site: Site, spec: FeedSpec, fmt: Format, fragments: list[bytes], *,
+         stylesheet: bool = True) -> bytes:
+    """The whole feed file: the channel, built by feedgen, with the items spliced in (and,
+    with `stylesheet`, the instruction that shows an RSS or Atom feed as a page)."""
     if fmt == "json":
         return _json_feed(site, spec, fragments)
     head = _channel(site, spec, fmt)
+    head = _with_stylesheet(head, site.feeds_url) if stylesheet else head
     cut = head.rindex("</channel>" if fmt == "rss" else "</feed>")
     return b"\n".join([head[:cut].encode("utf-8"), *fragments,
                        head[cut:].encode("utf-8")]) + b"\n"
+
+
+def _with_stylesheet(document: str, feeds_url: str) -> str:
+    """`document` with the instruction that shows it in a browser as a page (see `pages`),
+    just after its XML declaration. Feed readers ignore it."""
+    declaration_end = document.index("?>") + 2
+    href = _attr(feeds_url + STYLESHEET.as_posix())
+    return (f'{document[:declaration_end]}\n<?xml-stylesheet type="text/xsl" href="{href}"?>'
+            f"{document[declaration_end:]}")
 
 
 def _xml_item(post: Post, summary: str, fmt: Format, content: bool) -> tuple[str, str]:

@@ -62,6 +62,7 @@ class Output:
         self.previous = read_manifest(out_dir)
         self.outcome = Outcome()
         self._entries: dict[PurePosixPath, Entry] = {}
+        self._theirs: set[PurePosixPath] = set()
 
     def fresh(self, relpath: PurePosixPath, recipe: str) -> bool:
         """True, and the file kept, if it was made from `recipe` and is still there whole."""
@@ -78,6 +79,21 @@ class Output:
         """Make the file hold `data`, writing it only if its bytes differ."""
         self.record(relpath, recipe, len(data), place(self.out_dir, relpath, data, self.dry_run))
 
+    def put_own(self, relpath: PurePosixPath, data: bytes) -> bool:
+        """Like `put`, for a file that people may keep their own of (a page): the file is
+        written only if it is not there, or is as feedpress last wrote it (its digest is
+        its recipe). Otherwise it is left alone, and False returned."""
+        recipe = hashlib.sha256(data).hexdigest()
+        target = os.path.join(self.out_dir, relpath)
+        known = self.previous.get(relpath)
+        if os.path.lexists(target) and not (
+                known is not None and os.path.isfile(target) and not os.path.islink(target)
+                and _has_size(target, known.size) and _digest(target) == known.recipe):
+            self._theirs.add(relpath)  # no longer feedpress's: never removed either
+            return False
+        self.put(relpath, data, recipe)
+        return True
+
     def record(self, relpath: PurePosixPath, recipe: str, size: int, written: bool) -> None:
         """Account for a file that `place` put, maybe in another process."""
         self._entries[relpath] = Entry(recipe, size)
@@ -90,7 +106,8 @@ class Output:
 
     def finish(self) -> Outcome:
         """Remove what an earlier build wrote that this one did not; save the manifest."""
-        for relpath in sorted(set(self.previous) - set(self._entries), key=_parts):
+        for relpath in sorted(set(self.previous) - set(self._entries) - self._theirs,
+                              key=_parts):
             target = self.out_dir / relpath
             if target.is_file():
                 self.outcome.removed.append(relpath)
@@ -164,6 +181,11 @@ def _has_size(target: Path | str, size: int) -> bool:
         return os.stat(target).st_size == size
     except OSError:
         return False
+
+
+def _digest(target: str) -> str:
+    with open(target, "rb") as file:
+        return hashlib.sha256(file.read()).hexdigest()
 
 
 def _same(target: Path, data: bytes) -> bool:
