@@ -196,7 +196,7 @@ def test_post_outside_a_blog_folder_with_a_blog_field_is_valid(project: Project)
     assert the_post(project).blog == "beta"
 
 
-@pytest.mark.parametrize("tags", ["tags: news\n", "tags: {a: b}\n", "tags: 7\n"])
+@pytest.mark.parametrize("tags", ["tags: news, sport\n", "tags: {a: b}\n", "tags: 7\n"])
 def test_tags_that_are_not_a_list_are_an_error(project: Project, tags: str) -> None:
     path = project.raw("alpha/post.md", f"---\ntitle: A post\ndate: 2026-11-01\n{tags}---\nB\n")
     problem = one_error(project, path)
@@ -434,7 +434,7 @@ def test_every_bad_file_in_a_run_is_reported(project: Project) -> None:
         project.raw("gamma/blogless.md", VALID): "blog",
         project.raw("beta/bytes.md", b"---\ntitle: \xff\ndate: 2026-11-01\n---\n"): None,
         project.raw("alpha/empty.md", ""): None,
-        project.post("beta", "tags", tags="one"): "tags",
+        project.post("beta", "tags", tags="one, two"): "tags",
     }
     found = rejected(project)
     assert {p.path for p in found} == set(bad)

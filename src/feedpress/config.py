@@ -46,6 +46,7 @@ class Config:
     output_dir: Path
     fingerprint: str
     email: EmailSettings
+    categories_as_tags: bool = True  # import.categories_as_tags: other tools' categories
 
     def blog(self, blog_id: str) -> Blog | None:
         for blog in self.blogs:
@@ -109,11 +110,21 @@ def _read(top: Fields, path: Path, fingerprint: str) -> Config | None:
     output_dir = root / (top.text("output_dir") or "public")
     email = read_email(top.section("email"), root, site.domain if site else "example.org")
     hubs = _read_hubs(top.section("websub"))
+    categories_as_tags = _read_import(top.section("import"))
     top.finish()
     if site is None:
         return None
     return Config(path, replace(site, hubs=hubs), blogs, authors, feeds, posts_dir, output_dir,
-                  fingerprint, email)
+                  fingerprint, email, categories_as_tags)
+
+
+def _read_import(fields: Fields | None) -> bool:
+    """`import:`: how posts written for other tools are read."""
+    if fields is None:
+        return True
+    as_tags = fields.flag("categories_as_tags", True)
+    fields.finish()
+    return as_tags
 
 
 def _read_hubs(fields: Fields | None) -> tuple[str, ...]:

@@ -14,16 +14,18 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import tomllib
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
-from typing import NamedTuple
+from typing import Any, NamedTuple
 from urllib.parse import quote, urljoin, urlsplit
 from zoneinfo import ZoneInfo
 
 from feedpress import yamltext
 from feedpress.config import Config, author_refs
 from feedpress.errors import FeedpressError, Problem, Severity
+from feedpress.feeds import imported
 from feedpress.fields import Fields
 from feedpress.model import Author, Image, Post, Tag
 from feedpress.text import (
@@ -40,6 +42,7 @@ MAX_POST_BYTES = 1_000_000
 # any line's start, which it tries at every position.
 _FENCE = re.compile(r"((?:---|\.\.\.)[ \t]*)$", re.MULTILINE)
 _LATER_FENCE = re.compile(r"\n((?:---|\.\.\.)[ \t]*)$", re.MULTILINE)
+_TOML_FENCE = re.compile(r"^\+\+\+[ \t]*$", re.MULTILINE)
 _DATE_ONLY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _LEADING_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}[-_]?")
 _ORIGIN = re.compile(r"https?://[A-Za-z0-9.\-_~%!$&'()*+,;=:@]+(?=[/?#]|$)")  # scheme://host
@@ -59,11 +62,13 @@ class Source:
 
 @dataclass(frozen=True)
 class FrontMatter:
-    """A post file split into its YAML header and its Markdown body."""
+    """A post file split into its header (YAML, or TOML as Hugo writes it) and its
+    Markdown body."""
 
     yaml: str
     body: str
     yaml_first_line: int
+    toml: bool = False
 
 
 class Stat(NamedTuple):
@@ -196,14 +201,30 @@ def parse(source: Source, config: Config) -> tuple[Post | None, list[Problem]]:
     split = split_front_matter(text)
     if isinstance(split, str):
         return None, [Problem(shown, 1, None, split)]
-    try:
-        data = yamltext.load(split.yaml)
-    except yamltext.YamlSyntaxError as exc:
-        where = exc.line + split.yaml_first_line - 1 if exc.line else None
-        return None, [Problem(shown, where, None, str(exc))]
+    loaded = _load(split, shown)
+    if isinstance(loaded, Problem):
+        return None, [loaded]
+    data, notes = imported.adopt(loaded, categories_as_tags=config.categories_as_tags)
+    return _build(shown, source, split, data, config, notes)
+
+
+def _load(split: FrontMatter, shown: Path) -> dict[str, Any] | Problem:
+    """The front matter as a mapping, or the problem that keeps it from being one."""
+    if split.toml:
+        try:
+            data: Any = tomllib.loads(split.yaml)
+        except tomllib.TOMLDecodeError as exc:
+            line = getattr(exc, "lineno", None)
+            return Problem(shown, line + 1 if line else None, None, f"TOML: {exc}")
+    else:
+        try:
+            data = yamltext.load(split.yaml)
+        except yamltext.YamlSyntaxError as exc:
+            where = exc.line + split.yaml_first_line - 1 if exc.line else None
+            return Problem(shown, where, None, str(exc))
     if not isinstance(data, dict):
-        return None, [Problem(shown, 1, None, "front matter must be a mapping of fields")]
-    return _build(shown, source, split, data, config)
+        return Problem(shown, 1, None, "front matter must be a mapping of fields")
+    return data
 
 
 def read_body(post: Post) -> str:
@@ -224,11 +245,22 @@ def read_body(post: Post) -> str:
 
 
 def split_front_matter(text: str) -> FrontMatter | str:
-    """Split a post's text at its `---` fences, or say why it cannot be."""
+    """Split a post's text at its `---` fences (YAML) or `+++` fences (TOML), or say why
+    it cannot be."""
     if not text or text.isspace():
         return "empty file: a post starts with front matter between --- lines"
     first, _, rest = text.partition("\n")
-    if first.rstrip() != "---":
+    opener = first.rstrip()
+    if opener == "+++":
+        end = _TOML_FENCE.search(rest)
+        if end is None:
+            return "TOML front matter is not closed by a line '+++'"
+        return FrontMatter(rest[: end.start()], rest[end.end():].removeprefix("\n"), 2,
+                           toml=True)
+    if opener != "---":
+        if opener.startswith(("---", "+++", ";;;", "{")):
+            return (f"front matter opened with {opener[:20]!r}, which feedpress does not read: "
+                    "use YAML between '---' lines or TOML between '+++' lines")
         return "no front matter: the file must start with a line '---'"
     fence = _FENCE.match(rest) or _LATER_FENCE.search(rest)
     if fence is None:
@@ -252,7 +284,7 @@ class _PostFields:
         def locate(key: tuple[str, ...]) -> int | None:
             nonlocal lines
             if lines is None:
-                found = yamltext.key_lines(front.yaml)
+                found = {} if front.toml else yamltext.key_lines(front.yaml)
                 lines = {k: v + front.yaml_first_line - 1 for k, v in found.items()}
             return lines.get(key) if key else 1
 
@@ -286,10 +318,17 @@ class _PostFields:
 
 
 def _build(
-    shown: Path, source: Source, front: FrontMatter, data: dict[str, object], config: Config
+    shown: Path, source: Source, front: FrontMatter, data: dict[str, object], config: Config,
+    notes: list[tuple[str, str]],
 ) -> tuple[Post | None, list[Problem]]:
+    named = imported.from_file_name(source.relpath.stem)
+    if named is not None:  # Jekyll's way: the date, and the title, from the file's name
+        data = {"date": named[0], **({} if "title" in data else {"title": named[1]}),
+                **data}
     r = _PostFields(shown, front, data, config)
     f = r.fields
+    for key, note in notes:
+        f.problem(key, note, Severity.WARNING)
     title = r.clean("title", f.text("title", required=True))
     date = r.time("date", required=True)
     updated = r.time("updated")
@@ -299,7 +338,7 @@ def _build(
     slug = _slug(f, source)
     authors = _authors(f, config, r)
     tags = _tags(f, r)
-    image = _image(f, r)
+    image = _image(f, r, config)
     summary = r.clean("summary", f.text("summary"))
     lang = f.language("lang")
     post_id = f.text("id")
@@ -309,8 +348,7 @@ def _build(
         f.problem("id", f"must be a URI such as tag:example.org,2024-05-01:blog/slug, "
                   f"not {post_id!r}")
     url = f.text("url")
-    if url is not None and urlsplit(urljoin(config.site.url, url.strip())).scheme not in (
-        "http", "https"):
+    if url is not None and not _web_url(config.site.url, url):
         f.problem("url", f"must be an http(s) URL or a path on the site, not {url!r}")
     r.refuse_controls("id", post_id)
     r.refuse_controls("url", url)
@@ -415,7 +453,10 @@ def _slug(f: Fields, source: Source) -> str | None:
             f.problem("slug", f"{explicit!r} is not a slug; try {slugify(explicit)!r}")
             return None
         return explicit
-    stem = _LEADING_DATE.sub("", source.relpath.stem) or source.relpath.stem
+    name = source.relpath.stem
+    if name == "index" and len(source.relpath.parts) > 2:  # a Hugo page bundle: its folder
+        name = source.relpath.parent.name
+    stem = _LEADING_DATE.sub("", name) or name
     slug = slugify(stem)
     if not slug:
         f.problem("slug", f"the file name {source.relpath.name!r} gives no slug; set slug:")
@@ -435,7 +476,13 @@ def _authors(f: Fields, config: Config, r: _PostFields) -> tuple[Author, ...] | 
 
 
 def _tags(f: Fields, r: _PostFields) -> tuple[Tag, ...]:
-    names = f.text_list("tags", single=False)
+    lone = f.data.get("tags")
+    if isinstance(lone, str) and "," in lone:
+        f.get("tags", str, "")
+        f.problem("tags", f"{lone!r} is one string; write a list: "
+                  f"[{', '.join(t.strip() for t in lone.split(',') if t.strip())}]")
+        return ()
+    names = f.text_list("tags")  # a lone string is one tag
     tags: dict[str, Tag] = {}
     for name in (r.clean("tags", n) or "" for n in names or []):
         slug = slugify(name)
@@ -446,7 +493,7 @@ def _tags(f: Fields, r: _PostFields) -> tuple[Tag, ...]:
     return tuple(tags.values())
 
 
-def _image(f: Fields, r: _PostFields) -> Image | None:
+def _image(f: Fields, r: _PostFields, config: Config) -> Image | None:
     section = f.section("image")
     if section is None:
         return None
@@ -456,11 +503,23 @@ def _image(f: Fields, r: _PostFields) -> Image | None:
     section.finish(Severity.WARNING)
     if not url:
         return None
+    if not _web_url(config.site.url, url):
+        section.problem("url", f"must be an http(s) URL or a path on the site, not {url!r}")
+        return None
     if alt is None:
         section.problem("alt", "is missing; readers who cannot see the image get the caption",
                         Severity.WARNING)
     return Image(url.strip(), (alt if alt is not None else caption or "").strip(),
                  caption.strip() if caption else None)
+
+
+def _web_url(site_url: str, url: str) -> bool:
+    """Whether `url`, from a post, is a web address: http(s), or a path on the site. Any
+    other scheme (javascript:, data:, file:) could run or read something in a reader."""
+    try:
+        return urlsplit(urljoin(site_url, url.strip())).scheme in ("http", "https")
+    except ValueError:
+        return False
 
 
 def _link(url: str | None, config: Config, blog: str, blog_url: str, slug: str,

@@ -1,0 +1,122 @@
+"""Posts written for Jekyll, Hugo, Eleventy and Pelican, read as they are.
+
+Other tools name the same fields differently, and keep fields feedpress
+has no use for. `adopt` turns a post's front matter into feedpress's own
+names before it is validated, and says what it did, field by field, so
+that the build can tell the newsroom once per field, not once per post:
+
+- `lastmod`, `last_modified_at`, `modified` are `updated`;
+- `description`, `excerpt` are `summary`;
+- `categories`, `category` are added to `tags` (unless the config says not);
+- `image: path/to.jpg`, `image.path`, `image.src` are `image.url`;
+- a lone string `tags: post` is one tag;
+- dates that TOML front matter gives as date-times become ISO 8601 text;
+- fields only another tool reads (`layout`, `permalink`, `weight`…) are
+  set aside.
+
+A date and a title may also come from a Jekyll file name
+(`2024-05-01-my-post.md`): see `from_file_name`. It is pure: the data in,
+the data and the notes out.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime, time
+from typing import Any
+
+from feedpress.text import slugify
+
+RENAMED = {
+    "lastmod": "updated", "last_modified_at": "updated", "modified": "updated",
+    "description": "summary", "excerpt": "summary",
+}
+CATEGORIES = ("categories", "category")
+IGNORED = frozenset({
+    "layout", "permalink", "weight", "aliases", "comments", "toc", "type", "menu", "share",
+    "sitemap", "published", "hidden", "status", "template", "eleventyExcludeFromCollections",
+    "eleventyNavigation", "pagination", "permalinkPattern", "series", "keywords", "featured",
+    "redirect_from", "redirect_to", "excerpt_separator", "math", "mathjax", "cover",
+    "thumbnail", "showToc", "tocopen", "ShowToc", "TocOpen", "translationKey", "expiryDate",
+    "publishDate", "headless", "outputs", "markup", "linkTitle", "save_as", "modified_at",
+    "sidebar", "header", "footer", "classes", "render_with_liquid", "js", "css",
+})
+_JEKYLL_NAME = re.compile(r"^(\d{4})-(\d{2})-(\d{2})-(.+)$")
+
+
+def adopt(data: dict[str, Any], *, categories_as_tags: bool = True
+          ) -> tuple[dict[str, Any], list[tuple[str, str]]]:
+    """`data` with other tools' fields under feedpress's names; and a note (field, what
+    happened) for each field so read, and each field set aside."""
+    found = {key: _plain(value) for key, value in data.items()}
+    notes: list[tuple[str, str]] = []
+    for old, new in RENAMED.items():
+        if old in found:
+            value = found.pop(old)
+            if new in found:
+                notes.append((old, f"ignored: {new} is given too"))
+            else:
+                found[new] = value
+                notes.append((old, f"read as {new}"))
+    _categories(found, notes, categories_as_tags)
+    _image(found, notes)
+    for key in sorted(k for k in found if k in IGNORED):
+        del found[key]
+        notes.append((key, "ignored: only the tool the post was written for uses it"))
+    return found, notes
+
+
+def _categories(found: dict[str, Any], notes: list[tuple[str, str]], as_tags: bool) -> None:
+    for key in CATEGORIES:
+        if key not in found:
+            continue
+        value = found.pop(key)
+        if not as_tags:
+            notes.append((key, "ignored: import.categories_as_tags is false"))
+            continue
+        extra = [value] if isinstance(value, str) else value
+        tags = found.get("tags")
+        if isinstance(tags, str) and "," not in tags:
+            tags = [tags]
+        if isinstance(extra, list) and (tags is None or isinstance(tags, list)):
+            found["tags"] = [*(tags or []), *extra]
+            notes.append((key, "read as tags"))
+        else:
+            found[key] = value  # left for validation to name what is wrong with it
+
+
+def _image(found: dict[str, Any], notes: list[tuple[str, str]]) -> None:
+    image = found.get("image")
+    if isinstance(image, str):
+        found["image"] = {"url": image}
+        notes.append(("image", "a plain string read as image.url"))
+    elif isinstance(image, dict) and "url" not in image:
+        for other in ("path", "src"):
+            if other in image:
+                image = {**image, "url": image[other]}
+                del image[other]
+                found["image"] = image
+                notes.append((f"image.{other}", "read as image.url"))
+                break
+
+
+def _plain(value: Any) -> Any:
+    """TOML's dates and times as the ISO 8601 text YAML front matter gives."""
+    if isinstance(value, datetime | date | time):
+        return value.isoformat()
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
+
+
+def from_file_name(stem: str) -> tuple[str, str] | None:
+    """The date ("2024-05-01") and a title ("My first post") of a Jekyll-style file name
+    ("2024-05-01-my-first-post"), or None for another name."""
+    found = _JEKYLL_NAME.match(stem)
+    if found is None:
+        return None
+    year, month, day, rest = found.groups()
+    words = slugify(rest).replace("-", " ").strip()
+    return f"{year}-{month}-{day}", words[:1].upper() + words[1:]
