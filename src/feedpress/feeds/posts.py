@@ -15,6 +15,7 @@ import hashlib
 import os
 import re
 import tomllib
+from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
@@ -37,6 +38,13 @@ from feedpress.text import (
 )
 
 MAX_POST_BYTES = 1_000_000
+POST_SUFFIXES = (".md", ".markdown", ".mdown", ".mkd")
+# Files that sit beside posts in other tools' folders and are not posts: said nothing of.
+ASSET_SUFFIXES = frozenset({
+    ".png", ".jpg", ".jpeg", ".gif", ".webp", ".avif", ".svg", ".ico", ".bmp", ".tif",
+    ".tiff", ".heic", ".pdf", ".mp3", ".mp4", ".m4a", ".webm", ".ogg", ".ogv", ".wav",
+    ".mov", ".vtt", ".srt", ".zip", ".csv", ".json", ".geojson", ".kml", ".gpx",
+})
 # The closing fence: a line of its own. Looked for as a line break and a fence, which
 # the regular expression engine finds by its first character, rather than as a fence at
 # any line's start, which it tries at every position.
@@ -91,14 +99,23 @@ def discover(config: Config) -> tuple[dict[str, Stat | None], list[Problem]]:
         return {}, [Problem(_show(config, root), None, "posts_dir", "folder does not exist")]
     found: dict[str, Stat | None] = {}
     problems: list[Problem] = []
-    _walk(config, root, "", root.resolve(), found, problems)
+    unread: Counter[str] = Counter()
+    _walk(config, root, "", root.resolve(), found, problems, unread)
+    if unread:
+        kinds = ", ".join(f"*{suffix} ({n})" for suffix, n in sorted(unread.items()))
+        total = sum(unread.values())
+        problems.append(Problem(_show(config, root), None, None,
+                                f"{total} file{'s' if total > 1 else ''} under it "
+                                f"{'are' if total > 1 else 'is'} not read: {kinds}",
+                                Severity.WARNING))
     return found, problems
 
 
 def _walk(config: Config, folder: Path, rel: str, real_root: Path,
-          found: dict[str, Stat | None], problems: list[Problem]) -> None:
+          found: dict[str, Stat | None], problems: list[Problem], unread: Counter[str]) -> None:
     """`discover` in `folder`: entries in name order, each folder where it falls, so that
-    the files come in the order of their paths' parts without sorting them."""
+    the files come in the order of their paths' parts without sorting them. Files that
+    are neither posts nor images or other assets are counted by suffix in `unread`."""
     try:
         entries = sorted(os.scandir(folder), key=_name)
     except OSError as exc:
@@ -106,14 +123,26 @@ def _walk(config: Config, folder: Path, rel: str, real_root: Path,
         return
     for entry in entries:  # scandir knows links and folders without a stat per file
         name = entry.name
-        if name.startswith(".") or not (name.endswith(".md") or entry.is_dir()):
+        if name.startswith("."):
+            continue
+        if not name.endswith(POST_SUFFIXES) and not entry.is_dir():
+            suffix = os.path.splitext(name)[1].lower()
+            if suffix not in ASSET_SUFFIXES:
+                unread[suffix or "(no suffix)"] += 1
             continue
         if entry.is_symlink() and not _inside(entry.path, real_root):
             problems.append(_outside(config, folder / name))
         elif entry.is_dir(follow_symlinks=False):
-            _walk(config, folder / name, f"{rel}{name}/", real_root, found, problems)
-        else:
+            _walk(config, folder / name, f"{rel}{name}/", real_root, found, problems, unread)
+        elif not _section_page(name, rel):
             found[rel + name] = _stat(entry)
+
+
+def _section_page(name: str, rel: str) -> bool:
+    """Hugo's list pages, which are not posts: `_index.md` anywhere, and `index.md` in the
+    posts folder or a blog's folder (deeper, `index.md` is a page bundle: a post)."""
+    stem = name.rpartition(".")[0]
+    return stem == "_index" or (stem == "index" and rel.count("/") < 2)
 
 
 def _name(entry: os.DirEntry[str]) -> str:

@@ -31,8 +31,11 @@ def serve(app: Callable[..., Any], host: str, port: int, threads: int,
     server = make_server(app, host, port, threads)
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, _interrupt)
-    ready(f"http://{_shown_host(host)}:{server.effective_port}/unsubscribe")
-    server.run()  # returns on KeyboardInterrupt, having closed every connection
+    try:
+        ready(f"http://{_shown_host(host)}:{server.effective_port}/unsubscribe")
+        server.run()  # returns on KeyboardInterrupt, having closed every connection
+    except KeyboardInterrupt:  # one that came before the loop ran
+        server.close()
 
 
 def make_server(app: Callable[..., Any], host: str, port: int, threads: int) -> Any:
