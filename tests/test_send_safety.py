@@ -15,6 +15,7 @@ import email.policy
 import email.utils
 import json
 import os
+import re
 import socket
 import sqlite3
 import subprocess
@@ -156,9 +157,10 @@ def test_a_relay_that_bounces_everyone_trips_the_breaker_and_suppresses_nobody(
         box.permanent = set()
         fixed = feedpress(project, "digest", "--send")
     assert refused.code == 3, refused.err
-    assert "the first 20 recipients were all refused" in refused.err
+    # The breaker trips at 20; the other connection may have one more refusal under way.
+    assert re.search(r"the first 2[0-2] recipients were all refused", refused.err)
     assert "550 5.1.1" in refused.err and "nobody was suppressed" in refused.err
-    assert 20 <= tried <= 22  # the two connections may each have one more under way
+    assert 20 <= tried <= 22
     assert suppressions(project) == []
     assert refused.summary()[3] == 0  # bounced
     assert fixed.code == 0, fixed.err

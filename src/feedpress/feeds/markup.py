@@ -13,6 +13,7 @@ is the one road the mail wing takes to a post's summary.
 from __future__ import annotations
 
 import ctypes
+import hashlib
 import re
 import threading
 from collections.abc import Callable
@@ -35,16 +36,27 @@ _CMARK_OPTIONS = Options.CMARK_OPT_UNSAFE | Options.CMARK_OPT_FOOTNOTES
 # GitHub's "tagfilter" is left out: it escapes <script> into visible text,
 # where the sanitiser below removes it with its content.
 _EXTENSIONS = ["table", "strikethrough", "autolink", "tasklist"]
-_TAGS = nh3.ALLOWED_TAGS | {"section", "picture", "source", "figure", "figcaption"}
+_TAGS = nh3.ALLOWED_TAGS | {"section", "picture", "source", "figure", "figcaption", "input"}
 _ATTRIBUTES: dict[str, set[str]] = {
     **{tag: set(attrs) for tag, attrs in nh3.ALLOWED_ATTRIBUTES.items()},
     "*": {"lang", "dir", "title"},
     "img": {"src", "srcset", "sizes", "alt", "width", "height"},
     "source": {"srcset", "sizes", "media", "type"},
     "td": {"colspan", "rowspan", "align"},
+    "code": {"class"},  # cmark's language-x on fenced code
+    "a": {*nh3.ALLOWED_ATTRIBUTES.get("a", ()), "id"},  # footnote references
+    "li": {*nh3.ALLOWED_ATTRIBUTES.get("li", ()), "id"},  # footnotes
     "th": {"colspan", "rowspan", "align", "scope"},
 }
 _DROPPED_WITH_CONTENT = {"script", "style", "iframe", "object", "embed", "template"}
+_MORE = re.compile(r"<!--\s*more\s*-->", re.IGNORECASE)
+_HIGHLIGHT = re.compile(
+    r"(?:\{\{<\s*highlight\s+(?P<lang>[\w+#.-]*)[^>]*>\}\}|\{%-?\s*highlight\s+"
+    r"(?P<lang2>[\w+#.-]*)[^%]*-?%\})\n?(?P<code>.*?)"
+    r"(?:\{\{<\s*/highlight\s*>\}\}|\{%-?\s*endhighlight\s*-?%\})", re.DOTALL)
+_RAW = re.compile(r"\{%-?\s*(?:end)?raw\s*-?%\}")
+_FOOTNOTE_REF = re.compile(r"\[\^[^\]\s]+\]")
+_FOOTNOTE_ID = re.compile(r'\b(id|href)="(#?)(fn|fnref)-([^"]+)"')
 _HTML_SPACE = " \t\n\r\f"
 _TOKEN = re.compile(r'<(?:[^">]|"[^"]*")*>|[^<]+')  # a tag, or text
 
@@ -59,16 +71,68 @@ class Rendered:
 
 def render(post: Post, body: str) -> Rendered:
     """Render and sanitise `post`'s Markdown `body`; done once per post, reused by every feed."""
-    html = sanitize(markdown_to_html(body), post.url)
-    return Rendered(html, post.summary or first_paragraph(html) or post.title)
+    return render_all([post], [body])[0]
 
 
 def render_all(posts: list[Post], bodies: list[str]) -> list[Rendered]:
     """`render` for many posts, one stage at a time over all of them (see builder)."""
-    htmls = [markdown_to_html(body) for body in bodies]
-    safe = [sanitize(html, post.url) for html, post in zip(htmls, posts, strict=True)]
-    return [Rendered(html, post.summary or first_paragraph(html) or post.title)
-            for html, post in zip(safe, posts, strict=True)]
+    bodies = [other_tools(body) for body in bodies]
+    htmls = [_footnotes(markdown_to_html(body), post) for body, post in
+             zip(bodies, posts, strict=True)]
+    safe = [_after(sanitize(html, post.url), post) for html, post in
+            zip(htmls, posts, strict=True)]
+    return [Rendered(html, post.summary or _summary(body, html, post) or post.title)
+            for html, body, post in zip(safe, bodies, posts, strict=True)]
+
+
+def _summary(body: str, html: str, post: Post) -> str:
+    """The automatic summary: the text before `<!--more-->` where the body has one (as
+    Jekyll, Hugo and WordPress read it), else the first paragraph's."""
+    cut = _MORE.search(body)
+    if cut is None:
+        return first_paragraph(html)
+    head = _FOOTNOTE_REF.sub("", body[: cut.start()])  # their notes are past the cut
+    before = sanitize(markdown_to_html(head), post.url)
+    return shorten(" ".join(lxml.html.fragment_fromstring(
+        before or "<p></p>", create_parent="div").text_content().split()))
+
+
+def other_tools(body: str) -> str:
+    """Another tool's code-block and verbatim tags as Markdown, so that what they show
+    is kept: Hugo's `{{< highlight x >}}` and Liquid's `{% highlight x %}` become fenced
+    code of language x, and Liquid's `{% raw %}` marks are dropped, their text kept.
+    Other template syntax stays as written (`posts` warns of it)."""
+    if "{{<" not in body and "{%" not in body:
+        return body
+    body = _HIGHLIGHT.sub(_fenced, body)
+    return _RAW.sub("", body)
+
+
+def _fenced(found: re.Match[str]) -> str:
+    language = found["lang"] or found["lang2"] or ""
+    return f"```{language}\n{found['code'].strip(chr(10))}\n```"
+
+
+def _footnotes(html: str, post: Post) -> str:
+    """cmark's footnote ids made this post's own (`fn-<prefix>-1`), so that posts shown
+    together in one feed or digest keep apart."""
+    if "footnote" not in html:
+        return html
+    prefix = footnote_prefix(post)
+    return _FOOTNOTE_ID.sub(lambda m: f'{m[1]}="{m[2]}{m[3]}-{prefix}-{m[4]}"', html)
+
+
+def footnote_prefix(post: Post) -> str:
+    return hashlib.sha256(post.id.encode("utf-8")).hexdigest()[:8]
+
+
+def _after(html: str, post: Post) -> str:
+    """Footnote links back to fragments of the content itself (the sanitiser made them
+    absolute: they point into the item, not at the website), and the task-list boxes
+    disabled, as cmark writes them."""
+    if "#fn" in html:
+        html = html.replace(f'href="{escape(post.url)}#fn', 'href="#fn')
+    return html
 
 
 def markdown_to_html(text: str) -> str:
@@ -153,8 +217,13 @@ def sanitize(html: str, base: str) -> str:
     return strip_xml_forbidden(cleaned)
 
 
-_POLICY: dict[str, Any] = {"tags": _TAGS, "clean_content_tags": _DROPPED_WITH_CONTENT,
-                           "attributes": _ATTRIBUTES, "link_rel": None}
+_POLICY: dict[str, Any] = {
+    "tags": _TAGS, "clean_content_tags": _DROPPED_WITH_CONTENT, "attributes": _ATTRIBUTES,
+    "link_rel": None,
+    # A task list's box, and nothing else an <input> could be: checked or not, disabled.
+    "tag_attribute_values": {"input": {"checked": {""}}},
+    "set_tag_attribute_values": {"input": {"type": "checkbox", "disabled": ""}},
+}
 
 
 class _Resolver:
