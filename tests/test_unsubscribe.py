@@ -52,6 +52,8 @@ def serving(app: UnsubscribeApp) -> Iterator[int]:
 @pytest.fixture
 def endpoint(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     state = tmp_path / "state.db"
+    with open_ledger(Place(state), NOW):  # made by the first send, as in real life
+        pass
     LOG.clear()
     app = UnsubscribeApp([SECRET], Place(state), LISTS, clock=lambda: NOW, log=LOG.append)
     with serving(app) as port:
@@ -311,6 +313,8 @@ def test_only_the_one_spelling_of_a_token_verifies() -> None:
 def test_a_token_signed_with_the_previous_key_still_works_and_is_counted(
         tmp_path: Path) -> None:
     old = b"the key we used last year, long enough"
+    with open_ledger(Place(tmp_path / "state.db"), NOW):
+        pass
     LOG.clear()
     app = UnsubscribeApp([SECRET, old], Place(tmp_path / "state.db"), LISTS, clock=lambda: NOW,
                          log=LOG.append)
@@ -412,7 +416,7 @@ def test_a_port_in_use_and_a_bad_host_are_messages(project: Project) -> None:
     _, foreign_err = foreign.communicate(timeout=30)
     for process, err in ((busy, busy_err), (nowhere, nowhere_err), (foreign, foreign_err)):
         assert process.returncode == 1, err
-        assert "Traceback" not in err and err.startswith("error: cannot listen on"), err
+        assert "Traceback" not in err and "\nerror: cannot listen on" in err, err
     assert "the port is in use" in busy_err and "--port" in busy_err
 
 
@@ -437,6 +441,32 @@ def test_a_previous_key_is_announced_and_a_short_one_warned_about(project: Proje
     server = serve_command(project, "--port", "0", previous="old")
     wait_for_line(server, "FEEDPRESS_PREVIOUS_SECRET is set: links signed with the previous")
     wait_for_line(server, "FEEDPRESS_PREVIOUS_SECRET is shorter than 32 bytes")
+    wait_for_line(server, "serving unsubscribe links on")
+    server.send_signal(signal.SIGTERM)
+    server.communicate(timeout=20)
+    assert server.returncode == 0
+
+
+def test_no_ledger_is_made_by_the_server_and_the_start_says_which_it_uses(
+        tmp_path: Path, project: Project) -> None:
+    """A server pointed at the wrong place must not start a ledger of its own: its
+    unsubscribes would be kept where no send reads them, and the new file would pass the
+    sends' guard for a ledger that was not kept."""
+    state = tmp_path / "nowhere" / "state.db"
+    LOG.clear()
+    app = UnsubscribeApp([SECRET], Place(state), LISTS, clock=lambda: NOW, log=LOG.append)
+    with serving(app) as port:
+        token = tokens.make(SECRET, "ana@example.org", "blogs.news.example.org")
+        status, _, headers = request_full(f"http://127.0.0.1:{port}/unsubscribe?token={token}",
+                                          "POST", b"")
+    assert status == 503 and headers["Retry-After"] == "30"
+    assert not state.exists() and not state.parent.exists()
+    assert any(line.startswith("error: ") and "no send ledger yet" in line for line in LOG)
+    project.write_config({**BASE_CONFIG, "email": {}})
+    server = serve_command(project, "--port", "0")
+    line = wait_for_line(server, "recording unsubscribes in the send ledger at")
+    assert str(project.root / ".feedpress" / "state.db") in line
+    wait_for_line(server, "warning: there is no ledger at")
     wait_for_line(server, "serving unsubscribe links on")
     server.send_signal(signal.SIGTERM)
     server.communicate(timeout=20)

@@ -607,14 +607,20 @@ def serve_unsubscribe(host: str, port: int, threads: int) -> None:
     Example:
         feedpress serve-unsubscribe --host 127.0.0.1 --port 8025
     """
-    from feedpress.mail import UnsubscribeApp, locate, serve, unsubscribe_keys
+    from feedpress.mail import UnsubscribeApp, ledger_exists, locate, serve, unsubscribe_keys
 
     config = _config()
     keys, notes = unsubscribe_keys(config)
     for note in notes:
         click.echo(f"note: {note}", err=True)
+    place = locate(config.email)
+    click.echo(f"recording unsubscribes in the send ledger at {place}", err=True)
+    if not ledger_exists(place):
+        click.echo(f"warning: there is no ledger at {place} yet: unsubscribes get 503 until a "
+                   "send makes it. If the sends keep it elsewhere, give this server the same "
+                   f"email.state or {config.email.state_url_env}", err=True)
     lists = {config.email.list_id: "digest", config.email.alert_list_id: "alerts"}
-    app = UnsubscribeApp(keys, locate(config.email), lists,  # type: ignore[arg-type]
+    app = UnsubscribeApp(keys, place, lists,  # type: ignore[arg-type]
                          config.site.language, log=lambda line: click.echo(line, err=True))
     serve(app, host, port, threads,
           ready=lambda url: click.echo(f"serving unsubscribe links on {url}", err=True))

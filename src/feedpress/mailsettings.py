@@ -52,7 +52,7 @@ class DigestSettings:
 
 @dataclass(frozen=True)
 class AlertSettings:
-    subject_prefix: str = "BREAKING:"
+    subject_prefix: str | None = None  # None: the catalogue's, in the post's language
     max_age: timedelta = timedelta(hours=24)
 
 
@@ -257,7 +257,8 @@ def _subscribe_url(f: Fields) -> str | None:
 
 
 def _unsubscribe_url(f: Fields, site_domain: str) -> str:
-    value = f.text("unsubscribe_url") or f"https://{site_domain}/unsubscribe?token={{token}}"
+    value = (f.text("unsubscribe_url")
+             or f"https://{site_domain}/unsubscribe?token={{token}}&lang={{lang}}")
     if "{token}" not in value or not value.startswith("https://") or not _plain(value):
         f.problem("unsubscribe_url", "must be an https URL containing {token}, in ASCII "
                   "(a domain in punycode, other characters %-encoded) and without spaces")

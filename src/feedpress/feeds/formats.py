@@ -97,17 +97,19 @@ def feed(site: Site, spec: FeedSpec, fmt: Format, fragments: list[bytes], *,
     if fmt == "json":
         return _json_feed(site, spec, fragments)
     head = _channel(site, spec, fmt)
-    head = _with_stylesheet(head, site.feeds_url) if stylesheet else head
+    head = _with_stylesheet(head, len(spec.folder.parts)) if stylesheet else head
     cut = head.rindex("</channel>" if fmt == "rss" else "</feed>")
     return b"\n".join([head[:cut].encode("utf-8"), *fragments,
                        head[cut:].encode("utf-8")]) + b"\n"
 
 
-def _with_stylesheet(document: str, feeds_url: str) -> str:
-    """`document` with the instruction that shows it in a browser as a page (see `pages`),
-    just after its XML declaration. Feed readers ignore it."""
+def _with_stylesheet(document: str, depth: int) -> str:
+    """`document`, a feed `depth` folders below the output's root, with the instruction
+    that shows it in a browser as a page (see `pages`), just after its XML declaration.
+    The link is relative, so that a copy of the folder elsewhere shows the same. Feed
+    readers ignore it."""
     declaration_end = document.index("?>") + 2
-    href = _attr(feeds_url + STYLESHEET.as_posix())
+    href = _attr("../" * depth + STYLESHEET.as_posix())
     return (f'{document[:declaration_end]}\n<?xml-stylesheet type="text/xsl" href="{href}"?>'
             f"{document[declaration_end:]}")
 

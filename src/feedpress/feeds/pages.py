@@ -73,7 +73,7 @@ def blog_page(config: Config, blog: Blog, catalog: Catalog, specs: list[FeedSpec
              _topics(config, catalog, topics, "../", said["topics"]),
              f'<p><a href="../{PAGE}">'
              f"{_t(said['all_blogs'].replace('{site}', config.site.title))}</a></p>",
-             _footer(config, "../", blog.language)]
+             _footer(config, "../", blog.language, blog.url)]
     return _page(config, blog.language, blog.title, [spec], parts)
 
 
@@ -107,8 +107,10 @@ def _topics(config: Config, catalog: Catalog, specs: Iterable[FeedSpec], up: str
     return f'<h2>{_t(heading)}</h2><ul class="feeds">{"".join(items)}</ul>'
 
 
-def _footer(config: Config, up: str, language: str | None = None) -> str:
-    """How to get the email (when `email.subscribe_url` says where), OPML, the site."""
+def _footer(config: Config, up: str, language: str | None = None,
+            website: str | None = None) -> str:
+    """How to get the email (when `email.subscribe_url` says where), OPML, the website
+    (the blog's own, on a blog's page)."""
     said = words(language or config.site.language)
     parts = []
     subscribe = config.email.subscribe_url
@@ -116,7 +118,8 @@ def _footer(config: Config, up: str, language: str | None = None) -> str:
         parts.append(f'<h2>{_t(said["by_email"])}</h2><p>{_t(said["by_email_text"])} '
                      f'<a href="{escape(subscribe)}">{_t(said["by_email_link"])}</a></p>')
     parts.append(f'<p><a href="{up}feeds.opml" type="text/x-opml">{_t(said["opml"])}</a></p>')
-    parts.append(f'<p><a href="{escape(config.site.url)}">{_t(said["on_the_site"])}</a></p>')
+    parts.append(f'<p><a href="{escape(website or config.site.url)}">'
+                 f'{_t(said["on_the_site"])}</a></p>')
     return "".join(parts)
 
 
@@ -168,15 +171,17 @@ _XSL = """<?xml version="1.0" encoding="utf-8"?>
 <p><strong>@TITLE@.</strong> @INTRO@</p>
 <code><xsl:value-of select="/rss/channel/atom:link[@rel='self']/@href
     |/atom:feed/atom:link[@rel='self']/@href"/></code>
-<h1><xsl:value-of select="/rss/channel/title|/atom:feed/atom:title"/></h1>
-<p class="about"><xsl:value-of select="/rss/channel/description|/atom:feed/atom:subtitle"/></p>
+<h1 dir="auto"><xsl:value-of select="/rss/channel/title|/atom:feed/atom:title"/></h1>
+<p class="about" dir="auto"><xsl:value-of select="/rss/channel/description
+    |/atom:feed/atom:subtitle"/></p>
 <h2>@LATEST@</h2>
 <ul>
 <xsl:for-each select="/rss/channel/item">
-<li><a href="{link}"><xsl:value-of select="title"/></a></li>
+<li dir="auto"><a href="{link}"><xsl:value-of select="title"/></a></li>
 </xsl:for-each>
 <xsl:for-each select="/atom:feed/atom:entry">
-<li><a href="{atom:link[@rel='alternate']/@href}"><xsl:value-of select="atom:title"/></a></li>
+<li dir="auto"><a href="{atom:link[@rel='alternate']/@href}"><xsl:value-of
+    select="atom:title"/></a></li>
 </xsl:for-each>
 </ul>
 </body></html>

@@ -28,6 +28,7 @@ from feedpress.mail.campaign import (
 from feedpress.mail.delivery import Summary
 from feedpress.mail.engines import database_place
 from feedpress.mail.ledger import LockedError, Place, copy_ledger, locate
+from feedpress.mail.ledger import exists as ledger_exists
 from feedpress.mail.select import STREAMS, Stream
 from feedpress.mail.server import serve
 from feedpress.mail.subscribers import (
@@ -55,6 +56,7 @@ __all__ = [
     "copy_ledger",
     "database_place",
     "export",
+    "ledger_exists",
     "load_subscribers",
     "locate",
     "members",

@@ -49,6 +49,7 @@ class Body:
     subject: str
     text: str
     html: str
+    language: str = "en"  # of its fixed strings: the unsubscribe page opens in it
 
     @property
     def fits(self) -> bool:
@@ -91,7 +92,7 @@ class Renderer:
             where = getattr(exc, "filename", None) or getattr(exc, "name", None) or name
             line = getattr(exc, "lineno", None)
             raise FeedpressError(f"{where}:{line or ''}: template error: {exc}") from None
-        return Body(subject, wrap(text), inline(html))
+        return Body(subject, wrap(text), inline(html), str(context["lang"]))
 
     def _context(self, subject: str, posts: tuple[Post, ...], language: str
                  ) -> dict[str, Any]:
@@ -110,9 +111,11 @@ class Renderer:
             self._summaries[post.id] = found
         return found
 
-    def _localtime(self, moment: datetime) -> str:
+    def _localtime(self, moment: datetime, language: str = "en") -> str:
+        """A post's time in the site's zone, its month named in `language`."""
         local = moment.astimezone(self.tz)
-        return f"{local:%d %b %Y, %H:%M} {local.tzname()}"
+        month = words(language)["months"].split()[local.month - 1]
+        return f"{local.day:02d} {month} {local.year}, {local:%H:%M} {local.tzname()}"
 
 
 def digest_body(config: Config, renderer: Renderer, posts: list[Post],
@@ -154,7 +157,8 @@ def _subject(template: str | None, site: str, count: int, language: str) -> str:
 
 def alert_body(config: Config, renderer: Renderer, post: Post) -> Body:
     """The alert body for `post`: the same for every subscriber who wants it."""
-    return renderer.alert(post, f"{config.email.alert.subject_prefix} {post.title}")
+    prefix = config.email.alert.subject_prefix or words(post.lang)["alert_prefix"]
+    return renderer.alert(post, f"{prefix} {post.title}")
 
 
 def shipped_templates() -> list[Traversable]:

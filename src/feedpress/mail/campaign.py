@@ -408,6 +408,9 @@ def secret(config: Config, *, required: bool) -> tuple[bytes, list[str]]:
     value = os.environ.get(name)
     if value:
         return _long_enough(name, value.encode("utf-8")), []
+    if value is not None and required:
+        raise FeedpressError(f"the environment variable {name} (email.secret_env) is set but "
+                             f"empty; it signs the unsubscribe links. {MAKE_A_KEY}")
     if required:
         raise FeedpressError(f"the environment variable {name} (email.secret_env) is not set; "
                              f"it signs the unsubscribe links. {MAKE_A_KEY}")

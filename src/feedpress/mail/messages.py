@@ -29,6 +29,7 @@ from feedpress.mail import tokens
 from feedpress.mail.bodies import PLACEHOLDER, Body, fill_line, values
 from feedpress.mail.select import Stream
 from feedpress.mailsettings import EmailSettings
+from feedpress.words import primary
 
 URGENT = ("X-Priority: 1", "Importance: High", "Priority: urgent")
 _HOLES = re.compile(f"({PLACEHOLDER.pattern})")
@@ -67,9 +68,12 @@ class MessageMaker:
         ]
 
     def unsubscribe_url(self, email: str) -> str:
-        # A token is URL-safe base64 and a dot: nothing in it needs quoting.
+        """The subscriber's link, with `{lang}` (if the URL has it) the message's language,
+        so that the page opens in it. A token is URL-safe base64 and a dot, a language
+        tag letters: nothing needs quoting."""
         return self.settings.unsubscribe_url.replace(
-            "{token}", tokens.make(self.secret, email, self.list_id))
+            "{token}", tokens.make(self.secret, email, self.list_id)).replace(
+            "{lang}", primary(self.body.language))
 
     def message_id(self, nonce: str, email: str) -> str:
         """The Message-ID of the campaign with `nonce` for `email`: the same every time the

@@ -111,15 +111,21 @@ class UnsubscribeApp:
         return self._record(address, stream), key
 
     def _record(self, address: str, stream: Stream) -> _Answer:
+        """The suppression, in the ledger the sends use. A ledger that is not there is not
+        made: this server would be keeping unsubscribes where no send reads them (a
+        missing FEEDPRESS_STATE_URL, another folder), and a new file would pass the sends'
+        guard for a ledger that was not kept."""
         try:
-            with open_ledger(self.state, self.clock(), wait=LEDGER_WAIT_SECONDS) as ledger:
+            with open_ledger(self.state, self.clock(), wait=LEDGER_WAIT_SECONDS,
+                             create=False) as ledger:
                 ledger.suppress(address, (stream,), "unsubscribed")
         except LedgerBusyError:
             return _Answer("503 Service Unavailable", "page_busy_title", "page_busy",
                            extra=(("Retry-After", str(RETRY_AFTER_SECONDS)),))
         except FeedpressError as exc:
             self.log(f"error: {exc}")
-            return _Answer("500 Internal Server Error", "page_busy_title", "page_busy")
+            return _Answer("503 Service Unavailable", "page_busy_title", "page_busy",
+                           extra=(("Retry-After", str(RETRY_AFTER_SECONDS)),))
         return _Answer("200 OK", "page_done_title", f"page_done_{stream}", address)
 
 
