@@ -853,7 +853,9 @@ def test_hostile_corpus_is_large(hostile: Built) -> None:
     assert len(HOSTILE) >= 28
     assert hostile.report.posts == len(HOSTILE)
     assert hostile.report.skipped == 0
-    assert hostile.report.warnings == []
+    # One post shows Liquid and Jinja syntax in its text: published as written, with a warning.
+    assert {(w.path.stem, w.field, w.line) for w in hostile.report.warnings} == {
+        ("template-braces", "body", 5)}
 
 
 def test_hostile_feeds_parse_and_validate(hostile: Built) -> None:

@@ -20,7 +20,7 @@ import click
 
 from feedpress.config import Config, find
 from feedpress.config import load as load_config
-from feedpress.errors import FeedpressError, Problem
+from feedpress.errors import FeedpressError, Problem, grouped
 
 if TYPE_CHECKING:
     from feedpress.mail import Summary
@@ -160,7 +160,8 @@ def build(out: Path | None, dry_run: bool, keep_going: bool, no_cache: bool,
     config = _config()
     report = run_build(config, _now(), out_dir=out, dry_run=dry_run, keep_going=keep_going,
                        cache_path=None if no_cache else default_cache(config), jobs=jobs)
-    _problems(report.warnings)
+    for line in grouped(report.warnings):
+        click.echo(line, err=True)
     code = 1 if dry_run and report.outcome.changed else 0
     if dry_run:
         for path in report.outcome.changed:

@@ -53,6 +53,33 @@ class Problem:
         return cls(Path(path), line, field, message, Severity(severity))
 
 
+def grouped(problems: Sequence[Problem], examples: int = 3) -> list[str]:
+    """Problems as lines for a person, warnings of one kind (field and message) said once
+    with a count and the first few places: a newsroom of 10,000 posts that all lack one
+    field gets one line, not 10,000. Errors, and warnings of a kind seen once, stay as
+    they are. `feedpress check` lists every one."""
+    kinds: dict[tuple[str | None, str], list[Problem]] = {}
+    for problem in problems:
+        if not problem.is_error:
+            kinds.setdefault((problem.field, problem.message), []).append(problem)
+    lines = []
+    for problem in problems:
+        kind = kinds.get((problem.field, problem.message), [])
+        if problem.is_error or len(kind) == 1:
+            lines.append(str(problem))
+        elif kind[0] is problem:
+            where = ", ".join(_place(p) for p in kind[:examples])
+            what = f"{problem.field}: {problem.message}" if problem.field else problem.message
+            lines.append(f"warning: {what} ({len(kind):,} files, e.g. {where}; "
+                         "`feedpress check` lists them all)")
+    return lines
+
+
+def _place(problem: Problem) -> str:
+    shown = relative(problem.path)
+    return f"{shown}:{problem.line}" if problem.line else str(shown)
+
+
 def by_place(problem: Problem) -> tuple[str, int]:
     """The order problems are listed in: by file, then by line, whatever found them."""
     return str(problem.path), problem.line or 0

@@ -15,8 +15,9 @@ that the build can tell the newsroom once per field, not once per post:
   set aside.
 
 A date and a title may also come from a Jekyll file name
-(`2024-05-01-my-post.md`): see `from_file_name`. It is pure: the data in,
-the data and the notes out.
+(`2024-05-01-my-post.md`): see `from_file_name`. In a body, `markdown`
+turns the tags other tools use for code into Markdown, and `templates`
+finds the template syntax that would be published as written. All pure.
 """
 
 from __future__ import annotations
@@ -42,6 +43,14 @@ IGNORED = frozenset({
     "sidebar", "header", "footer", "classes", "render_with_liquid", "js", "css",
 })
 _JEKYLL_NAME = re.compile(r"^(\d{4})-(\d{2})-(\d{2})-(.+)$")
+_HIGHLIGHT = re.compile(
+    r"(?:\{\{<\s*highlight\s+(?P<lang>[\w+#.-]*)[^>]*>\}\}|\{%-?\s*highlight\s+"
+    r"(?P<lang2>[\w+#.-]*)[^%]*-?%\})\n?(?P<code>.*?)"
+    r"(?:\{\{<\s*/highlight\s*>\}\}|\{%-?\s*endhighlight\s*-?%\})", re.DOTALL)
+_RAW = re.compile(r"\{%-?\s*(?:end)?raw\s*-?%\}")
+# Liquid and Nunjucks tags and output, Hugo's shortcodes, Jinja's: on one line.
+_TEMPLATE = re.compile(r"\{\{[<%].*?[>%]\}\}|\{%.*?%\}|\{\{.*?\}\}")
+_IN_URL = re.compile(r"(?:\]\(|\b(?:src|href)\s*=\s*[\"']?)[^)\"'\s]*$")
 
 
 def adopt(data: dict[str, Any], *, categories_as_tags: bool = True
@@ -120,3 +129,40 @@ def from_file_name(stem: str) -> tuple[str, str] | None:
     year, month, day, rest = found.groups()
     words = slugify(rest).replace("-", " ").strip()
     return f"{year}-{month}-{day}", words[:1].upper() + words[1:]
+
+
+def markdown(body: str) -> str:
+    """Another tool's code-block and verbatim tags as Markdown, so that what they show
+    is kept: Hugo's `{{< highlight x >}}` and Liquid's `{% highlight x %}` become fenced
+    code of language x, and Liquid's `{% raw %}` marks are dropped, their text kept.
+    Other template syntax stays as written (see `templates`)."""
+    if "{{<" not in body and "{%" not in body:
+        return body
+    return _RAW.sub("", _HIGHLIGHT.sub(_fenced, body))
+
+
+def _fenced(found: re.Match[str]) -> str:
+    language = found["lang"] or found["lang2"] or ""
+    return f"```{language}\n{found['code'].strip(chr(10))}\n```"
+
+
+def templates(body: str) -> list[tuple[int, str, bool]]:
+    """Each piece of another tool's template syntax left in `body` once `markdown` has
+    read it: its line (from 1), its text, and whether it sits in a URL, where it makes a
+    link that goes nowhere. Code (fenced or inline) is left out: it shows such syntax on
+    purpose."""
+    if "{{" not in body and "{%" not in body:
+        return []
+    found = []
+    fenced = False
+    for number, line in enumerate(markdown(body).split("\n"), start=1):
+        if line.lstrip().startswith(("```", "~~~")):
+            fenced = not fenced
+            continue
+        if fenced:
+            continue
+        text = re.sub(r"`[^`]*`", lambda m: " " * len(m[0]), line)
+        for match in _TEMPLATE.finditer(text):
+            in_url = _IN_URL.search(text[: match.start()]) is not None
+            found.append((number, match[0][:60], in_url))
+    return found

@@ -28,6 +28,7 @@ import nh3
 from cmarkgfm import cmark
 from cmarkgfm.cmark import Options
 
+from feedpress.feeds import imported
 from feedpress.model import Image, Post
 from feedpress.text import is_plain_root_path, strip_xml_forbidden
 
@@ -50,11 +51,6 @@ _ATTRIBUTES: dict[str, set[str]] = {
 }
 _DROPPED_WITH_CONTENT = {"script", "style", "iframe", "object", "embed", "template"}
 _MORE = re.compile(r"<!--\s*more\s*-->", re.IGNORECASE)
-_HIGHLIGHT = re.compile(
-    r"(?:\{\{<\s*highlight\s+(?P<lang>[\w+#.-]*)[^>]*>\}\}|\{%-?\s*highlight\s+"
-    r"(?P<lang2>[\w+#.-]*)[^%]*-?%\})\n?(?P<code>.*?)"
-    r"(?:\{\{<\s*/highlight\s*>\}\}|\{%-?\s*endhighlight\s*-?%\})", re.DOTALL)
-_RAW = re.compile(r"\{%-?\s*(?:end)?raw\s*-?%\}")
 _FOOTNOTE_REF = re.compile(r"\[\^[^\]\s]+\]")
 _FOOTNOTE_ID = re.compile(r'\b(id|href)="(#?)(fn|fnref)-([^"]+)"')
 _HTML_SPACE = " \t\n\r\f"
@@ -76,7 +72,7 @@ def render(post: Post, body: str) -> Rendered:
 
 def render_all(posts: list[Post], bodies: list[str]) -> list[Rendered]:
     """`render` for many posts, one stage at a time over all of them (see builder)."""
-    bodies = [other_tools(body) for body in bodies]
+    bodies = [imported.markdown(body) for body in bodies]
     htmls = [_footnotes(markdown_to_html(body), post) for body, post in
              zip(bodies, posts, strict=True)]
     safe = [_after(sanitize(html, post.url), post) for html, post in
@@ -95,22 +91,6 @@ def _summary(body: str, html: str, post: Post) -> str:
     before = sanitize(markdown_to_html(head), post.url)
     return shorten(" ".join(lxml.html.fragment_fromstring(
         before or "<p></p>", create_parent="div").text_content().split()))
-
-
-def other_tools(body: str) -> str:
-    """Another tool's code-block and verbatim tags as Markdown, so that what they show
-    is kept: Hugo's `{{< highlight x >}}` and Liquid's `{% highlight x %}` become fenced
-    code of language x, and Liquid's `{% raw %}` marks are dropped, their text kept.
-    Other template syntax stays as written (`posts` warns of it)."""
-    if "{{<" not in body and "{%" not in body:
-        return body
-    body = _HIGHLIGHT.sub(_fenced, body)
-    return _RAW.sub("", body)
-
-
-def _fenced(found: re.Match[str]) -> str:
-    language = found["lang"] or found["lang2"] or ""
-    return f"```{language}\n{found['code'].strip(chr(10))}\n```"
 
 
 def _footnotes(html: str, post: Post) -> str:

@@ -16,7 +16,7 @@ import os
 import re
 import tomllib
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 from typing import Any, NamedTuple
@@ -230,11 +230,28 @@ def parse(source: Source, config: Config) -> tuple[Post | None, list[Problem]]:
     split = split_front_matter(text)
     if isinstance(split, str):
         return None, [Problem(shown, 1, None, split)]
+    split, removed = _without_controls(split, shown)
     loaded = _load(split, shown)
     if isinstance(loaded, Problem):
-        return None, [loaded]
+        return None, [*removed, loaded]
     data, notes = imported.adopt(loaded, categories_as_tags=config.categories_as_tags)
-    return _build(shown, source, split, data, config, notes)
+    post, problems = _build(shown, source, split, data, config, notes)
+    return post, [*removed, *problems]
+
+
+def _without_controls(split: FrontMatter, shown: Path) -> tuple[FrontMatter, list[Problem]]:
+    """The front matter without the raw control characters XML forbids (YAML refuses
+    them too), with a warning for each line that had one. A vertical tab or form feed
+    (what a word processor pastes for a soft line break) becomes a space, so that the
+    words on either side stay apart."""
+    if not has_xml_forbidden(split.yaml):
+        return split, []
+    lines = split.yaml.split("\n")
+    problems = [Problem(shown, number + split.yaml_first_line, None,
+                        "control characters that XML forbids were removed", Severity.WARNING)
+                for number, line in enumerate(lines) if has_xml_forbidden(line)]
+    text = strip_xml_forbidden(split.yaml.replace("\v", " ").replace("\f", " "))
+    return replace(split, yaml=text), problems
 
 
 def _load(split: FrontMatter, shown: Path) -> dict[str, Any] | Problem:
@@ -343,7 +360,8 @@ class _PostFields:
             return value
         self.fields.problem(key, "control characters that XML forbids were removed",
                             Severity.WARNING)
-        return strip_xml_forbidden(value)
+        spaced = strip_xml_forbidden(value.replace("\v", " ").replace("\f", " "))
+        return " ".join(spaced.split())  # a soft line break between words leaves one space
 
 
 def _build(
@@ -388,6 +406,7 @@ def _build(
         r.problems.append(Problem(shown, None, "body",
                                   "control characters that XML forbids were removed",
                                   Severity.WARNING))
+    r.problems.extend(_templates(shown, front))
     if any(p.is_error for p in r.problems):
         return None, r.problems
     assert title and date and blog and slug
@@ -414,6 +433,23 @@ def _build(
         digest=hashlib.sha256(source.data).hexdigest(),
     )
     return post, r.problems
+
+
+def _templates(shown: Path, front: FrontMatter) -> list[Problem]:
+    """Another tool's template syntax in the body: a warning where it is published as
+    written, an error where it sits in a URL (the link would go nowhere)."""
+    first = front.yaml_first_line + front.yaml.count("\n") + 1  # the body's first line
+    problems = []
+    for line, text, in_url in imported.templates(front.body):
+        if in_url:
+            problems.append(Problem(shown, first + line - 1, "body", f"{text!r} is another "
+                                    "tool's template syntax in a URL, which would go "
+                                    "nowhere: write the URL out"))
+        else:
+            problems.append(Problem(shown, first + line - 1, "body", "another tool's "
+                                    "template syntax is published as written",
+                                    Severity.WARNING))
+    return problems
 
 
 def locate(path: Path, field: str) -> int | None:
@@ -545,6 +581,8 @@ def _image(f: Fields, r: _PostFields, config: Config) -> Image | None:
 def _web_url(site_url: str, url: str) -> bool:
     """Whether `url`, from a post, is a web address: http(s), or a path on the site. Any
     other scheme (javascript:, data:, file:) could run or read something in a reader."""
+    if "{{" in url or "{%" in url:  # another tool's template: a link to nowhere
+        return False
     try:
         return urlsplit(urljoin(site_url, url.strip())).scheme in ("http", "https")
     except ValueError:
