@@ -11,6 +11,7 @@ that the build can tell the newsroom once per field, not once per post:
 - `image: path/to.jpg`, `image.path`, `image.src` are `image.url`;
 - a lone string `tags: post` is one tag;
 - dates that TOML front matter gives as date-times become ISO 8601 text;
+- `published: false` (Jekyll) and `status: draft` (Pelican) are `draft: true`;
 - fields only another tool reads (`layout`, `permalink`, `weight`…) are
   set aside.
 
@@ -35,7 +36,7 @@ RENAMED = {
 CATEGORIES = ("categories", "category")
 IGNORED = frozenset({
     "layout", "permalink", "weight", "aliases", "comments", "toc", "type", "menu", "share",
-    "sitemap", "published", "hidden", "status", "template", "eleventyExcludeFromCollections",
+    "sitemap", "hidden", "template", "eleventyExcludeFromCollections",
     "eleventyNavigation", "pagination", "permalinkPattern", "series", "keywords", "featured",
     "redirect_from", "redirect_to", "excerpt_separator", "math", "mathjax", "cover",
     "thumbnail", "showToc", "tocopen", "ShowToc", "TocOpen", "translationKey", "expiryDate",
@@ -69,6 +70,7 @@ def adopt(data: dict[str, Any], *, categories_as_tags: bool = True
                 notes.append((old, f"read as {new}"))
     _categories(found, notes, categories_as_tags)
     _image(found, notes)
+    _draft(found, notes)
     for key in sorted(k for k in found if k in IGNORED):
         del found[key]
         notes.append((key, "ignored: only the tool the post was written for uses it"))
@@ -92,6 +94,21 @@ def _categories(found: dict[str, Any], notes: list[tuple[str, str]], as_tags: bo
             notes.append((key, "read as tags"))
         else:
             found[key] = value  # left for validation to name what is wrong with it
+
+
+def _draft(found: dict[str, Any], notes: list[tuple[str, str]]) -> None:
+    """Jekyll's `published: false` and Pelican's `status: draft` (or `hidden`) keep a post
+    from being published, as `draft: true` does; set aside otherwise."""
+    published = found.pop("published", None)
+    status = found.pop("status", None)
+    if published is not None:
+        notes.append(("published", "read as draft" if published is False else "ignored"))
+    if status is not None:
+        hidden = str(status).strip().lower() in ("draft", "hidden")
+        notes.append(("status", "read as draft" if hidden else "ignored"))
+    if (published is False or str(status or "").strip().lower() in ("draft", "hidden")) \
+            and "draft" not in found:
+        found["draft"] = True
 
 
 def _image(found: dict[str, Any], notes: list[tuple[str, str]]) -> None:
@@ -166,3 +183,26 @@ def templates(body: str) -> list[tuple[int, str, bool]]:
             in_url = _IN_URL.search(text[: match.start()]) is not None
             found.append((number, match[0][:60], in_url))
     return found
+
+
+_PELICAN_LINE = re.compile(r"^([A-Za-z][A-Za-z0-9_-]*):[ \t]*(.*)$")
+_PELICAN_LISTS = frozenset({"tags", "authors", "category", "categories"})
+
+
+def pelican_header(text: str) -> tuple[dict[str, Any], str, int] | None:
+    """Pelican's Markdown metadata (`Title: …` lines up to the first blank line) as a
+    mapping, the body after it, and the body's first line; None if `text` does not open
+    so. Keys are read in lower case; `Tags`, `Authors` and `Category` are comma lists."""
+    lines = text.split("\n")
+    end = next((i for i, line in enumerate(lines) if not line.strip()), len(lines))
+    data: dict[str, Any] = {}
+    for line in lines[:end]:
+        found = _PELICAN_LINE.match(line)
+        if found is None:
+            return None
+        key, value = found[1].lower(), found[2].strip()
+        data[key] = [v.strip() for v in value.split(",") if v.strip()] \
+            if key in _PELICAN_LISTS else value
+    if "title" not in data:
+        return None
+    return data, "\n".join(lines[end + 1:]), end + 2

@@ -12,6 +12,7 @@ and nothing here reads or writes the build cache.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import re
 import tomllib
@@ -77,6 +78,8 @@ class FrontMatter:
     body: str
     yaml_first_line: int
     toml: bool = False
+    pelican: bool = False  # Pelican's `Key: value` header, kept here as JSON
+    body_line: int = 0  # where the body starts, when the header's own lines do not say
 
 
 class Stat(NamedTuple):
@@ -256,9 +259,11 @@ def _without_controls(split: FrontMatter, shown: Path) -> tuple[FrontMatter, lis
 
 def _load(split: FrontMatter, shown: Path) -> dict[str, Any] | Problem:
     """The front matter as a mapping, or the problem that keeps it from being one."""
-    if split.toml:
+    if split.pelican:
+        data: Any = json.loads(split.yaml)
+    elif split.toml:
         try:
-            data: Any = tomllib.loads(split.yaml)
+            data = tomllib.loads(split.yaml)
         except tomllib.TOMLDecodeError as exc:
             line = getattr(exc, "lineno", None)
             return Problem(shown, line + 1 if line else None, None, f"TOML: {exc}")
@@ -297,6 +302,10 @@ def split_front_matter(text: str) -> FrontMatter | str:
         return "empty file: a post starts with front matter between --- lines"
     first, _, rest = text.partition("\n")
     opener = first.rstrip()
+    if opener not in ("---", "+++") and (pelican := imported.pelican_header(text)):
+        data, body, body_line = pelican
+        return FrontMatter(json.dumps(data, ensure_ascii=False), body, 1, pelican=True,
+                           body_line=body_line)
     if opener == "+++":
         end = _TOML_FENCE.search(rest)
         if end is None:
@@ -330,7 +339,7 @@ class _PostFields:
         def locate(key: tuple[str, ...]) -> int | None:
             nonlocal lines
             if lines is None:
-                found = {} if front.toml else yamltext.key_lines(front.yaml)
+                found = {} if front.toml or front.pelican else yamltext.key_lines(front.yaml)
                 lines = {k: v + front.yaml_first_line - 1 for k, v in found.items()}
             return lines.get(key) if key else 1
 
@@ -438,7 +447,7 @@ def _build(
 def _templates(shown: Path, front: FrontMatter) -> list[Problem]:
     """Another tool's template syntax in the body: a warning where it is published as
     written, an error where it sits in a URL (the link would go nowhere)."""
-    first = front.yaml_first_line + front.yaml.count("\n") + 1  # the body's first line
+    first = front.body_line or front.yaml_first_line + front.yaml.count("\n") + 1
     problems = []
     for line, text, in_url in imported.templates(front.body):
         if in_url:
