@@ -170,3 +170,20 @@ def test_categories_can_be_left_out_of_the_tags(project: Project) -> None:
     project.build(NOW)
     entry = feedparser.parse((project.out / "atom.xml").read_bytes()).entries[0]
     assert [t.term for t in entry.tags] == ["b"]
+
+
+def test_root_relative_links_can_resolve_under_the_sites_own_path(project: Project) -> None:
+    """A site in a subfolder, as Jekyll's relative_url serves it: with
+    `site.root_relative: site`, "/img/a.png" is under https://example.org/news/."""
+    body = "See [the map](/maps/north/) and ![a](/img/a.png).\n"
+    front = "---\ntitle: T\ndate: 2024-01-01\nimage:\n  url: /img/cover.jpg\n  alt: c\n---\n"
+    for mode, prefix in (("host", "https://example.org/"), ("site", "https://example.org/news/")):
+        site = {**BASE_CONFIG["site"], "url": "https://example.org/news/", "root_relative": mode}
+        project.write_config({**BASE_CONFIG, "site": site})
+        project.raw("alpha/2024-01-01-t.md", front + body)
+        project.build(NOW, cache_path=None)
+        content = feedparser.parse((project.out / "atom.xml").read_bytes()).entries[0]
+        html = content.content[0].value
+        assert f'href="{prefix}maps/north/"' in html, mode
+        assert f'src="{prefix}img/a.png"' in html, mode
+        assert f'src="{prefix}img/cover.jpg"' in html, mode

@@ -193,6 +193,7 @@ def _read_site(fields: Fields | None, authors: dict[str, Author], top: Fields) -
     language = _language(fields, "language", "en")
     timezone = _timezone(fields)
     site_authors = _author_refs(fields, "author", authors)
+    root_relative = fields.choice("root_relative", ("host", "site"), "host")
     fields.finish()
     if not (title and url and feeds_url):
         return None
@@ -205,6 +206,7 @@ def _read_site(fields: Fields | None, authors: dict[str, Author], top: Fields) -
         language=language,
         timezone=timezone,
         authors=site_authors or (Author(title),),
+        root_relative=root_relative,  # type: ignore[arg-type]
     )
 
 

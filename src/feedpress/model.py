@@ -54,6 +54,16 @@ class Site:
     timezone: str
     authors: tuple[Author, ...]
     hubs: tuple[str, ...] = ()  # WebSub hubs every feed names, and `feedpress ping` tells
+    # Where a post's "/path" points: "host" (the URL standard's way), or "site": under
+    # site.url's own path, as Jekyll's relative_url makes it for a site in a subfolder.
+    root_relative: Literal["host", "site"] = "host"
+
+    @property
+    def root(self) -> str:
+        """What a post's "/path" is joined to: the host's root, or the site's folder."""
+        from urllib.parse import urlsplit
+
+        return urlsplit(self.url).path if self.root_relative == "site" else "/"
 
     @property
     def domain(self) -> str:

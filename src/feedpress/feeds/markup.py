@@ -51,6 +51,7 @@ _ATTRIBUTES: dict[str, set[str]] = {
 }
 _DROPPED_WITH_CONTENT = {"script", "style", "iframe", "object", "embed", "template"}
 _MORE = re.compile(r"<!--\s*more\s*-->", re.IGNORECASE)
+_ROOT_RELATIVE = re.compile(r'(\b(?:href|src)=")/(?!/)')
 _FOOTNOTE_REF = re.compile(r"\[\^[^\]\s]+\]")
 _FOOTNOTE_ID = re.compile(r'\b(id|href)="(#?)(fn|fnref)-([^"]+)"')
 _HTML_SPACE = " \t\n\r\f"
@@ -70,15 +71,23 @@ def render(post: Post, body: str) -> Rendered:
     return render_all([post], [body])[0]
 
 
-def render_all(posts: list[Post], bodies: list[str]) -> list[Rendered]:
-    """`render` for many posts, one stage at a time over all of them (see builder)."""
+def render_all(posts: list[Post], bodies: list[str], root: str = "/") -> list[Rendered]:
+    """`render` for many posts, one stage at a time over all of them (see builder). `root`
+    is what a "/path" in a post is under (`Site.root`)."""
     bodies = [imported.markdown(body) for body in bodies]
     htmls = [_footnotes(markdown_to_html(body), post) for body, post in
              zip(bodies, posts, strict=True)]
+    if root != "/":
+        htmls = [_under(html, root) for html in htmls]
     safe = [_after(sanitize(html, post.url), post) for html, post in
             zip(htmls, posts, strict=True)]
     return [Rendered(html, post.summary or _summary(body, html, post) or post.title)
             for html, body, post in zip(safe, bodies, posts, strict=True)]
+
+
+def _under(html: str, root: str) -> str:
+    """`html` with its root-relative URLs ("/x", not "//host/x") put under `root`."""
+    return _ROOT_RELATIVE.sub(lambda m: m[1] + root, html)
 
 
 def _summary(body: str, html: str, post: Post) -> str:

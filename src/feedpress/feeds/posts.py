@@ -436,7 +436,7 @@ def _build(
         tags=tags,
         breaking=breaking,
         summary=summary.strip() if summary else None,
-        image=_absolute_image(image, link),
+        image=_absolute_image(image, link, config.site.root),
         lang=lang or blog_conf.language,
         draft=draft,
         digest=hashlib.sha256(source.data).hexdigest(),
@@ -613,10 +613,15 @@ def _link(url: str | None, config: Config, blog: str, blog_url: str, slug: str,
     )
 
 
-def _absolute_image(image: Image | None, base: str) -> Image | None:
+def _absolute_image(image: Image | None, base: str, root: str) -> Image | None:
+    """The image with its URL absolute: against the post's link, and a "/path" under
+    `root` (see `Site.root`)."""
     if image is None:
         return None
-    return Image(absolute_url(base, image.url), image.alt, image.caption)
+    url = image.url
+    if root != "/" and url.startswith("/") and not url.startswith("//"):
+        url = root + url[1:]
+    return Image(absolute_url(base, url), image.alt, image.caption)
 
 
 def absolute_url(base: str, url: str) -> str:
