@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 import re
 import sys
 import traceback
@@ -701,12 +702,23 @@ def test_invalid_yaml_in_the_config_exits_1(feedpress: Feedpress, project: Proje
 def test_a_missing_config_exits_1_naming_it(
     feedpress: Feedpress, tmp_path: Path
 ) -> None:
-    empty = tmp_path / "empty"
+    empty = tmp_path.parent / f"{tmp_path.name}-empty"  # no project above it
     empty.mkdir()
     run = feedpress("build", cwd=empty)
     assert run.exit_code == 1, run.output
-    assert "feedpress.yaml: cannot read config" in run.stderr
+    assert "no feedpress.yaml here or in any folder above" in run.stderr
+    assert "feedpress init DIR" in run.stderr
     assert_no_traceback(run)
+    named = feedpress("build", "--config", str(empty / "feedpress.yaml"), cwd=empty)
+    assert named.exit_code == 1 and "feedpress.yaml: cannot read config" in named.stderr
+
+
+def test_the_config_is_found_from_a_folder_below_it(feedpress: Feedpress, project: Project) -> None:
+    project.post("alpha", "one")
+    deep = project.posts / "alpha"
+    run = feedpress("build", cwd=deep)
+    assert run.exit_code == 0, run.output
+    assert (project.out / "rss.xml").is_file()
 
 
 @pytest.mark.parametrize("args", [
@@ -764,3 +776,58 @@ def test_the_group_has_help_with_an_example(feedpress: Feedpress) -> None:
     assert "Example:" in run.stdout
     for command in ("build", "check", "init", "new", "pin-ids"):
         assert f"  {command} " in run.stdout
+
+
+@pytest.mark.parametrize(("where", "why"), [
+    ("/", "the root or the home folder"), (".", "the project's own folder"),
+    ("posts", "overlaps the posts folder"), ("posts/alpha", "overlaps the posts folder"),
+    ("../../anywhere", "is outside the project"),
+])
+def test_an_output_folder_that_could_harm_is_refused(feedpress: Feedpress, project: Project,
+                                                     where: str, why: str) -> None:
+    project.post("alpha", "one")
+    text = project.config_path.read_text(encoding="utf-8") + f"output_dir: {where}\n"
+    project.config_path.write_text(text, encoding="utf-8")
+    run = feedpress("build")
+    assert run.exit_code == 1 and why in run.stderr and "output_dir" in run.stderr, run.output
+    assert_no_traceback(run)
+
+
+def test_out_may_leave_the_project_but_not_for_harm(feedpress: Feedpress, project: Project,
+                                                    tmp_path: Path) -> None:
+    project.post("alpha", "one")
+    elsewhere = tmp_path.parent / f"{tmp_path.name}-elsewhere"
+    assert feedpress("build", "--out", str(elsewhere)).exit_code == 0
+    assert (elsewhere / "rss.xml").is_file()
+    for where in ("/", str(project.posts), str(project.root)):
+        run = feedpress("build", "--out", where)
+        assert run.exit_code == 2 and "--out:" in run.stderr, (where, run.output)
+
+
+def test_a_pipe_among_the_posts_is_an_error_not_a_hang(feedpress: Feedpress,
+                                                      project: Project) -> None:
+    project.post("alpha", "one")
+    os.mkfifo(project.posts / "alpha" / "fifo.md")
+    run = feedpress("check")
+    assert run.exit_code == 1
+    assert "fifo.md: path: is not a regular file (a pipe, socket or device)" in run.stderr
+
+
+def test_the_manifest_never_removes_through_a_link_or_a_changed_file(
+        feedpress: Feedpress, project: Project, tmp_path: Path) -> None:
+    project.post("alpha", "one", tags=["gone", "kept"])
+    assert feedpress("build").exit_code == 0
+    outside = tmp_path / "precious.txt"
+    outside.write_text("not feedpress's\n")
+    gone = project.out / "tags" / "gone"
+    (gone / "rss.xml").unlink()
+    (gone / "rss.xml").symlink_to(outside)  # the manifest lists it: a link now
+    (gone / "atom.xml").write_text("edited by hand\n")  # another size than written
+    project.post("alpha", "one", tags=["kept"])
+    run = feedpress("build")
+    assert run.exit_code == 0, run.output
+    assert outside.read_text() == "not feedpress's\n"
+    assert (gone / "atom.xml").read_text() == "edited by hand\n"
+    assert not (gone / "feed.json").exists()  # as written: removed
+    assert run.stderr.count("no longer built, but not removed") == 1  # said once, 2 files
+    assert "(2 files" in run.stderr

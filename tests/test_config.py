@@ -405,13 +405,13 @@ def test_posts_dir_and_output_dir_are_relative_to_the_config_folder(
 ) -> None:
     folder = tmp_path / "project"
     folder.mkdir()
-    text = CONFIG + "posts_dir: content/articles\noutput_dir: ../site-out\n"
+    text = CONFIG + "posts_dir: content/articles\noutput_dir: site/out\n"
     (folder / "feedpress.yaml").write_text(text, encoding="utf-8")
     monkeypatch.chdir(tmp_path)
     config = load(Path("project", "feedpress.yaml"))
     assert config.posts_dir.is_absolute() and config.output_dir.is_absolute()
     assert config.posts_dir.resolve() == folder / "content" / "articles"
-    assert config.output_dir.resolve() == tmp_path / "site-out"
+    assert config.output_dir.resolve() == folder / "site" / "out"
 
 
 def test_an_absolute_posts_dir_is_kept(project: Project, tmp_path: Path) -> None:

@@ -108,6 +108,9 @@ def _read(top: Fields, path: Path, fingerprint: str) -> Config | None:
     feeds = _read_feeds(top.section("feeds"))
     posts_dir = root / (top.text("posts_dir") or "posts")
     output_dir = root / (top.text("output_dir") or "public")
+    why = unsafe_output(output_dir, root, posts_dir) or _outside(output_dir, root)
+    if why:
+        top.problem("output_dir", why)
     email = read_email(top.section("email"), root, site.domain if site else "example.org")
     hubs = _read_hubs(top.section("websub"))
     categories_as_tags = _read_import(top.section("import"))
@@ -335,5 +338,39 @@ def _permalink(fields: Fields) -> str:
 
 
 def find(start: Path | None) -> Path:
-    """The config file to use: the one given, else `feedpress.yaml` here."""
-    return start if start is not None else Path.cwd() / CONFIG_NAME
+    """The config file to use: the one given, else `feedpress.yaml` in the current folder
+    or the nearest folder above it (as git finds its repository), so that a command works
+    from `posts/world/` too."""
+    if start is not None:
+        return start
+    here = Path.cwd()
+    for folder in (here, *here.parents):
+        if (folder / CONFIG_NAME).is_file():
+            return folder / CONFIG_NAME
+    raise ConfigError([Problem(here / CONFIG_NAME, None, None, "no feedpress.yaml here or "
+                               "in any folder above; make a project with `feedpress init "
+                               "DIR`, or give --config FILE")])
+
+
+def unsafe_output(output: Path, root: Path, posts_dir: Path) -> str | None:
+    """Why `output` must not be a build's output folder, or None. A build writes and
+    removes files there: never over the system, a home, the project or its posts."""
+    target = output.resolve()
+    posts = posts_dir.resolve()
+    if target == Path(target.anchor) or target == Path.home().resolve():
+        return f"{output} is the root or the home folder; give a folder of its own"
+    if target == root.resolve():
+        return f"{output} is the project's own folder; give a folder inside it, e.g. public"
+    if target == posts or posts in target.parents or target in posts.parents:
+        return f"{output} overlaps the posts folder {posts_dir}; give another folder"
+    if (target / CONFIG_NAME).exists():
+        return f"{output} holds a {CONFIG_NAME}: it is a project, not an output folder"
+    return None
+
+
+def _outside(output: Path, root: Path) -> str | None:
+    """Only `--out` may send a build outside the project: a config that does so is more
+    likely a mistake (`../../anywhere`) than a wish."""
+    if root.resolve() in output.resolve().parents:
+        return None
+    return f"{output} is outside the project; give it with `feedpress build --out` instead"

@@ -34,8 +34,8 @@ from functools import partial
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from feedpress.config import Config
-from feedpress.errors import InvalidPostsError, Problem, Severity, by_place
+from feedpress.config import Config, unsafe_output
+from feedpress.errors import InvalidPostsError, Problem, Severity, UsageError, by_place
 from feedpress.feeds import cache as cache_module
 from feedpress.feeds import (
     catalog,
@@ -122,6 +122,10 @@ def build(
     project's); `jobs` is the number of processes (default: one per core).
     """
     started = clock()
+    if out_dir is not None:
+        why = unsafe_output(out_dir, config.path.parent, config.posts_dir)
+        if why:
+            raise UsageError(f"--out: {why}")
     with _collector_paused():  # resumed once the build's own objects are gone
         report = _build(config, now, out_dir or config.output_dir, dry_run, keep_going,
                         cache_path, jobs or os.cpu_count() or 1)
@@ -148,7 +152,11 @@ def _build(config: Config, now: datetime, target: Path, dry_run: bool, keep_goin
         sink.put(OPML_NAME, formats.opml(config.site.title, specs, config.site.feeds_url,
                                          catalog.linked_format(config)))
         problems += _write_pages(config, cat, specs, sink)
-        report = BuildReport(sink.finish(), len(specs), len(cat.posts), skipped,
+        outcome = sink.finish()
+        problems += [Problem(target / path, None, None, "no longer built, but not removed: it "
+                             "was changed since feedpress wrote it, or is not a plain file "
+                             "in the output folder", Severity.WARNING) for path in sink.left]
+        report = BuildReport(outcome, len(specs), len(cat.posts), skipped,
                              sorted((_as_warning(p) for p in problems), key=by_place))
         if cache_path is not None and not dry_run and inputs.settled:
             store.remember(_memo(inputs, memo.window(valid, now), sink.digest, report))

@@ -63,6 +63,7 @@ class Output:
         self.outcome = Outcome()
         self._entries: dict[PurePosixPath, Entry] = {}
         self._theirs: set[PurePosixPath] = set()
+        self.left: list[PurePosixPath] = []  # gone from the build, but no longer as written
 
     def fresh(self, relpath: PurePosixPath, recipe: str) -> bool:
         """True, and the file kept, if it was made from `recipe` and is still there whole."""
@@ -94,6 +95,9 @@ class Output:
         self.put(relpath, data, recipe)
         return True
 
+    def _removable(self, target: Path, entry: Entry) -> bool:
+        return _removable_file(target, self.out_dir, entry)
+
     def record(self, relpath: PurePosixPath, recipe: str, size: int, written: bool) -> None:
         """Account for a file that `place` put, maybe in another process."""
         self._entries[relpath] = Entry(recipe, size)
@@ -109,16 +113,31 @@ class Output:
         for relpath in sorted(set(self.previous) - set(self._entries) - self._theirs,
                               key=_parts):
             target = self.out_dir / relpath
-            if target.is_file():
-                self.outcome.removed.append(relpath)
-                if not self.dry_run:
-                    target.unlink()
-                    _prune(target.parent, self.out_dir)
+            if not self._removable(target, self.previous[relpath]):
+                if os.path.lexists(target):
+                    self.left.append(relpath)
+                continue
+            self.outcome.removed.append(relpath)
+            if not self.dry_run:
+                target.unlink()
+                _prune(target.parent, self.out_dir)
         if not self.dry_run and self._entries != self.previous:
             _write_manifest(self.out_dir, self._entries)
         self.outcome.written.sort(key=_parts)
         self.outcome.unchanged.sort(key=_parts)
         return self.outcome
+
+
+def _removable_file(target: Path, out_dir: Path, entry: Entry) -> bool:
+    """Whether `target` is a file feedpress may remove: a regular file (not a link) inside
+    `out_dir` by its real path, at the size the manifest recorded. Anything else (a
+    manifest edited by hand, a file replaced since) is left alone."""
+    if target.is_symlink() or not target.is_file():
+        return False
+    real = Path(os.path.realpath(target))
+    if Path(os.path.realpath(out_dir)) not in real.parents:
+        return False
+    return _has_size(target, entry.size)
 
 
 def intact(out_dir: Path, digest: str) -> list[PurePosixPath] | None:

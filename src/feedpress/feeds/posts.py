@@ -137,8 +137,19 @@ def _walk(config: Config, folder: Path, rel: str, real_root: Path,
             problems.append(_outside(config, folder / name))
         elif entry.is_dir(follow_symlinks=False):
             _walk(config, folder / name, f"{rel}{name}/", real_root, found, problems, unread)
+        elif not _regular(entry):  # reading a pipe would wait for ever
+            problems.append(Problem(_show(config, folder / name), None, "path",
+                                    "is not a regular file (a pipe, socket or device); "
+                                    "not read"))
         elif not _section_page(name, rel):
             found[rel + name] = _stat(entry)
+
+
+def _regular(entry: os.DirEntry[str]) -> bool:
+    try:
+        return entry.is_file()  # a symlink to a regular file inside posts/ counts
+    except OSError:
+        return True  # vanished or unreadable: reading it will say so
 
 
 def _section_page(name: str, rel: str) -> bool:
