@@ -29,6 +29,7 @@ from click.testing import CliRunner
 
 from conftest import BASE_CONFIG, Project
 from feedpress.cli import main
+from feedpress.errors import Problem
 
 NOW = "2026-11-25T12:00:00Z"
 LATER = "2027-03-01T00:00:00Z"
@@ -493,6 +494,10 @@ def test_build_with_invalid_posts_lists_every_error_and_writes_nothing(
     assert run.stdout == ""
     assert_no_traceback(run)
     assert snapshot(project.out) == published
+    # Every line says what it is, so `grep ^error:` finds every error.
+    lines = run.stderr.splitlines()
+    assert all(line.startswith(("error: ", "warning: ")) for line in lines), lines
+    assert sum(line.startswith("error: ") for line in lines) == 4  # 3 and the total
 
 
 def test_build_keep_going_skips_invalid_posts_with_warnings(
@@ -502,7 +507,7 @@ def test_build_keep_going_skips_invalid_posts_with_warnings(
     project.post("alpha", "bad-date", date="2026-02-30", id="urn:uuid:2")
     run = feedpress("build", "--now", NOW, "--keep-going")
     assert run.exit_code == 0, run.output
-    assert ("posts/alpha/bad-date.md:2: warning: date: '2026-02-30' is not a valid date"
+    assert ("warning: posts/alpha/bad-date.md:2: date: '2026-02-30' is not a valid date"
             in run.stderr)
     assert "(post skipped)" in run.stderr
     match = SUMMARY.match(run.stdout.strip())
@@ -831,3 +836,17 @@ def test_the_manifest_never_removes_through_a_link_or_a_changed_file(
     assert not (gone / "feed.json").exists()  # as written: removed
     assert run.stderr.count("no longer built, but not removed") == 1  # said once, 2 files
     assert "(2 files" in run.stderr
+
+
+def test_warnings_of_one_kind_are_counted_by_file() -> None:
+    from feedpress.errors import Severity, grouped
+
+    def warning(name: str, line: int) -> Problem:
+        return Problem(Path(name), line, "body", "same thing", Severity.WARNING)
+
+    lines = grouped([warning("a.md", 3), warning("a.md", 9), warning("b.md", 4),
+                     Problem(Path("c.md"), 1, "title", "is required")])
+    assert lines == [
+        "warning: body: same thing (2 files, e.g. a.md:3, b.md:4; `feedpress check` lists "
+        "them all)",
+        "error: c.md:1: title: is required"]

@@ -20,7 +20,7 @@ import click
 
 from feedpress.config import Config, find
 from feedpress.config import load as load_config
-from feedpress.errors import FeedpressError, Problem, grouped
+from feedpress.errors import FeedpressError, InvalidPostsError, Problem, grouped
 
 if TYPE_CHECKING:
     from feedpress.mail import Summary
@@ -243,7 +243,12 @@ def pin_ids() -> None:
     pinned = 0
     for post in posts:
         if not post.id_pinned:
-            pin_id(post)
+            try:
+                pin_id(post)
+            except FeedpressError as exc:  # one file that cannot be pinned holds none back
+                errors.append(Problem(post.path, None, "id", str(exc)))
+                click.echo(f"error: {exc}", err=True)
+                continue
             click.echo(f"pinned {post.id} in {_shown(post.path)}")
             pinned += 1
     click.echo(f"{pinned} id(s) pinned")
@@ -655,7 +660,9 @@ def main(argv: list[str] | None = None) -> None:
                                                 exc.exit_code), ensure_ascii=False, indent=2))
         sys.exit(exc.exit_code)
     except FeedpressError as exc:
-        click.echo(f"error: {exc}", err=True)
+        # Invalid posts come as lines that each say what they are.
+        click.echo(str(exc) if isinstance(exc, InvalidPostsError) else f"error: {exc}",
+                   err=True)
         if _JSON["command"] is not None:
             from feedpress import results
 

@@ -54,10 +54,10 @@ class Problem:
 
 
 def grouped(problems: Sequence[Problem], examples: int = 3) -> list[str]:
-    """Problems as lines for a person, warnings of one kind (field and message) said once
-    with a count and the first few places: a newsroom of 10,000 posts that all lack one
-    field gets one line, not 10,000. Errors, and warnings of a kind seen once, stay as
-    they are. `feedpress check` lists every one."""
+    """Problems as lines for a person, each led by `error:` or `warning:`; warnings of one
+    kind (field and message) said once, with the number of files and the first few
+    places: a newsroom of 10,000 posts that all lack one field gets one line, not 10,000.
+    `feedpress check` lists every one."""
     kinds: dict[tuple[str | None, str], list[Problem]] = {}
     for problem in problems:
         if not problem.is_error:
@@ -65,14 +65,21 @@ def grouped(problems: Sequence[Problem], examples: int = 3) -> list[str]:
     lines = []
     for problem in problems:
         kind = kinds.get((problem.field, problem.message), [])
-        if problem.is_error or len(kind) == 1:
-            lines.append(str(problem))
+        files = {p.path for p in kind}
+        if problem.is_error or len(files) == 1:
+            lines.append(_line(problem))
         elif kind[0] is problem:
-            where = ", ".join(_place(p) for p in kind[:examples])
+            firsts = list({p.path: p for p in reversed(kind)}.values())[::-1][:examples]
+            where = ", ".join(_place(p) for p in firsts)
             what = f"{problem.field}: {problem.message}" if problem.field else problem.message
-            lines.append(f"warning: {what} ({len(kind):,} files, e.g. {where}; "
+            lines.append(f"warning: {what} ({len(files):,} files, e.g. {where}; "
                          "`feedpress check` lists them all)")
     return lines
+
+
+def _line(problem: Problem) -> str:
+    what = f"{problem.field}: {problem.message}" if problem.field else problem.message
+    return f"{problem.severity.value}: {_place(problem)}: {what}"
 
 
 def _place(problem: Problem) -> str:
@@ -113,8 +120,8 @@ class InvalidPostsError(FeedpressError):
     def __init__(self, problems: list[Problem]) -> None:
         self.problems = problems
         errors = sum(p.is_error for p in problems)
-        lines = [str(p) for p in problems]
-        lines.append(f"{errors} error(s) in posts; nothing was written.")
+        lines = grouped(problems)
+        lines.append(f"error: {errors} error(s) in posts; nothing was written.")
         super().__init__("\n".join(lines))
 
 

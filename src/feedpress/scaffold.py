@@ -15,7 +15,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from feedpress.config import CONFIG_NAME, Config
-from feedpress.errors import FeedpressError, UsageError
+from feedpress.errors import FeedpressError, UsageError, relative
 from feedpress.feeds import default_id
 from feedpress.files import write_atomic
 from feedpress.model import Post
@@ -42,6 +42,8 @@ blogs:
 """
 
 _FENCE = re.compile(r"^(?:---|\.\.\.)[ \t]*\r?$", re.MULTILINE)
+_TOML_FENCE = re.compile(r"^\+\+\+[ \t]*\r?$", re.MULTILINE)
+_PELICAN_KEY = re.compile(r"^[A-Za-z][A-Za-z0-9_-]*:")
 
 
 WORKFLOW = Path(".github") / "workflows" / "publish.yml"
@@ -158,17 +160,29 @@ def _post_text(title: str, date: datetime, post_id: str, *, draft: bool) -> str:
 def pin_id(post: Post) -> None:
     """Write `post`'s current id into its front matter, changing nothing else in the file.
 
-    The id line goes just before the closing `---`, in the file's own line
-    ending, so a byte-order mark, comments and field order all survive.
+    The id line goes just before the front matter's end, in the file's own
+    line ending and syntax: `id: "…"` before YAML's closing `---`, `id =
+    "…"` before TOML's closing `+++`, `Id: …` at the end of Pelican's
+    header. A byte-order mark, comments and field order all survive.
     """
     text = post.path.read_bytes().decode("utf-8")
     bom = "\ufeff" if text.startswith("\ufeff") else ""
     text = text.removeprefix(bom)
-    first = _FENCE.match(text)
-    closing = _FENCE.search(text, first.end()) if first else None
-    if first is None or closing is None:
-        raise FeedpressError(f"{post.path}: front matter not found; id not pinned")
-    newline = "\r\n" if first.group().endswith("\r") else "\n"
-    line = f"id: {json.dumps(post.id, ensure_ascii=False)}{newline}"
-    at = closing.start()
+    newline = "\r\n" if text.split("\n", 1)[0].endswith("\r") else "\n"
+    at, line = _id_line(text, json.dumps(post.id, ensure_ascii=False), newline, post)
     write_atomic(post.path, (bom + text[:at] + line + text[at:]).encode("utf-8"))
+
+
+def _id_line(text: str, quoted: str, newline: str, post: Post) -> tuple[int, str]:
+    """Where the id line goes in `text`, and the line."""
+    first = _FENCE.match(text) or _TOML_FENCE.match(text)
+    if first is not None:
+        fence = _FENCE if first.group().startswith(("-", ".")) else _TOML_FENCE
+        closing = fence.search(text, first.end())
+        if closing is not None:
+            key = "id = " if fence is _TOML_FENCE else "id: "
+            return closing.start(), f"{key}{quoted}{newline}"
+    blank = re.search(r"^\r?$", text, re.MULTILINE)  # Pelican's header ends at a blank line
+    if first is None and blank is not None and _PELICAN_KEY.match(text):
+        return blank.start(), f"Id: {post.id}{newline}"
+    raise FeedpressError(f"{relative(post.path)}: front matter not found; id not pinned")

@@ -183,7 +183,9 @@ def _clashes(posts: list[Card], field: str, key: Callable[[Card], Any],
         if first is not post:
             problems.append(Problem(posts_dir / post.key, None, field,
                                     f"{shown(value)!r} is also used by "
-                                    f"{relative(posts_dir / first.key)}"))
+                                    f"{relative(posts_dir / first.key)}"
+                                    + ("; give one of them a slug: of its own"
+                                       if field == "slug" else "")))
     return problems
 
 

@@ -36,11 +36,11 @@ RENAMED = {
 CATEGORIES = ("categories", "category")
 IGNORED = frozenset({
     "layout", "permalink", "weight", "aliases", "comments", "toc", "type", "menu", "share",
-    "sitemap", "hidden", "template", "eleventyExcludeFromCollections",
+    "sitemap", "hidden", "template",
     "eleventyNavigation", "pagination", "permalinkPattern", "series", "keywords", "featured",
     "redirect_from", "redirect_to", "excerpt_separator", "math", "mathjax", "cover",
     "thumbnail", "showToc", "tocopen", "ShowToc", "TocOpen", "translationKey", "expiryDate",
-    "publishDate", "headless", "outputs", "markup", "linkTitle", "save_as", "modified_at",
+    "headless", "outputs", "markup", "linkTitle", "save_as", "modified_at",
     "sidebar", "header", "footer", "classes", "render_with_liquid", "js", "css",
 })
 _JEKYLL_NAME = re.compile(r"^(\d{4})-(\d{2})-(\d{2})-(.+)$")
@@ -49,8 +49,17 @@ _HIGHLIGHT = re.compile(
     r"(?P<lang2>[\w+#.-]*)[^%]*-?%\})\n?(?P<code>.*?)"
     r"(?:\{\{<\s*/highlight\s*>\}\}|\{%-?\s*endhighlight\s*-?%\})", re.DOTALL)
 _RAW = re.compile(r"\{%-?\s*(?:end)?raw\s*-?%\}")
+_RAW_BLOCK = re.compile(r"\{%-?\s*raw\s*-?%\}.*?\{%-?\s*endraw\s*-?%\}", re.DOTALL)
+# What resolves without the other tool: Pelican's {static}/{attach} before a path from the
+# site's root, Jekyll's {{ site.url }}{{ site.baseurl }}, and a quoted path through
+# Jekyll's or Eleventy's URL filters ({{ '/img/a.png' | relative_url }}).
+_STATIC = re.compile(r"\{(?:static|attach)\}(?=/)")
+_SITE_PATH = re.compile(r"\{\{-?\s*site\.(?:url|baseurl)\s*-?\}\}")
+_URL_FILTER = re.compile(
+    r"\{\{-?\s*[\"']([^\"'{}]*)[\"']\s*\|\s*(?:relative_url|absolute_url|url)\s*-?\}\}")
 # Liquid and Nunjucks tags and output, Hugo's shortcodes, Jinja's: on one line.
-_TEMPLATE = re.compile(r"\{\{[<%].*?[>%]\}\}|\{%.*?%\}|\{\{.*?\}\}")
+_TEMPLATE = re.compile(r"\{\{[<%].*?[>%]\}\}|\{%.*?%\}|\{\{.*?\}\}"
+                       r"|\{(?:filename|index|tag|category|author|static|attach)\}")
 _IN_URL = re.compile(r"(?:\]\(|\b(?:src|href)\s*=\s*[\"']?)[^)\"'\s]*$")
 
 
@@ -68,6 +77,7 @@ def adopt(data: dict[str, Any], *, categories_as_tags: bool = True
             else:
                 found[new] = value
                 notes.append((old, f"read as {new}"))
+    _publish_date(found, notes)
     _categories(found, notes, categories_as_tags)
     _image(found, notes)
     _draft(found, notes)
@@ -96,11 +106,29 @@ def _categories(found: dict[str, Any], notes: list[tuple[str, str]], as_tags: bo
             found[key] = value  # left for validation to name what is wrong with it
 
 
+def _publish_date(found: dict[str, Any], notes: list[tuple[str, str]]) -> None:
+    """Hugo's `publishDate`, the time a post goes out: the post's date when it is later
+    (a post is published at its date), so that it holds the post back as in Hugo."""
+    publish = found.pop("publishDate", None)
+    if publish is None:
+        return
+    date = found.get("date")
+    if date is None or (isinstance(publish, str) and isinstance(date, str)
+                        and publish > date):
+        found["date"] = publish
+        notes.append(("publishDate", "read as date"))
+    else:
+        notes.append(("publishDate", "ignored: not later than date"))
+
+
 def _draft(found: dict[str, Any], notes: list[tuple[str, str]]) -> None:
     """Jekyll's `published: false` and Pelican's `status: draft` (or `hidden`) keep a post
     from being published, as `draft: true` does; set aside otherwise."""
     published = found.pop("published", None)
     status = found.pop("status", None)
+    if found.pop("eleventyExcludeFromCollections", None) is True:
+        published = False  # Eleventy lists such a page in no collection: no feed either
+        notes.append(("eleventyExcludeFromCollections", "read as draft"))
     if published is not None:
         notes.append(("published", "read as draft" if published is False else "ignored"))
     if status is not None:
@@ -112,8 +140,23 @@ def _draft(found: dict[str, Any], notes: list[tuple[str, str]]) -> None:
 
 
 def _image(found: dict[str, Any], notes: list[tuple[str, str]]) -> None:
+    if "image" not in found:
+        for key in ("featured_image", "featuredImage", "images", "cover"):
+            value = found.get(key)
+            if isinstance(value, list) and value and isinstance(value[0], str):
+                value = value[0]  # Hugo's images: the first is the post's
+            elif isinstance(value, dict) and isinstance(value.get("image"), str):
+                value = value["image"]  # Hugo themes' cover.image
+            if isinstance(value, str):
+                del found[key]
+                found["image"] = {"url": value, **({"alt": found.pop("imageAlt")}
+                                                   if isinstance(found.get("imageAlt"), str)
+                                                   else {})}
+                notes.append((key, "read as image.url"))
+                break
     image = found.get("image")
     if isinstance(image, str):
+        image = _SITE_PATH.sub("", _STATIC.sub("", image))
         found["image"] = {"url": image}
         notes.append(("image", "a plain string read as image.url"))
     elif isinstance(image, dict) and "url" not in image:
@@ -153,6 +196,10 @@ def markdown(body: str) -> str:
     is kept: Hugo's `{{< highlight x >}}` and Liquid's `{% highlight x %}` become fenced
     code of language x, and Liquid's `{% raw %}` marks are dropped, their text kept.
     Other template syntax stays as written (see `templates`)."""
+    if "{" not in body:
+        return body
+    body = _SITE_PATH.sub("", _STATIC.sub("", body))
+    body = _URL_FILTER.sub(lambda m: m[1], body)
     if "{{<" not in body and "{%" not in body:
         return body
     return _RAW.sub("", _HIGHLIGHT.sub(_fenced, body))
@@ -168,11 +215,12 @@ def templates(body: str) -> list[tuple[int, str, bool]]:
     read it: its line (from 1), its text, and whether it sits in a URL, where it makes a
     link that goes nowhere. Code (fenced or inline) is left out: it shows such syntax on
     purpose."""
-    if "{{" not in body and "{%" not in body:
+    if "{" not in body:
         return []
+    verbatim = _RAW_BLOCK.sub(lambda m: "\n" * m[0].count("\n"), body)  # escaped on purpose
     found = []
     fenced = False
-    for number, line in enumerate(markdown(body).split("\n"), start=1):
+    for number, line in enumerate(markdown(verbatim).split("\n"), start=1):
         if line.lstrip().startswith(("```", "~~~")):
             fenced = not fenced
             continue
@@ -189,20 +237,23 @@ _PELICAN_LINE = re.compile(r"^([A-Za-z][A-Za-z0-9_-]*):[ \t]*(.*)$")
 _PELICAN_LISTS = frozenset({"tags", "authors", "category", "categories"})
 
 
-def pelican_header(text: str) -> tuple[dict[str, Any], str, int] | None:
+def pelican_header(text: str) -> tuple[dict[str, Any], str, int, dict[str, int]] | None:
     """Pelican's Markdown metadata (`Title: …` lines up to the first blank line) as a
-    mapping, the body after it, and the body's first line; None if `text` does not open
-    so. Keys are read in lower case; `Tags`, `Authors` and `Category` are comma lists."""
+    mapping, the body after it, the body's first line and each key's line; None if
+    `text` does not open so. Keys are read in lower case; `Tags`, `Authors` and
+    `Category` are comma lists."""
     lines = text.split("\n")
     end = next((i for i, line in enumerate(lines) if not line.strip()), len(lines))
     data: dict[str, Any] = {}
-    for line in lines[:end]:
+    where: dict[str, int] = {}
+    for number, line in enumerate(lines[:end], start=1):
         found = _PELICAN_LINE.match(line)
         if found is None:
             return None
         key, value = found[1].lower(), found[2].strip()
         data[key] = [v.strip() for v in value.split(",") if v.strip()] \
             if key in _PELICAN_LISTS else value
+        where[key] = number
     if "title" not in data:
         return None
-    return data, "\n".join(lines[end + 1:]), end + 2
+    return data, "\n".join(lines[end + 1:]), end + 2, where

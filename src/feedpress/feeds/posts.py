@@ -80,6 +80,7 @@ class FrontMatter:
     toml: bool = False
     pelican: bool = False  # Pelican's `Key: value` header, kept here as JSON
     body_line: int = 0  # where the body starts, when the header's own lines do not say
+    key_lines: tuple[tuple[str, int], ...] = ()  # Pelican's: each key's line
 
 
 class Stat(NamedTuple):
@@ -126,8 +127,8 @@ def _walk(config: Config, folder: Path, rel: str, real_root: Path,
         return
     for entry in entries:  # scandir knows links and folders without a stat per file
         name = entry.name
-        if name.startswith("."):
-            continue
+        if name.startswith(".") or (name == "_drafts" and entry.is_dir()):
+            continue  # hidden, or Jekyll's drafts: never published
         if not name.endswith(POST_SUFFIXES) and not entry.is_dir():
             suffix = os.path.splitext(name)[1].lower()
             if suffix not in ASSET_SUFFIXES:
@@ -314,9 +315,9 @@ def split_front_matter(text: str) -> FrontMatter | str:
     first, _, rest = text.partition("\n")
     opener = first.rstrip()
     if opener not in ("---", "+++") and (pelican := imported.pelican_header(text)):
-        data, body, body_line = pelican
+        data, body, body_line, where = pelican
         return FrontMatter(json.dumps(data, ensure_ascii=False), body, 1, pelican=True,
-                           body_line=body_line)
+                           body_line=body_line, key_lines=tuple(where.items()))
     if opener == "+++":
         end = _TOML_FENCE.search(rest)
         if end is None:
@@ -350,7 +351,8 @@ class _PostFields:
         def locate(key: tuple[str, ...]) -> int | None:
             nonlocal lines
             if lines is None:
-                found = {} if front.toml or front.pelican else yamltext.key_lines(front.yaml)
+                found = ({(key,): line for key, line in front.key_lines} if front.pelican
+                         else {} if front.toml else yamltext.key_lines(front.yaml))
                 lines = {k: v + front.yaml_first_line - 1 for k, v in found.items()}
             return lines.get(key) if key else 1
 
@@ -365,7 +367,8 @@ class _PostFields:
         try:
             return parse_time(value, self.tz)
         except (ValueError, OverflowError) as exc:
-            self.fields.problem(key, f"{value!r} is not a valid date ({exc}); "
+            why = "" if "isoformat" in str(exc) else f" ({exc})"  # not Python's own words
+            self.fields.problem(key, f"{value!r} is not a valid date{why}; "
                                 "use ISO 8601, e.g. 2024-05-01 or 2024-05-01T09:30:00+02:00")
             return None
 
@@ -394,8 +397,9 @@ def _build(
                 **data}
     r = _PostFields(shown, front, data, config)
     f = r.fields
-    for key, note in notes:
-        f.problem(key, note, Severity.WARNING)
+    for key, note in notes:  # located where the file says it, under its own name
+        r.problems.append(Problem(shown, f.locate(tuple(key.split("."))) or 1, key, note,
+                                  Severity.WARNING))
     title = r.clean("title", f.text("title", required=True))
     date = r.time("date", required=True)
     updated = r.time("updated")
@@ -592,7 +596,8 @@ def _image(f: Fields, r: _PostFields, config: Config) -> Image | None:
         section.problem("url", f"must be an http(s) URL or a path on the site, not {url!r}")
         return None
     if alt is None:
-        section.problem("alt", "is missing; readers who cannot see the image get the caption",
+        gets = "the caption" if caption else "nothing"
+        section.problem("alt", f"is missing; readers who cannot see the image get {gets}",
                         Severity.WARNING)
     return Image(url.strip(), (alt if alt is not None else caption or "").strip(),
                  caption.strip() if caption else None)
