@@ -130,6 +130,28 @@ def test_init_creates_a_project_that_builds_out_of_the_box(
     assert match is not None, built.stdout
     assert match["posts"] == "1"
     assert [item["title"] for item in feed_items(folder / "public")] == ["Welcome"]
+    listed = feedpress("subscribers", "list", cwd=folder)  # an empty list, not an error
+    assert listed.exit_code == 0 and "0 subscriber(s)" in listed.stdout, listed.output
+    date_line = next(line for line in posts[0].read_text().splitlines()
+                     if line.startswith("date:"))
+    assert re.fullmatch(r"date: \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+00:00", date_line), date_line
+    assert "# email:" in (folder / "feedpress.yaml").read_text()
+
+
+def test_init_adds_its_lines_to_an_existing_gitignore(feedpress: Feedpress,
+                                                      tmp_path: Path) -> None:
+    folder = tmp_path / "newsroom"
+    folder.mkdir()
+    (folder / ".gitignore").write_text("*.pyc\n/public/")  # no newline at the end
+    assert feedpress("init", "newsroom", cwd=tmp_path).exit_code == 0
+    assert (folder / ".gitignore").read_text() == "*.pyc\n/public/\n/.feedpress/\n/outbox/\n"
+
+
+def test_a_config_key_typo_gets_a_did_you_mean(feedpress: Feedpress, project: Project) -> None:
+    text = project.config_path.read_text() + "feeds:\n  itmes: 20\n"
+    project.config_path.write_text(text)
+    run = feedpress("check")
+    assert "feeds.itmes: unknown key; did you mean items?" in run.stderr, run.output
 
 
 def test_init_refuses_to_overwrite_an_existing_project(

@@ -8,6 +8,7 @@ so that a single run reports every mistake in a file.
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -126,7 +127,9 @@ class Fields:
         """Report every key that nothing asked for: a typo must not pass silently."""
         for key in self.data:
             if key not in self._seen:
-                self.problem(str(key), "unknown key", severity)
+                near = difflib.get_close_matches(str(key), sorted(self._seen), n=1, cutoff=0.75)
+                hint = f"; did you mean {near[0]}?" if near else ""
+                self.problem(str(key), f"unknown key{hint}", severity)
 
 
 def _describe(value: object) -> str:

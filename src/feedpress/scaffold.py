@@ -39,7 +39,18 @@ blogs:
   news:
     title: News
     description: About this blog.
+
+# The email digest and breaking-news alerts (see "The email: block" in the README).
+# As it is, `feedpress digest --send` writes messages into outbox/ to look at.
+# email:
+#   from: "My Newsroom <newsletter@example.org>"
+#   subscribers: subscribers.csv            # email,name,blogs,tags,alerts
+#   unsubscribe_url: "https://example.org/unsubscribe?token={token}&lang={lang}"
+#   transport: smtp                         # smtp to send for real (and in CI)
+#   smtp: {host: smtp.example.org, port: 587, security: starttls}
 """
+_SUBSCRIBERS = "email,name,blogs,tags,alerts\n"  # a header: a send refuses a list this empty
+_IGNORED = ("/public/", "/.feedpress/", "/outbox/")
 
 _FENCE = re.compile(r"^(?:---|\.\.\.)[ \t]*\r?$", re.MULTILINE)
 _TOML_FENCE = re.compile(r"^\+\+\+[ \t]*\r?$", re.MULTILINE)
@@ -63,16 +74,19 @@ def init_project(folder: Path, now: datetime, ci: str | None = None) -> list[Pat
         return [write_workflow(folder, _pinned_install(), "public")]
     written = [config_path]
     write_atomic(config_path, _CONFIG.encode("utf-8"))
+    now = now.replace(microsecond=0)  # a date a person reads and writes
     day = now.date().isoformat()
     post = folder / "posts" / "news" / f"{day}-welcome.md"
     text = _post_text("Welcome", now, f"tag:example.org,{day}:news/welcome", draft=False)
     write_atomic(post, (text + "This is the first post. Edit or delete it.\n").encode("utf-8"))
     written.append(post)
     written.extend(copy_email_templates(folder / "email_templates"))
-    ignore = folder / ".gitignore"
-    if not ignore.exists():
-        write_atomic(ignore, b"/public/\n/.feedpress/\n/outbox/\n")
-        written.append(ignore)
+    subscribers = folder / "subscribers.csv"
+    if not subscribers.exists():
+        write_atomic(subscribers, _SUBSCRIBERS.encode("utf-8"))
+        written.append(subscribers)
+    if _ignore(folder / ".gitignore"):
+        written.append(folder / ".gitignore")
     if ci is not None:
         written.append(write_workflow(folder, _pinned_install(), "public"))
     return written
@@ -109,6 +123,18 @@ def workflow_note(folder: Path) -> str | None:
 def _pinned_install() -> str:
     """Install this very version, so that the CI builds what was tried here."""
     return f"python -m pip install 'feedpress[postgresql]=={__version__}'"
+
+
+def _ignore(path: Path) -> bool:
+    """Add to `.gitignore` what a project must not commit (the output, the ledger and
+    cache, the outbox of subscriber mail), keeping what it says; whether it changed."""
+    text = path.read_text(encoding="utf-8") if path.exists() else ""
+    missing = [line for line in _IGNORED if line not in text.splitlines()]
+    if not missing:
+        return False
+    glue = "" if not text or text.endswith("\n") else "\n"
+    write_atomic(path, (text + glue + "\n".join(missing) + "\n").encode("utf-8"))
+    return True
 
 
 def copy_email_templates(target: Path) -> list[Path]:
