@@ -123,23 +123,29 @@ def test_on_the_site_page_each_blog_keeps_its_own_direction(out: Path) -> None:
     assert sections["Хроника конфликтов"] == ("ru", "ltr")
 
 
-def test_feeds_point_at_the_stylesheet_and_it_turns_them_into_a_page(out: Path) -> None:
-    transform = etree.XSLT(etree.parse(str(out / "feed.xsl")))
-    for name in ("rss.xml", "atom.xml", "al-marsad/rss.xml"):
+@pytest.mark.parametrize(("name", "sheet", "lang"), [
+    ("rss.xml", "feed.xsl", "en"), ("atom.xml", "feed.xsl", "en"),
+    ("al-marsad/rss.xml", "feed.ar.xsl", "ar"), ("khronika/atom.xml", "feed.ru.xsl", "ru")])
+def test_feeds_point_at_the_stylesheet_and_it_turns_them_into_a_page(
+        out: Path, name: str, sheet: str, lang: str) -> None:
+    """Each feed names the stylesheet in its own language, by a relative link."""
+    if True:
         data = (out / name).read_bytes()
         lines = data.split(b"\n", 2)
         href = lines[1].removeprefix(b'<?xml-stylesheet type="text/xsl" href="').removesuffix(
             b'"?>').decode()
-        assert (out / name).parent.joinpath(href).resolve() == (out / "feed.xsl").resolve()
-        assert href == "../" * name.count("/") + "feed.xsl", name  # relative: works anywhere
+        assert (out / name).parent.joinpath(href).resolve() == (out / sheet).resolve()
+        assert href == "../" * name.count("/") + sheet, name  # relative: works anywhere
+        transform = etree.XSLT(etree.parse(str(out / sheet)))
         parsed = feedparser.parse(data)
         assert not parsed.bozo and parsed.entries, name
         page = str(transform(etree.fromstring(data)))
-        assert words("en")["feed_intro"] in html.unescape(page)
+        assert words(lang)["feed_intro"] in html.unescape(page)
+        assert f'lang="{lang}"' in page
         assert html.escape(parsed.entries[0].title, quote=False) in page, name
         assert parsed.entries[0].link in html.unescape(page), name
         assert f"{FEEDS_URL}{name}" in page  # the address to copy
-    assert not (out / "feed.json").read_bytes().startswith(b"<")
+        assert not (out / "feed.json").read_bytes().startswith(b"<")
 
 
 def test_what_a_post_or_the_config_says_is_escaped(project: Project, tmp_path: Path) -> None:

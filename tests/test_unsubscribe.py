@@ -436,15 +436,24 @@ def test_a_short_secret_is_refused_with_how_to_make_one(project: Project,
     assert "Traceback" not in run.stderr
 
 
-def test_a_previous_key_is_announced_and_a_short_one_warned_about(project: Project) -> None:
+def test_a_previous_key_is_announced_and_a_weak_one_refused(project: Project) -> None:
+    """A short previous key would let anyone holding one old link forge links for any
+    address, as a short key would: it is refused like one."""
     project.write_config({**BASE_CONFIG, "email": {}})
-    server = serve_command(project, "--port", "0", previous="old")
+    (project.root / ".feedpress").mkdir()
+    with open_ledger(Place(project.root / ".feedpress" / "state.db"), NOW):
+        pass
+    server = serve_command(project, "--port", "0",
+                           previous="an older key, also long enough to be one")
     wait_for_line(server, "FEEDPRESS_PREVIOUS_SECRET is set: links signed with the previous")
-    wait_for_line(server, "FEEDPRESS_PREVIOUS_SECRET is shorter than 32 bytes")
     wait_for_line(server, "serving unsubscribe links on")
-    server.send_signal(signal.SIGTERM)
+    server.send_signal(signal.SIGHUP)  # a terminal closing stops it cleanly too
     server.communicate(timeout=20)
     assert server.returncode == 0
+    for weak, why in (("old", "is 3 bytes long"), (" " * 40, "has only 1 different characters")):
+        refused = serve_command(project, "--port", "0", previous=weak)
+        _, err = refused.communicate(timeout=20)
+        assert refused.returncode == 1 and f"FEEDPRESS_PREVIOUS_SECRET {why}" in err, err
 
 
 def test_no_ledger_is_made_by_the_server_and_the_start_says_which_it_uses(

@@ -295,6 +295,10 @@ def _url(fields: Fields, key: str, *, required: bool = False, folder: bool = Fal
     if parts.scheme not in ("http", "https") or not parts.netloc:
         fields.problem(key, f"must be an absolute http(s) URL, not {value!r}")
         return None
+    if folder and (parts.query or parts.fragment):  # links are made by adding to it
+        fields.problem(key, f"must have no ?query or #fragment, since links are made by "
+                       f"adding paths to it: {value!r}")
+        return None
     url = parts.geturl()
     return url if not folder or url.endswith("/") else url + "/"
 

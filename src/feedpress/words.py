@@ -52,11 +52,13 @@ def negotiate(accept_language: str, default: str) -> str:
     for order, part in enumerate(accept_language.split(",")[:20]):
         tag, _, params = part.partition(";")
         quality = 1.0
-        if params.strip().startswith("q="):
-            try:
-                quality = float(params.strip()[2:])
-            except ValueError:
-                continue
+        for param in params.split(";"):
+            name, _, value = param.strip().partition("=")
+            if name.lower() == "q":
+                try:
+                    quality = float(value)
+                except ValueError:
+                    quality = 0.0
         if speaks(tag) and quality > 0:
             ranked.append((-quality, order, primary(tag)))
     return min(ranked)[2] if ranked else default

@@ -170,8 +170,10 @@ def _write_pages(config: Config, cat: catalog.Catalog, specs: list[catalog.FeedS
     way of (it is left as it is)."""
     if not config.feeds.pages:
         return []
-    wanted = {catalog.STYLESHEET: pages.stylesheet(config),
-              PurePosixPath(pages.PAGE): pages.site_page(config, cat, specs)}
+    wanted = {path: pages.stylesheet(config, language) for path, language in
+              {catalog.stylesheet(config.site.language, lang): lang for lang in
+               [config.site.language, *(b.language for b in config.blogs)]}.items()}
+    wanted[PurePosixPath(pages.PAGE)] = pages.site_page(config, cat, specs)
     for blog in config.blogs:
         wanted[catalog.blog_folder(blog.id) / pages.PAGE] = pages.blog_page(
             config, blog, cat, specs)

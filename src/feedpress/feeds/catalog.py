@@ -22,7 +22,7 @@ from urllib.parse import quote
 from feedpress.config import Config
 from feedpress.errors import Problem, relative
 from feedpress.model import FEED_FILE_NAMES, Author, Card, Format, Tag, from_us, to_us
-from feedpress.words import words
+from feedpress.words import primary, words
 
 Kind = Literal["site", "blog", "tag", "breaking", "blog-tag"]
 _ID = attrgetter("id")
@@ -70,6 +70,14 @@ def feed_url(feeds_url: str, folder: PurePosixPath, fmt: Format) -> str:
 
 SITE_FOLDER = PurePosixPath(".")
 STYLESHEET = PurePosixPath("feed.xsl")  # what RSS and Atom feeds ask a browser to show them with
+
+
+def stylesheet(site_language: str, language: str) -> PurePosixPath:
+    """The stylesheet of a feed in `language`: `feed.xsl` in the site's, `feed.<xx>.xsl`
+    in another (a blog's), so that the page a browser shows speaks the feed's."""
+    if primary(language) == primary(site_language):
+        return STYLESHEET
+    return PurePosixPath(f"feed.{primary(language)}.xsl")
 
 
 def blog_folder(blog_id: str) -> PurePosixPath:

@@ -29,12 +29,14 @@ from datetime import datetime
 from email.utils import format_datetime
 from functools import lru_cache
 from html import escape
+from pathlib import PurePosixPath
 from typing import Any
 from urllib.parse import urlsplit
 
 from lxml import etree
 
-from feedpress.feeds.catalog import STYLESHEET, FeedSpec
+from feedpress.feeds.catalog import FeedSpec
+from feedpress.feeds.catalog import stylesheet as catalog_stylesheet
 from feedpress.feeds.markup import Rendered, feed_html
 from feedpress.model import Author, FeedOptions, Format, Image, Post, Site
 from feedpress.version import __version__
@@ -97,19 +99,20 @@ def feed(site: Site, spec: FeedSpec, fmt: Format, fragments: list[bytes], *,
     if fmt == "json":
         return _json_feed(site, spec, fragments)
     head = _channel(site, spec, fmt)
-    head = _with_stylesheet(head, len(spec.folder.parts)) if stylesheet else head
+    sheet = catalog_stylesheet(site.language, spec.language)
+    head = _with_stylesheet(head, len(spec.folder.parts), sheet) if stylesheet else head
     cut = head.rindex("</channel>" if fmt == "rss" else "</feed>")
     return b"\n".join([head[:cut].encode("utf-8"), *fragments,
                        head[cut:].encode("utf-8")]) + b"\n"
 
 
-def _with_stylesheet(document: str, depth: int) -> str:
+def _with_stylesheet(document: str, depth: int, sheet: PurePosixPath) -> str:
     """`document`, a feed `depth` folders below the output's root, with the instruction
     that shows it in a browser as a page (see `pages`), just after its XML declaration.
     The link is relative, so that a copy of the folder elsewhere shows the same. Feed
     readers ignore it."""
     declaration_end = document.index("?>") + 2
-    href = _attr("../" * depth + STYLESHEET.as_posix())
+    href = _attr("../" * depth + sheet.as_posix())
     return (f'{document[:declaration_end]}\n<?xml-stylesheet type="text/xsl" href="{href}"?>'
             f"{document[declaration_end:]}")
 

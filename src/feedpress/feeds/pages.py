@@ -24,14 +24,14 @@ from urllib.parse import quote
 from feedpress.config import Config
 from feedpress.feeds.catalog import Catalog, FeedSpec, blog_folder, feed_url, linked_format
 from feedpress.model import Blog, Format
-from feedpress.words import direction, words
+from feedpress.words import direction, primary, words
 
 PAGE = "index.html"
 FORMAT_NAMES = {"rss": "RSS", "atom": "Atom", "json": "JSON Feed"}
 MIME = {"rss": "application/rss+xml", "atom": "application/atom+xml",
         "json": "application/feed+json"}
 _CSS = """body{font:16px/1.5 system-ui,sans-serif;max-width:46rem;margin:0 auto;padding:1rem;
-color:#1a1a1a;background:#fff}h1{font-size:1.6rem;line-height:1.25}h2{font-size:1.2rem;
+color:#1a1a1a;background:#fff;overflow-wrap:anywhere}h1{font-size:1.6rem;line-height:1.25}h2{font-size:1.2rem;
 margin-top:2rem}a{color:#0b57d0}.feeds{list-style:none;padding:0}.feeds li{margin:.4rem 0}
 code{display:block;overflow-wrap:anywhere;user-select:all;background:#f2f2f2;padding:.2rem .4rem;
 border-radius:3px;font-size:.9rem}.about{color:#444}.blog{border-top:1px solid #ddd;
@@ -43,7 +43,7 @@ def site_page(config: Config, catalog: Catalog, specs: list[FeedSpec]) -> bytes:
     """`index.html` at the root of the output: every feed of the site."""
     site, said = config.site, words(config.site.language)
     by_kind = {spec.folder: spec for spec in specs}
-    parts = [f"<h1>{_t(said['follow_title'].replace('{site}', site.title))}</h1>",
+    parts = [f"<h1>{_t(said['follow_title']).replace('{site}', _bdi(site.title))}</h1>",
              f"<p>{_t(site.description)}</p>", f"<p>{_t(said['follow_intro'])}</p>",
              f"<h2>{_t(said['all_posts'])}</h2>",
              _feed_list(config, by_kind[PurePosixPath(".")], ""),
@@ -66,7 +66,7 @@ def blog_page(config: Config, blog: Blog, catalog: Catalog, specs: list[FeedSpec
     used = {slug for card in catalog.posts if card.blog == blog.id for slug, _ in card.tags}
     own = [s for s in specs if s.kind == "blog-tag" and s.group == blog.id]
     topics = own or [s for s in specs if s.kind == "tag" and s.folder.name in used]
-    parts = [f"<h1>{_t(blog.title)}</h1>", f"<h2>{_t(said['about_blog'])}</h2>",
+    parts = [f"<h1>{_bdi(blog.title)}</h1>", f"<h2>{_t(said['about_blog'])}</h2>",
              f'<p class="about">{_t(blog.description)}</p>',
              f"<p>{_t(said['follow_intro'])}</p>",
              _feed_list(config, spec, "../"),
@@ -80,7 +80,7 @@ def blog_page(config: Config, blog: Blog, catalog: Catalog, specs: list[FeedSpec
 def _blog_summary(config: Config, blog: Blog, spec: FeedSpec) -> str:
     lang = escape(blog.language)
     return (f'<section class="blog" lang="{lang}" dir="{direction(blog.language)}">'
-            f'<h3><a href="{_href(blog_folder(blog.id) / PAGE)}">{_t(blog.title)}</a></h3>'
+            f'<h3><a href="{_href(blog_folder(blog.id) / PAGE)}">{_bdi(blog.title)}</a></h3>'
             f'<p class="about">{_t(blog.description)}</p>{_feed_list(config, spec, "")}'
             "</section>")
 
@@ -137,11 +137,12 @@ def _page(config: Config, language: str, title: str, alternates: list[FeedSpec],
     return html.encode("utf-8")
 
 
-def stylesheet(config: Config) -> bytes:
-    """`catalog.STYLESHEET`: an RSS or Atom feed as a page, in the site's language."""
-    said = words(config.site.language)
-    lang = escape(config.site.language)
-    filled = {"@LANG@": lang, "@DIR@": direction(config.site.language), "@CSS@": _CSS,
+def stylesheet(config: Config, language: str) -> bytes:
+    """A stylesheet (`catalog.stylesheet`) that shows an RSS or Atom feed as a page, in
+    `language`: the site's, or a blog's."""
+    said = words(language)
+    lang = escape(primary(language))
+    filled = {"@LANG@": lang, "@DIR@": direction(language), "@CSS@": _CSS,
               "@TITLE@": _t(said["feed_title"]), "@INTRO@": _t(said["feed_intro"]),
               "@LATEST@": _t(said["latest"])}
     text = _XSL
@@ -152,6 +153,11 @@ def stylesheet(config: Config) -> bytes:
 
 def _t(text: str) -> str:
     return escape(text, quote=True)
+
+
+def _bdi(text: str) -> str:
+    """A name from the config, isolated: its own direction marks stay inside it."""
+    return f"<bdi>{_t(text)}</bdi>"
 
 
 def _href(path: PurePosixPath) -> str:

@@ -57,6 +57,7 @@ from feedpress.model import Post
 
 PREVIEW_SECRET = b"feedpress preview only: set the secret variable to send"
 MIN_SECRET_BYTES = 32
+MIN_DISTINCT_BYTES = 10
 MAKE_A_KEY = ('Make one with: python -c "import secrets; print(secrets.token_urlsafe(32))"; '
               "to replace a key without breaking the links already delivered, move the old "
               "one to email.previous_secret_env (FEEDPRESS_PREVIOUS_SECRET) for a while")
@@ -428,10 +429,7 @@ def unsubscribe_keys(config: Config) -> tuple[list[bytes], list[str]]:
         return [key], []
     note = [f"{name} is set: links signed with the previous key still work; unset it once "
             "the messages that carry them have aged"]
-    if len(previous) < MIN_SECRET_BYTES:
-        note.append(f"{name} is shorter than {MIN_SECRET_BYTES} bytes: links signed with it "
-                    "can be forged; unset it as soon as you can")
-    return [key, previous], note
+    return [key, _long_enough(name, previous)], note
 
 
 def _long_enough(name: str, key: bytes) -> bytes:
@@ -440,6 +438,9 @@ def _long_enough(name: str, key: bytes) -> bytes:
         raise FeedpressError(f"{name} is {len(key)} bytes long; the key that signs "
                              f"unsubscribe links needs at least {MIN_SECRET_BYTES}, or a "
                              f"token can be forged for any address. {MAKE_A_KEY}")
+    if len(set(key)) < MIN_DISTINCT_BYTES:  # 32 spaces, "aaaa…": long, but no secret
+        raise FeedpressError(f"{name} has only {len(set(key))} different characters; a key "
+                             f"must be random. {MAKE_A_KEY}")
     return key
 
 

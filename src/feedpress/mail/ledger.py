@@ -336,9 +336,10 @@ def exists(place: Place) -> bool:
 
 @contextmanager
 def open_ledger(place: Place, clock: datetime, *, create: bool = True, locked: bool = False,
-                wait: float = engines.LOCK_WAIT_SECONDS) -> Iterator[Ledger]:
+                wait: float | None = None) -> Iterator[Ledger]:
     """The ledger at `place`, migrated to the current schema (and made if missing, when
-    `create`); a SQLite file locked for longer than `wait` seconds is `LedgerBusyError`.
+    `create`); a lock held elsewhere for longer than `wait` seconds (by default, a send's
+    patient wait) is `LedgerBusyError`.
 
     `locked` holds the send lock for as long as the ledger is open, or raises
     `LockedError`. In PostgreSQL the lock is taken on the ledger's own
@@ -352,12 +353,13 @@ def open_ledger(place: Place, clock: datetime, *, create: bool = True, locked: b
         with contextlib.ExitStack() as stack:
             if locked:
                 stack.enter_context(engines.sqlite_lock(place.path))
-            engine = stack.enter_context(engines.open_sqlite(place.path, _migrate, wait))
+            engine = stack.enter_context(engines.open_sqlite(
+                place.path, _migrate, engines.LOCK_WAIT_SECONDS if wait is None else wait))
             yield Ledger(engine, clock)
         return
     from feedpress.mail import postgres
 
-    with postgres.open_postgres(place, _migrate, locked=locked) as engine:
+    with postgres.open_postgres(place, _migrate, locked=locked, wait=wait) as engine:
         yield Ledger(engine, clock)
 
 

@@ -20,7 +20,14 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from feedpress.errors import FeedpressError
-from feedpress.mail.engines import Engine, LockedError, Migrate, Place, url_secrets
+from feedpress.mail.engines import (
+    Engine,
+    LedgerBusyError,
+    LockedError,
+    Migrate,
+    Place,
+    url_secrets,
+)
 
 if TYPE_CHECKING:
     import psycopg
@@ -100,12 +107,13 @@ def exists(place: Place) -> bool:
 
 
 @contextmanager
-def open_postgres(place: Place, migrate: Migrate | None, *, locked: bool = False
-                  ) -> Iterator[Engine]:
+def open_postgres(place: Place, migrate: Migrate | None, *, locked: bool = False,
+                  wait: float | None = None) -> Iterator[Engine]:
     """The ledger's database, migrated (unless `migrate` is None), for reading and
     writing; each change commits. `locked` takes the send lock on this very connection
-    first, or raises `LockedError`: the lock and the ledger are lost together."""
-    with _connected(place) as conn:
+    first, or raises `LockedError`: the lock and the ledger are lost together. `wait`
+    bounds how long a lock held by another session is waited for (`LedgerBusyError`)."""
+    with _connected(place, wait) as conn:
         engine = PostgresEngine(conn)
         if locked:
             _lock(engine, place)
@@ -141,21 +149,30 @@ def _lock(engine: Engine, place: Place) -> None:
 
 
 @contextmanager
-def _connected(place: Place) -> Iterator[psycopg.Connection[tuple[Any, ...]]]:
+def _connected(place: Place, wait: float | None = None
+               ) -> Iterator[psycopg.Connection[tuple[Any, ...]]]:
     """A connection in autocommit mode; the driver's errors become messages without the
-    password, whether raised connecting or later."""
+    password, whether raised connecting or later. With `wait`, a lock or a statement
+    that takes longer is `LedgerBusyError` (the unsubscribe endpoint's 503)."""
     psycopg = _driver()
     assert place.url is not None
+    timeout = CONNECT_TIMEOUT_SECONDS if wait is None else max(2, int(wait))
     try:
         conn = psycopg.connect(place.url, autocommit=True, application_name="feedpress",
-                               connect_timeout=CONNECT_TIMEOUT_SECONDS, **KEEPALIVES)
+                               connect_timeout=timeout, **KEEPALIVES)
     except (psycopg.Error, UnicodeError, ValueError) as exc:  # a URL libpq cannot read too
         raise FeedpressError(f"{place}: cannot connect to the send ledger: "
                              f"{_clean(exc, place.url)}") from None
     try:
         with conn:
-            conn.execute(f"SET statement_timeout = '{STATEMENT_TIMEOUT}'")
+            limit = STATEMENT_TIMEOUT if wait is None else f"{int(wait * 1000)}ms"
+            conn.execute(f"SET statement_timeout = '{limit}'")
+            if wait is not None:
+                conn.execute(f"SET lock_timeout = '{int(wait * 1000)}ms'")
             yield conn
+    except (psycopg.errors.LockNotAvailable, psycopg.errors.QueryCanceled):
+        raise LedgerBusyError(f"{place}: the send ledger stayed locked by another session "
+                              "longer than this request waits") from None
     except psycopg.Error as exc:
         raise FeedpressError(f"{place}: the send ledger failed: {_clean(exc, place.url)}"
                              ) from None

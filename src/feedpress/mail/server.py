@@ -20,7 +20,8 @@ from typing import Any
 
 from feedpress.errors import FeedpressError
 
-CHANNEL_TIMEOUT = 15  # seconds a connection may stay idle or half-sent
+CHANNEL_TIMEOUT = 10  # seconds a connection may stay idle or half-sent
+CONNECTIONS = 1000  # open at once: a cheap socket each; past it, new ones wait
 MAX_HEADER_BYTES = 16_384
 MAX_BODY_BYTES = 16_384
 
@@ -28,9 +29,11 @@ MAX_BODY_BYTES = 16_384
 def serve(app: Callable[..., Any], host: str, port: int, threads: int,
           ready: Callable[[str], None]) -> None:
     """Serve `app` until Ctrl-C or SIGTERM; `ready` gets the URL once it listens."""
+    host = host.removeprefix("[").removesuffix("]")  # an IPv6 address as URLs write it
     server = make_server(app, host, port, threads)
     if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, _interrupt)
+        for stop_signal in (signal.SIGTERM, signal.SIGHUP):
+            signal.signal(stop_signal, _interrupt)
     try:
         ready(f"http://{_shown_host(host)}:{server.effective_port}/unsubscribe")
         server.run()  # returns on KeyboardInterrupt, having closed every connection
@@ -47,7 +50,8 @@ def make_server(app: Callable[..., Any], host: str, port: int, threads: int) -> 
         return create_server(
             app, host=host, port=port, threads=threads, channel_timeout=CHANNEL_TIMEOUT,
             max_request_header_size=MAX_HEADER_BYTES, max_request_body_size=MAX_BODY_BYTES,
-            expose_tracebacks=False, ident="feedpress", clear_untrusted_proxy_headers=True)
+            expose_tracebacks=False, ident="feedpress", clear_untrusted_proxy_headers=True,
+            connection_limit=CONNECTIONS)
     except OSError as exc:
         raise FeedpressError(_cannot_listen(host, port, exc)) from None
     except ValueError as exc:  # waitress refuses what it cannot parse as a host

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from html import escape
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, quote
 
 from feedpress.errors import FeedpressError
 from feedpress.mail import tokens
@@ -89,7 +89,8 @@ class UnsubscribeApp:
                                        ("Content-Length", str(len(data))),
                                        *SECURITY_HEADERS, *answer.extra])
         previous = " (previous key)" if key else ""
-        self.log(f"{method} {environ.get('PATH_INFO', '/')} {answer.status[:3]} "
+        path = quote(str(environ.get("PATH_INFO", "/")), safe="/")  # no line can be forged
+        self.log(f"{quote(method, safe='')} {path} {answer.status[:3]} "
                  f"token={_short(token)}{previous}")
         return [] if method == "HEAD" else [data]
 
@@ -132,7 +133,7 @@ class UnsubscribeApp:
 def _token(environ: dict[str, Any], method: str) -> str | None:
     """The request's token, from the query or (for a POST without one) the form body;
     None when there is none, or it is longer than any token feedpress makes."""
-    query = parse_qs(str(environ.get("QUERY_STRING", "")), max_num_fields=20)
+    query = parse_qs(str(environ.get("QUERY_STRING", "")))  # its length waitress caps
     token = (query.get("token") or [""])[0]
     if not token and method == "POST":
         try:
@@ -140,7 +141,7 @@ def _token(environ: dict[str, Any], method: str) -> str | None:
         except ValueError:
             length = 0
         body = environ["wsgi.input"].read(min(length, MAX_BODY)).decode("utf-8", "replace")
-        token = (parse_qs(body, max_num_fields=20).get("token") or [""])[0]
+        token = (parse_qs(body).get("token") or [""])[0]
     return token if token and len(token) <= MAX_TOKEN else None
 
 
@@ -154,8 +155,9 @@ def _language(environ: Mapping[str, Any], default: str) -> str:
 def _page(answer: _Answer, language: str) -> str:
     said = words(language)
     body = ""
-    if answer.text is not None:
-        body = f"<p>{escape(said[answer.text].replace('{address}', answer.address))}</p>"
+    if answer.text is not None:  # the address kept left to right, whatever the page's
+        address = f'<bdi dir="ltr">{escape(answer.address)}</bdi>'
+        body = f"<p>{escape(said[answer.text]).replace('{address}', address)}</p>"
     if answer.form:  # posts back to this very URL, token and all
         body += (f'<form method="post"><button type="submit">'
                  f'{escape(said["page_button"])}</button></form>')
