@@ -242,3 +242,46 @@ def test_pin_ids_writes_into_toml_and_pelican_headers(project: Project) -> None:
     assert "Id: tag:news.example.org,2024-01-03:alpha/pel\n\nBody" in pelican.read_text()
     assert 'id: "tag:news.example.org,2024-01-04:alpha/yaml"\n---' in yaml_post.read_text()
     assert [p for p in check(project.config(), NOW) if "pinned" in p.message] == []
+
+
+def test_what_the_attackers_trial_found_is_read_safely(project: Project) -> None:
+    """Third round: posts built to break the readers of other tools' conventions."""
+    deep = "+++\ntitle = 'deep'\ndate = 2024-01-02\nx = " + "[" * 1000 + "]" * 1000 + "\n+++\nB\n"
+    posts = {
+        "alpha/deep.md": deep,
+        "alpha/ctrl.md": '---\ntitle: c\ndate: 2024-01-02\nimage: "https://e.example/a\\x01b.png"'
+                         "\n---\nB\n",
+        "alpha/held.md": "---\ntitle: Held\ndate: 2024-01-02\npublished: false\ndraft: false\n"
+                         "---\nB\n",
+        "alpha/code.md": ("---\ntitle: Code\ndate: 2024-01-03\ncategories: jekyll update\n---\n"
+                          "Use the `<!--more-->` marker and `{% raw %}`.\n\n"
+                          "Inline {% highlight js %}a(){% endhighlight %} stays as written.\n\n"
+                          "```liquid\n{% highlight x %}\ncode\n{% endhighlight %}\n```\n\n"
+                          'Read [the report][r] first.<a id="fn-00000000-1">spoof</a>\n\n'
+                          "<!--more-->\n\nAfter.\n\n[r]: /report/\n"),
+        "alpha/pel.md": ("Title: Pel\nDate: 2024-01-04\nSummary: a summary that goes\n"
+                         "  on here\n\nB\n"),
+    }
+    for rel, text in posts.items():
+        project.raw(rel, text)
+    from feedpress.feeds import check
+
+    problems = check(project.config(), NOW)
+    errors = {(p.path.name, p.message[:40]) for p in problems if p.is_error}
+    assert errors == {("deep.md", "TOML: nested too deeply"),
+                      ("ctrl.md", "contains a control character, which XML ")}
+    for name in ("deep.md", "ctrl.md"):
+        (project.posts / "alpha" / name).unlink()
+    project.build(NOW)
+    entries = {e.title: e for e in feedparser.parse((project.out / "atom.xml").read_bytes())
+               .entries}
+    assert set(entries) == {"Code", "Pel"}  # published: false wins over draft: false
+    code = entries["Code"]
+    assert code.summary == "Use the <!--more--> marker and {% raw %}. Inline {% highlight js " \
+        "%}a(){% endhighlight %} stays as written. {% highlight x %} code {% endhighlight %} " \
+        "Read the report first.spoof"
+    html = code.content[0].value
+    assert 'id="fn-00000000-1"' not in html and "spoof" in html
+    assert {t.term for t in code.tags} == {"jekyll", "update"}
+    assert "<code>{% raw %}</code>" in html
+    assert entries["Pel"].summary == "a summary that goes on here"

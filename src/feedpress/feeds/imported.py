@@ -23,7 +23,9 @@ finds the template syntax that would be published as written. All pure.
 
 from __future__ import annotations
 
+import bisect
 import re
+from collections.abc import Iterator
 from datetime import date, datetime, time
 from typing import Any
 
@@ -44,23 +46,39 @@ IGNORED = frozenset({
     "sidebar", "header", "footer", "classes", "render_with_liquid", "js", "css",
 })
 _JEKYLL_NAME = re.compile(r"^(\d{4})-(\d{2})-(\d{2})-(.+)$")
-_HIGHLIGHT = re.compile(
-    r"(?:\{\{<\s*highlight\s+(?P<lang>[\w+#.-]*)[^>]*>\}\}|\{%-?\s*highlight\s+"
-    r"(?P<lang2>[\w+#.-]*)[^%]*-?%\})\n?(?P<code>.*?)"
-    r"(?:\{\{<\s*/highlight\s*>\}\}|\{%-?\s*endhighlight\s*-?%\})", re.DOTALL)
-_RAW = re.compile(r"\{%-?\s*(?:end)?raw\s*-?%\}")
-_RAW_BLOCK = re.compile(r"\{%-?\s*raw\s*-?%\}.*?\{%-?\s*endraw\s*-?%\}", re.DOTALL)
+# A highlight block's opening and closing lines, alone on their lines (as the tools write
+# them); one on a line with other text is left as it is.
+_HIGHLIGHT_OPEN = re.compile(
+    r"[ \t]{0,3}(?:\{\{<\s*highlight\s+(?P<lang>[\w+#.-]{0,40})[^>\n]{0,200}>\}\}"
+    r"|\{%-?\s*highlight\s+(?P<lang2>[\w+#.-]{0,40})[^%\n]{0,200}%\})[ \t]*")
+_HIGHLIGHT_CLOSE = re.compile(
+    r"[ \t]{0,3}(?:\{\{<\s*/highlight\s*>\}\}|\{%-?\s*endhighlight\s*-?%\})[ \t]*")
+_MORE = re.compile(r"<!--\s{0,20}more\s{0,20}-->", re.IGNORECASE)
+_FENCE_OPEN = re.compile(r"[ \t]{0,3}(`{3,}|~{3,})")
+_CODE_SPAN = re.compile(r"(`+)[^`]{0,2000}?\1")
+_RAW = re.compile(r"\{%-?\s{0,20}(?:end)?raw\s{0,20}-?%\}")
+_RAW_OPEN = re.compile(r"\{%-?\s{0,20}raw\s{0,20}-?%\}")
+_RAW_CLOSE = re.compile(r"\{%-?\s{0,20}endraw\s{0,20}-?%\}")
+_RAW_MARK = "\x00raw\x00"  # no post can hold it: XML forbids NUL, and it is removed
+_RAW_SPAN = re.compile(r"\x00raw\x00[^\x00]{0,5000}\x00raw\x00")
 # What resolves without the other tool: Pelican's {static}/{attach} before a path from the
 # site's root, Jekyll's {{ site.url }}{{ site.baseurl }}, and a quoted path through
 # Jekyll's or Eleventy's URL filters ({{ '/img/a.png' | relative_url }}).
 _STATIC = re.compile(r"\{(?:static|attach)\}(?=/)")
-_SITE_PATH = re.compile(r"\{\{-?\s*site\.(?:url|baseurl)\s*-?\}\}")
+_SITE_PATH = re.compile(r"\{\{-?\s{0,20}site\.(?:url|baseurl)\s{0,20}-?\}\}")
 _URL_FILTER = re.compile(
-    r"\{\{-?\s*[\"']([^\"'{}]*)[\"']\s*\|\s*(?:relative_url|absolute_url|url)\s*-?\}\}")
-# Liquid and Nunjucks tags and output, Hugo's shortcodes, Jinja's: on one line.
-_TEMPLATE = re.compile(r"\{\{[<%].*?[>%]\}\}|\{%.*?%\}|\{\{.*?\}\}"
+    r"\{\{-?\s{0,20}[\"']([^\"'{}\n]{0,500})[\"']\s{0,20}\|\s{0,20}"
+    r"(?:relative_url|absolute_url|url)\s{0,20}-?\}\}")
+# Liquid and Nunjucks tags and output, Hugo's shortcodes, Jinja's, Pelican's link marks:
+# each on one line and of bounded length, so a line of a thousand "{{" costs no more than
+# its length.
+_TEMPLATE = re.compile(r"\{\{[<%][^\n]{0,300}?[>%]\}\}|\{%[^\n]{0,300}?%\}"
+                       r"|\{\{[^\n]{0,300}?\}\}"
                        r"|\{(?:filename|index|tag|category|author|static|attach)\}")
-_IN_URL = re.compile(r"(?:\]\(|\b(?:src|href)\s*=\s*[\"']?)[^)\"'\s]*$")
+# Just before a piece of template syntax: a link's or an image's URL (inline, a reference
+# definition, an autolink, an HTML attribute).
+_IN_URL = re.compile(r"(?:\]\(\s{0,20}|^\s{0,3}\[[^\]]{1,200}\]:\s{0,20}|<"
+                     r"|\b(?:src|href)\s{0,5}=\s{0,5}[\"']?)[^)\"'\s<>]{0,300}$")
 
 
 def adopt(data: dict[str, Any], *, categories_as_tags: bool = True
@@ -95,7 +113,7 @@ def _categories(found: dict[str, Any], notes: list[tuple[str, str]], as_tags: bo
         if not as_tags:
             notes.append((key, "ignored: import.categories_as_tags is false"))
             continue
-        extra = [value] if isinstance(value, str) else value
+        extra = value.split() if isinstance(value, str) else value  # Jekyll: "a b" is two
         tags = found.get("tags")
         if isinstance(tags, str) and "," not in tags:
             tags = [tags]
@@ -131,11 +149,10 @@ def _draft(found: dict[str, Any], notes: list[tuple[str, str]]) -> None:
         notes.append(("eleventyExcludeFromCollections", "read as draft"))
     if published is not None:
         notes.append(("published", "read as draft" if published is False else "ignored"))
+    hidden = str(status or "").strip().lower() in ("draft", "hidden", "private")
     if status is not None:
-        hidden = str(status).strip().lower() in ("draft", "hidden")
         notes.append(("status", "read as draft" if hidden else "ignored"))
-    if (published is False or str(status or "").strip().lower() in ("draft", "hidden")) \
-            and "draft" not in found:
+    if published is False or hidden:  # kept back, whatever draft: says: the safer reading
         found["draft"] = True
 
 
@@ -193,44 +210,111 @@ def from_file_name(stem: str) -> tuple[str, str] | None:
 
 def markdown(body: str) -> str:
     """Another tool's code-block and verbatim tags as Markdown, so that what they show
-    is kept: Hugo's `{{< highlight x >}}` and Liquid's `{% highlight x %}` become fenced
-    code of language x, and Liquid's `{% raw %}` marks are dropped, their text kept.
-    Other template syntax stays as written (see `templates`)."""
+    is kept: a Hugo `{{< highlight x >}}` or Liquid `{% highlight x %}` line, up to its
+    closing line, becomes fenced code of language x, and Liquid's `{% raw %}` marks are
+    dropped, their text kept; links through `site.baseurl`, URL filters and Pelican's
+    `{static}` become plain paths. Code, fenced or inline, is left as it is, and every
+    line stays on its line (problems are located by line). Other template syntax stays
+    as written (see `templates`)."""
     if "{" not in body:
         return body
-    body = _SITE_PATH.sub("", _STATIC.sub("", body))
-    body = _URL_FILTER.sub(lambda m: m[1], body)
-    if "{{<" not in body and "{%" not in body:
-        return body
-    return _RAW.sub("", _HIGHLIGHT.sub(_fenced, body))
+    return "\n".join(line for _, line in _read(body))
 
 
-def _fenced(found: re.Match[str]) -> str:
-    language = found["lang"] or found["lang2"] or ""
-    return f"```{language}\n{found['code'].strip(chr(10))}\n```"
+def _read(body: str) -> Iterator[tuple[bool, str]]:
+    """Each line of `body` as `markdown` writes it, and whether it is code. A highlight
+    block whose closing line never comes is left as it was written."""
+    lines = body.split("\n")
+    closers = [i for i, line in enumerate(lines)
+               if "highlight" in line and _HIGHLIGHT_CLOSE.fullmatch(line)]
+    fence: str | None = None  # the fence of the code block the line is in
+    until = -1  # the closing line of the highlight block the line is in
+    for number, line in enumerate(lines):
+        if number < until:
+            yield True, line
+        elif number == until:
+            yield True, "````"
+        elif fence is not None:
+            if _closes(line, fence):
+                fence = None
+            yield True, line
+        elif (opening := _FENCE_OPEN.match(line)) is not None:
+            fence = opening[1]
+            yield True, line
+        elif "highlight" in line and (whole := _HIGHLIGHT_OPEN.fullmatch(line)) and \
+                (after := bisect.bisect_right(closers, number)) < len(closers):
+            until = closers[after]
+            yield True, "````" + (whole["lang"] or whole["lang2"] or "")
+        else:
+            yield False, _outside_code(line)
+
+
+def _outside_code(line: str) -> str:
+    """One line of prose: raw marks dropped and links resolved, but for inline code."""
+    if "{" not in line:
+        return line
+    pieces, at = [], 0
+    for span in _CODE_SPAN.finditer(line):  # inline code stays as it is
+        pieces += [_prose(line[at: span.start()]), span[0]]
+        at = span.end()
+    return "".join([*pieces, _prose(line[at:])])
+
+
+def _prose(text: str) -> str:
+    text = _SITE_PATH.sub("", _STATIC.sub("", text))
+    return _RAW.sub("", _URL_FILTER.sub(lambda m: m[1], text))
+
+
+def _closes(line: str, fence: str) -> bool:
+    stripped = line.strip()
+    return stripped.startswith(fence) and set(stripped) == {fence[0]} and \
+        len(stripped) >= len(fence)
+
+
+def more(body: str) -> int | None:
+    """Where the automatic summary ends: the first `<!--more-->` outside code, as
+    Jekyll, Hugo and WordPress read it (an offset into `body`), else None."""
+    if "more" not in body:
+        return None
+    at = 0
+    for line, (code, _) in zip(body.split("\n"), _read(body), strict=True):
+        if not code:
+            found = _MORE.search(_CODE_SPAN.sub(lambda m: " " * len(m[0]), line))
+            if found is not None:
+                return at + found.start()
+        at += len(line) + 1
+    return None
 
 
 def templates(body: str) -> list[tuple[int, str, bool]]:
     """Each piece of another tool's template syntax left in `body` once `markdown` has
     read it: its line (from 1), its text, and whether it sits in a URL, where it makes a
-    link that goes nowhere. Code (fenced or inline) is left out: it shows such syntax on
-    purpose."""
+    link that goes nowhere. Code, fenced or inline, and text between `{% raw %}` marks
+    are left out: they show such syntax on purpose."""
     if "{" not in body:
         return []
-    verbatim = _RAW_BLOCK.sub(lambda m: "\n" * m[0].count("\n"), body)  # escaped on purpose
     found = []
-    fenced = False
-    for number, line in enumerate(markdown(verbatim).split("\n"), start=1):
-        if line.lstrip().startswith(("```", "~~~")):
-            fenced = not fenced
+    verbatim = False
+    for number, (code, line) in enumerate(_read(_mark_raw(body)), start=1):
+        if code:
             continue
-        if fenced:
+        text = _CODE_SPAN.sub(lambda m: " " * len(m[0]), line)
+        if _RAW_MARK in text:
+            verbatim = not verbatim if text.count(_RAW_MARK) % 2 else verbatim
+            text = _RAW_SPAN.sub(lambda m: " " * len(m[0]), text)
             continue
-        text = re.sub(r"`[^`]*`", lambda m: " " * len(m[0]), line)
+        if verbatim:
+            continue
         for match in _TEMPLATE.finditer(text):
-            in_url = _IN_URL.search(text[: match.start()]) is not None
-            found.append((number, match[0][:60], in_url))
+            before = text[max(0, match.start() - 300): match.start()]
+            found.append((number, match[0][:60], _IN_URL.search(before) is not None))
     return found
+
+
+def _mark_raw(body: str) -> str:
+    """`body` with `{% raw %}` and `{% endraw %}` as a mark of their own, so `templates`
+    can tell what they enclose once `markdown` has dropped them."""
+    return _RAW_OPEN.sub(_RAW_MARK, _RAW_CLOSE.sub(_RAW_MARK, body))
 
 
 _PELICAN_LINE = re.compile(r"^([A-Za-z][A-Za-z0-9_-]*):[ \t]*(.*)$")
@@ -246,7 +330,11 @@ def pelican_header(text: str) -> tuple[dict[str, Any], str, int, dict[str, int]]
     end = next((i for i, line in enumerate(lines) if not line.strip()), len(lines))
     data: dict[str, Any] = {}
     where: dict[str, int] = {}
+    key = ""
     for number, line in enumerate(lines[:end], start=1):
+        if line[:1] in (" ", "\t") and key and isinstance(data[key], str):
+            data[key] += " " + line.strip()  # a value continued on an indented line
+            continue
         found = _PELICAN_LINE.match(line)
         if found is None:
             return None

@@ -50,9 +50,9 @@ _ATTRIBUTES: dict[str, set[str]] = {
     "th": {"colspan", "rowspan", "align", "scope"},
 }
 _DROPPED_WITH_CONTENT = {"script", "style", "iframe", "object", "embed", "template"}
-_MORE = re.compile(r"<!--\s*more\s*-->", re.IGNORECASE)
 _ROOT_RELATIVE = re.compile(r'(\b(?:href|src)=")/(?!/)')
-_FOOTNOTE_REF = re.compile(r"\[\^[^\]\s]+\]")
+_FOOTNOTE_REF = re.compile(r"\[\^[^\]\s]{1,100}\]")
+_LINK_DEFINITION = re.compile(r"^ {0,3}\[[^\]^\n]{1,200}\]:[^\n]{1,2000}$", re.MULTILINE)
 _FOOTNOTE_ID = re.compile(r'\b(id|href)="(#?)(fn|fnref)-([^"]+)"')
 _HTML_SPACE = " \t\n\r\f"
 _TOKEN = re.compile(r'<(?:[^">]|"[^"]*")*>|[^<]+')  # a tag, or text
@@ -93,10 +93,12 @@ def _under(html: str, root: str) -> str:
 def _summary(body: str, html: str, post: Post) -> str:
     """The automatic summary: the text before `<!--more-->` where the body has one (as
     Jekyll, Hugo and WordPress read it), else the first paragraph's."""
-    cut = _MORE.search(body)
+    cut = imported.more(body)
     if cut is None:
         return first_paragraph(html)
-    head = _FOOTNOTE_REF.sub("", body[: cut.start()])  # their notes are past the cut
+    head = _FOOTNOTE_REF.sub("", body[:cut])  # their notes are past the cut
+    # Link definitions may be anywhere: those past the cut still serve links before it.
+    head += "\n\n" + "\n".join(_LINK_DEFINITION.findall(body[cut:]))
     before = sanitize(markdown_to_html(head), post.url)
     return shorten(" ".join(lxml.html.fragment_fromstring(
         before or "<p></p>", create_parent="div").text_content().split()))
@@ -117,10 +119,13 @@ def footnote_prefix(post: Post) -> str:
 
 def _after(html: str, post: Post) -> str:
     """Footnote links back to fragments of the content itself (the sanitiser made them
-    absolute: they point into the item, not at the website), and the task-list boxes
-    disabled, as cmark writes them."""
+    absolute: they point into the item, not at the website), and no id but this post's
+    footnotes' (an author's own could take another post's, shown beside it)."""
     if "#fn" in html:
         html = html.replace(f'href="{escape(post.url)}#fn', 'href="#fn')
+    if ' id="' in html:
+        prefix = footnote_prefix(post)
+        html = re.sub(rf' id="(?!(?:fn|fnref)-{prefix}-)[^"]*"', "", html)
     return html
 
 

@@ -106,7 +106,8 @@ def discover(config: Config) -> tuple[dict[str, Stat | None], list[Problem]]:
     unread: Counter[str] = Counter()
     _walk(config, root, "", root.resolve(), found, problems, unread)
     if unread:
-        kinds = ", ".join(f"*{suffix} ({n})" for suffix, n in sorted(unread.items()))
+        kinds = ", ".join(f"{'' if ' ' in suffix else '*'}{suffix} ({n})"
+                          for suffix, n in sorted(unread.items()))
         total = sum(unread.values())
         problems.append(Problem(_show(config, root), None, None,
                                 f"{total} file{'s' if total > 1 else ''} under it "
@@ -142,7 +143,9 @@ def _walk(config: Config, folder: Path, rel: str, real_root: Path,
             problems.append(Problem(_show(config, folder / name), None, "path",
                                     "is not a regular file (a pipe, socket or device); "
                                     "not read"))
-        elif not _section_page(name, rel):
+        elif _section_page(name, rel):
+            unread["section pages (_index.md, index.md)"] += 1
+        else:
             found[rel + name] = _stat(entry)
 
 
@@ -279,6 +282,8 @@ def _load(split: FrontMatter, shown: Path) -> dict[str, Any] | Problem:
         except tomllib.TOMLDecodeError as exc:
             line = getattr(exc, "lineno", None)
             return Problem(shown, line + 1 if line else None, None, f"TOML: {exc}")
+        except RecursionError:
+            return Problem(shown, None, None, "TOML: nested too deeply")
     else:
         try:
             data = yamltext.load(split.yaml)
@@ -594,6 +599,9 @@ def _image(f: Fields, r: _PostFields, config: Config) -> Image | None:
         return None
     if not _web_url(config.site.url, url):
         section.problem("url", f"must be an http(s) URL or a path on the site, not {url!r}")
+        return None
+    if has_xml_forbidden(url):
+        section.problem("url", "contains a control character, which XML forbids")
         return None
     if alt is None:
         gets = "the caption" if caption else "nothing"
