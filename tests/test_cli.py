@@ -39,8 +39,8 @@ SUMMARY = re.compile(
     r"(?P<removed>\d+) removed; (?P<posts>\d+) posts published(?:, (?P<skipped>\d+) skipped)?; "
     r"\d+\.\d+s$"
 )
-# path:line: [warning: ]field: message
-PROBLEM = re.compile(r"^(?P<path>[^:\s]+):(?P<line>\d+): (?:warning: )?(?P<field>[\w.]+): \S")
+# error|warning: path:line: field: message
+PROBLEM = re.compile(r"^(?:error|warning): (?P<path>[^:\s]+):(?P<line>\d+): (?P<field>[\w.]+): \S")
 
 
 @dataclass(frozen=True)
@@ -420,10 +420,10 @@ def test_check_prints_each_problem_as_path_line_field_message_and_exits_1(
     assert run.exit_code == 1, run.output
     problems = run.stderr.splitlines()
     assert "posts/alpha/bad-date.md:2: date: '2026-02-30' is not a valid date" in run.stderr
-    assert "posts/alpha/no-title.md:2: title: is required" in problems
-    assert any(p.startswith("posts/gamma/unknown-blog.md:1: blog: unknown blog 'gamma'")
+    assert "error: posts/alpha/no-title.md:2: title: is required" in problems
+    assert any(p.startswith("error: posts/gamma/unknown-blog.md:1: blog: unknown blog 'gamma'")
                for p in problems), problems
-    assert "posts/beta/typo.md:2: warning: colour: unknown key" in problems
+    assert "warning: posts/beta/typo.md:2: colour: unknown key" in problems
     assert all(PROBLEM.match(p) for p in problems), problems
     assert run.stdout.strip() == "3 error(s), 1 warning(s)"
     assert_no_traceback(run)
@@ -434,7 +434,7 @@ def test_check_exits_0_with_only_warnings(feedpress: Feedpress, project: Project
     project.post("alpha", "unpinned")
     run = feedpress("check")
     assert run.exit_code == 0, run.output
-    assert "posts/alpha/typo.md:2: warning: colour: unknown key" in run.stderr
+    assert "warning: posts/alpha/typo.md:2: colour: unknown key" in run.stderr
     assert "posts/alpha/unpinned.md" in run.stderr
     assert run.stdout.strip() == "0 error(s), 2 warning(s)"
 
@@ -447,11 +447,11 @@ def test_check_warns_about_each_unpinned_id(feedpress: Feedpress, project: Proje
     assert run.exit_code == 0, run.output
     warnings = [line for line in run.stderr.splitlines() if "not pinned" in line]
     assert len(warnings) == 2, run.stderr
-    assert warnings[0].startswith("posts/alpha/2026-10-05-one.md")
+    assert warnings[0].startswith("warning: posts/alpha/2026-10-05-one.md")
     assert "id: tag:news.example.org,2026-10-05:alpha/one" in warnings[0]
-    assert warnings[1].startswith("posts/beta/2026-10-06-two.md")
+    assert warnings[1].startswith("warning: posts/beta/2026-10-06-two.md")
     assert "id: tag:news.example.org,2026-10-06:beta/two" in warnings[1]
-    assert all(": warning: id: not pinned" in w for w in warnings)
+    assert all(": id: not pinned" in w and w.startswith("warning: ") for w in warnings)
 
 
 def test_check_reports_two_posts_with_one_id_as_an_error(

@@ -514,6 +514,6 @@ def test_config_error_text_lists_each_problem_on_its_own_line(
         load(project.config_path)
     lines = str(raised.value).splitlines()
     assert sorted(lines) == sorted([
-        "feedpress.yaml:3: site.colour: unknown key",
-        "feedpress.yaml:8: feeds.items: must be a whole number, not the string 'ten'",
+        "error: feedpress.yaml:3: site.colour: unknown key",
+        "error: feedpress.yaml:8: feeds.items: must be a whole number, not the string 'ten'",
     ])

@@ -506,11 +506,11 @@ def test_problem_str_is_path_line_field_message(
     monkeypatch.chdir(tmp_path)
     path = tmp_path / "posts" / "alpha" / "a.md"
     shown = os.path.join("posts", "alpha", "a.md")
-    assert str(Problem(path, 4, "date", "is bad")) == f"{shown}:4: date: is bad"
-    assert str(Problem(path, None, "date", "is bad")) == f"{shown}: date: is bad"
-    assert str(Problem(path, 4, None, "is bad")) == f"{shown}:4: is bad"
+    assert str(Problem(path, 4, "date", "is bad")) == f"error: {shown}:4: date: is bad"
+    assert str(Problem(path, None, "date", "is bad")) == f"error: {shown}: date: is bad"
+    assert str(Problem(path, 4, None, "is bad")) == f"error: {shown}:4: is bad"
     warning = Problem(path, 4, "image.alt", "is missing", Severity.WARNING)
-    assert str(warning) == f"{shown}:4: warning: image.alt: is missing"
+    assert str(warning) == f"warning: {shown}:4: image.alt: is missing"
 
 
 def test_problem_str_keeps_paths_outside_the_current_folder_whole(
@@ -520,7 +520,7 @@ def test_problem_str_keeps_paths_outside_the_current_folder_whole(
     elsewhere.mkdir()
     monkeypatch.chdir(elsewhere)
     path = tmp_path / "posts" / "a.md"
-    assert str(Problem(path, 2, "title", "is required")) == f"{path}:2: title: is required"
+    assert str(Problem(path, 2, "title", "is required")) == f"error: {path}:2: title: is required"
 
 
 def test_reported_problems_print_with_the_post_line(
@@ -529,7 +529,8 @@ def test_reported_problems_print_with_the_post_line(
     monkeypatch.chdir(project.root)
     project.raw("alpha/post.md", "---\ntitle: T\ndate: '2026-02-30'\n---\nB\n")
     [problem] = rejected(project)
-    assert str(problem).startswith(os.path.join("posts", "alpha", "post.md") + ":3: date: ")
+    assert str(problem).startswith("error: " + os.path.join("posts", "alpha", "post.md")
+                                   + ":3: date: ")
 
 
 # ------------------------------------------------------------ encodings and endings

@@ -20,7 +20,7 @@ import click
 
 from feedpress.config import Config, find
 from feedpress.config import load as load_config
-from feedpress.errors import FeedpressError, InvalidPostsError, Problem, grouped
+from feedpress.errors import FeedpressError, Problem, grouped
 
 if TYPE_CHECKING:
     from feedpress.mail import Summary
@@ -346,8 +346,9 @@ def _preview(kind: str, folder: Path, since: datetime | None, until: datetime | 
 
     done = preview(_config(), kind, folder, _now(),  # type: ignore[arg-type]
                    since=since, until=until, subscriber_email=subscriber)
-    for note in done.notes:
-        click.echo(f"note: {note}", err=True)
+    for note in done.notes:  # the list's problems say what they are already
+        click.echo(note if note.startswith(("error: ", "warning: ")) else f"note: {note}",
+                   err=True)
     if not done.due:
         _say(f"Nothing new to send: no {what} in the window.")
     elif done.skipped is not None:
@@ -660,9 +661,8 @@ def main(argv: list[str] | None = None) -> None:
                                                 exc.exit_code), ensure_ascii=False, indent=2))
         sys.exit(exc.exit_code)
     except FeedpressError as exc:
-        # Invalid posts come as lines that each say what they are.
-        click.echo(str(exc) if isinstance(exc, InvalidPostsError) else f"error: {exc}",
-                   err=True)
+        # A list of problems comes as lines that each say what they are.
+        click.echo(str(exc) if exc.listed else f"error: {exc}", err=True)
         if _JSON["command"] is not None:
             from feedpress import results
 

@@ -33,11 +33,12 @@ class Problem:
     severity: Severity = Severity.ERROR
 
     def __str__(self) -> str:
+        """`error: path:line: field: message` (or `warning:`): one prefix, first, on every
+        line, so that `grep ^error:` finds every error."""
         shown = relative(self.path)
         where = f"{shown}:{self.line}" if self.line else f"{shown}"
         what = f"{self.field}: {self.message}" if self.field else self.message
-        prefix = "warning: " if self.severity is Severity.WARNING else ""
-        return f"{where}: {prefix}{what}"
+        return f"{self.severity.value}: {where}: {what}"
 
     @property
     def is_error(self) -> bool:
@@ -78,8 +79,7 @@ def grouped(problems: Sequence[Problem], examples: int = 3) -> list[str]:
 
 
 def _line(problem: Problem) -> str:
-    what = f"{problem.field}: {problem.message}" if problem.field else problem.message
-    return f"{problem.severity.value}: {_place(problem)}: {what}"
+    return str(problem)
 
 
 def _place(problem: Problem) -> str:
@@ -104,10 +104,13 @@ class FeedpressError(Exception):
     """Base of every error feedpress raises on purpose; its text is for users."""
 
     exit_code = 1
+    listed = False  # True: the text is lines that each say error: or warning: already
 
 
 class ConfigError(FeedpressError):
     """`feedpress.yaml` is missing, unreadable or invalid."""
+
+    listed = True  # its message is problems, each line led by error: or warning:
 
     def __init__(self, problems: list[Problem]) -> None:
         self.problems = problems
@@ -116,6 +119,8 @@ class ConfigError(FeedpressError):
 
 class InvalidPostsError(FeedpressError):
     """One or more posts are invalid; nothing was written."""
+
+    listed = True
 
     def __init__(self, problems: list[Problem]) -> None:
         self.problems = problems
