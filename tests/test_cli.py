@@ -872,3 +872,11 @@ def test_warnings_of_one_kind_are_counted_by_file() -> None:
         "warning: body: same thing (2 files, e.g. a.md:3, b.md:4; `feedpress check` lists "
         "them all)",
         "error: c.md:1: title: is required"]
+
+
+def test_an_unknown_blog_gets_a_did_you_mean(feedpress: Feedpress, project: Project) -> None:
+    project.raw("alhpa/post.md", "---\ntitle: T\ndate: 2026-11-01\n---\nB\n")
+    run = feedpress("check")
+    assert "blog: unknown blog 'alhpa' (did you mean alpha?)" in run.stderr, run.output
+    new = feedpress("new", "--blog", "betta", "Title")
+    assert new.exit_code == 2 and "(did you mean beta?)" in new.stderr

@@ -8,6 +8,7 @@ to pin an id.
 
 from __future__ import annotations
 
+import difflib
 import json
 import re
 from datetime import datetime
@@ -154,8 +155,10 @@ def new_post(config: Config, blog: str, title: str, now: datetime,
              slug: str | None = None) -> Path:
     """Write a draft post file with its id pinned; refuses to overwrite a file."""
     if config.blog(blog) is None:
-        known = ", ".join(b.id for b in config.blogs)
-        raise UsageError(f"unknown blog {blog!r}; the config has {known}")
+        known = [b.id for b in config.blogs]
+        near = difflib.get_close_matches(blog, known, n=1, cutoff=0.6)
+        hint = f" (did you mean {near[0]}?)" if near else ""
+        raise UsageError(f"unknown blog {blog!r}{hint}; the config has {', '.join(known)}")
     if slug is not None and (not slug or slugify(slug) != slug):
         raise UsageError(f"{slug!r} is not a slug; try {slugify(slug)!r}")
     slug = slug or slugify(title)

@@ -11,6 +11,7 @@ and nothing here reads or writes the build cache.
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import json
 import os
@@ -534,8 +535,10 @@ def _blog(f: Fields, source: Source, config: Config) -> str | None:
         f.problem("blog", "the post is in no blog folder; put it in posts/<blog>/ or set blog:")
         return None
     if config.blog(blog) is None:
-        known = ", ".join(b.id for b in config.blogs)
-        f.problem("blog", f"unknown blog {blog!r}; the config has {known}")
+        known = [b.id for b in config.blogs]
+        near = difflib.get_close_matches(blog, known, n=1, cutoff=0.6)
+        hint = f" (did you mean {near[0]}?)" if near else ""
+        f.problem("blog", f"unknown blog {blog!r}{hint}; the config has {', '.join(known)}")
         return None
     return blog
 
