@@ -105,6 +105,14 @@ def test_the_quick_reader_agrees_with_pyyaml_or_declines(text: str) -> None:
         reference = pyyaml(text)
         assert reference is not ERROR, text
         assert typed(quick) == typed(reference), text
+        # and it locates every key where PyYAML's composed tree does, without composing it
+        assert yamltext._quick_lines(text) == composed_lines(text), text
+
+
+def composed_lines(text: str) -> dict[tuple[str, ...], int]:
+    lines: dict[tuple[str, ...], int] = {}
+    yamltext._walk(yaml.compose(text, Loader=yamltext._Loader), (), lines)
+    return lines
 
 
 PLACES = [
@@ -142,6 +150,7 @@ def test_every_sample_post_takes_the_quick_road_to_pyyamls_result(name: str, tex
     quick = yamltext._quick_load(text)
     assert quick is not None
     assert typed(quick) == typed(pyyaml(text))
+    assert yamltext.key_lines(text) == composed_lines(text)
 
 
 @pytest.mark.parametrize(("text", "expected"), [

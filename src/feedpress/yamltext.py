@@ -63,9 +63,14 @@ def load(text: str) -> Any:
 def key_lines(text: str) -> dict[tuple[str, ...], int]:
     """Map each mapping key path, like ("site", "url"), to its 1-based line.
 
-    Only called when there is an error to locate, so its cost (composing
-    the node tree) is paid only on the error path.
+    Called when there is a problem to locate. Front matter in the plain
+    subset the quick reader reads is located by its lines alone; anything
+    else is composed by PyYAML, which costs as much as parsing it again (a
+    newsroom whose every post lacks a field would pay it on every post).
     """
+    quick = _quick_lines(text)
+    if quick is not None:
+        return quick
     try:
         root = yaml.compose(text, Loader=_Loader)
     except yaml.YAMLError:
@@ -110,6 +115,43 @@ _PLAIN = re.compile(r"[A-Za-z0-9/][^#\[\]{}]*")
 _FLOW_ITEM = re.compile(r' *(?:"([^"\\]*)"|\'([^\']*)\'|([A-Za-z0-9/][^#,:\[\]{}"\']*?)) *([,\]])')
 _BOOL = "tag:yaml.org,2002:bool"
 _NULL = "tag:yaml.org,2002:null"
+
+
+def _quick_lines(text: str) -> dict[tuple[str, ...], int] | None:
+    """`key_lines` for text the quick reader reads (top-level keys and one level of
+    block below them), from the lines alone; None for any other text."""
+    data = _quick_load(text)
+    if data is None:
+        return None
+    found: dict[tuple[str, ...], int] = {}
+    parent, item = "", 0
+    for number, line in enumerate(text.split("\n"), start=1):
+        indent = len(line) - len(line.lstrip(" "))
+        if indent and parent and line.startswith("- ", indent):  # a block list's item
+            path = (parent, str(item))
+            found[path] = number
+            _flow_lines(found, path, data[parent][item], number)
+            item += 1
+            continue
+        match = _KEY.fullmatch(line, indent)
+        if match is None:
+            continue
+        if indent == 0:
+            parent, item = match[1], 0
+            found[(parent,)] = number
+            if match[2] is not None:
+                _flow_lines(found, (parent,), data.get(parent), number)
+        elif parent and (parent, match[1]) not in found:
+            found[(parent, match[1])] = number
+            _flow_lines(found, (parent, match[1]), data[parent][match[1]], number)
+    return found
+
+
+def _flow_lines(found: dict[tuple[str, ...], int], path: tuple[str, ...], value: Any,
+                number: int) -> None:
+    """A flow list's items, all on the line of its key or dash."""
+    if isinstance(value, list):
+        found.update({(*path, str(i)): number for i in range(len(value))})
 
 
 def _quick_load(text: str) -> dict[str, Any] | None:
