@@ -63,17 +63,17 @@ def grouped(problems: Sequence[Problem], examples: int = 3) -> list[str]:
     for problem in problems:
         if not problem.is_error:
             kinds.setdefault((problem.field, problem.message), []).append(problem)
+    files = {kind: len({p.path for p in found}) for kind, found in kinds.items()}
     lines = []
     for problem in problems:
-        kind = kinds.get((problem.field, problem.message), [])
-        files = {p.path for p in kind}
-        if problem.is_error or len(files) == 1:
+        kind = (problem.field, problem.message)
+        if problem.is_error or files[kind] == 1:
             lines.append(_line(problem))
-        elif kind[0] is problem:
-            firsts = list({p.path: p for p in reversed(kind)}.values())[::-1][:examples]
-            where = ", ".join(_place(p) for p in firsts)
+        elif kinds[kind][0] is problem:
+            firsts = list({p.path: p for p in reversed(kinds[kind])}.values())[::-1]
+            where = ", ".join(_place(p) for p in firsts[:examples])
             what = f"{problem.field}: {problem.message}" if problem.field else problem.message
-            lines.append(f"warning: {what} ({len(files):,} files, e.g. {where}; "
+            lines.append(f"warning: {what} ({files[kind]:,} files, e.g. {where}; "
                          "`feedpress check` lists them all)")
     return lines
 
