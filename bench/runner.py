@@ -42,7 +42,7 @@ CONFIG_RSS_ATOM = "feedpress-rss-atom.yaml"
 DIRTY = ".bench-dirty"
 ADDED_POST = "2029-12-31-bench-added-post.md"
 APPENDED = "\nOne sentence appended by bench/run to measure an edit.\n"
-_WRITTEN = re.compile(r"(\d+) files written")
+_WRITTEN = re.compile(r"([\d,]+) files? written")
 
 
 @dataclass(frozen=True)
@@ -433,7 +433,7 @@ class Bench:
                     break
                 result.add(run)
                 found = _WRITTEN.search(run.stdout)
-                result.files = int(found.group(1)) if found else None
+                result.files = int(found.group(1).replace(",", "")) if found else None
                 result.error = baseline()
         return results
 

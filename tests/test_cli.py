@@ -35,9 +35,11 @@ NOW = "2026-11-25T12:00:00Z"
 LATER = "2027-03-01T00:00:00Z"
 SITE_FEEDS = ("rss.xml", "atom.xml", "feed.json")
 SUMMARY = re.compile(
-    r"^\d+ feeds and feeds\.opml: (?P<written>\d+) files written, (?P<unchanged>\d+) unchanged, "
-    r"(?P<removed>\d+) removed; (?P<posts>\d+) posts published(?:, (?P<skipped>\d+) skipped)?; "
-    r"\d+\.\d+s$"
+    r"^(?P<posts>\d+) posts? published(?:, (?P<drafts>\d+) drafts?)?"
+    r"(?:, (?P<scheduled>\d+) scheduled \(next [^)]*\))?"
+    r"(?:, (?P<skipped>\d+) invalid posts? skipped)?; "
+    r"\d+ feeds and feeds\.opml in \S+: (?P<written>\d+) files? written, "
+    r"(?P<unchanged>\d+) unchanged, (?P<removed>\d+) removed; \d+\.\d+s$"
 )
 # error|warning: path:line: field: message
 PROBLEM = re.compile(r"^(?:error|warning): (?P<path>[^:\s]+):(?P<line>\d+): (?P<field>[\w.]+): \S")
@@ -880,3 +882,19 @@ def test_an_unknown_blog_gets_a_did_you_mean(feedpress: Feedpress, project: Proj
     assert "blog: unknown blog 'alhpa' (did you mean alpha?)" in run.stderr, run.output
     new = feedpress("new", "--blog", "betta", "Title")
     assert new.exit_code == 2 and "(did you mean beta?)" in new.stderr
+
+
+def test_the_summary_counts_what_was_not_published_and_says_where_it_went(
+        feedpress: Feedpress, project: Project) -> None:
+    project.post("alpha", "one", date="2026-11-20T10:00:00Z")
+    project.post("alpha", "draft", date="2026-11-20T10:00:00Z", draft=True)
+    project.post("alpha", "later", date="2026-12-24T09:30:00Z")
+    project.post("beta", "later2", date="2027-01-01T00:00:00Z")
+    run = feedpress("build", "--now", NOW)
+    line = run.stdout.strip()
+    assert line.startswith("1 post published, 1 draft, 2 scheduled (next 2026-12-24 09:30 UTC); "
+                           ), line
+    assert " feeds and feeds.opml in public: " in line
+    again = feedpress("build", "--now", NOW)  # from the last build's memo: the same counts
+    assert again.stdout.strip().startswith("1 post published, 1 draft, 2 scheduled (next "
+                                           "2026-12-24 09:30 UTC); ")

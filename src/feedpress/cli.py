@@ -169,7 +169,7 @@ def build(out: Path | None, dry_run: bool, keep_going: bool, no_cache: bool,
         if not code:
             _say("up to date")
     else:
-        _say(report.summary())
+        _say(report.summary(str(_shown(out or config.output_dir))))
     _finish(results.build(report, out or config.output_dir, code, dry_run), code)
 
 

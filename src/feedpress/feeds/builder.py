@@ -58,7 +58,7 @@ from feedpress.feeds.cache import (
     unpack_card,
 )
 from feedpress.feeds.posts import Stat
-from feedpress.model import Card, Format
+from feedpress.model import Card, Format, to_us
 
 OPML_NAME = PurePosixPath("feeds.opml")
 CACHE_NAME = Path(".feedpress") / "cache.sqlite"
@@ -77,15 +77,31 @@ class BuildReport:
     skipped: int
     warnings: list[Problem] = field(default_factory=list)
     seconds: float = 0.0
+    drafts: int = 0
+    scheduled: int = 0  # dated after the build's clock: published by a later build
+    next_due: datetime | None = None  # when the first of them is
 
-    def summary(self) -> str:
+    def summary(self, out: str) -> str:
+        """One line for a person: what was published and what was not, where it went, and
+        what that took. A forgotten `draft: true` shows here, not only in `check`."""
         o = self.outcome
-        skipped = f", {self.skipped} skipped" if self.skipped else ""
-        return (
-            f"{self.feeds} feeds and feeds.opml: {len(o.written)} files written, "
-            f"{len(o.unchanged)} unchanged, {len(o.removed)} removed; "
-            f"{self.posts} posts published{skipped}; {self.seconds:.2f}s"
-        )
+        held = [_count(self.drafts, "draft"), _count(self.skipped, "invalid post", "skipped")]
+        if self.scheduled:
+            due = f" (next {self.next_due:%Y-%m-%d %H:%M %Z})" if self.next_due else ""
+            held.insert(1, f"{self.scheduled:,} scheduled{due}")
+        kept = "".join(f", {part}" for part in held if part)
+        return (f"{_count(self.posts, 'post', 'published', always=True)}{kept}; "
+                f"{self.feeds:,} feeds and feeds.opml in {out}: "
+                f"{_count(len(o.written), 'file', 'written', always=True)}, "
+                f"{len(o.unchanged):,} unchanged, {len(o.removed):,} removed; "
+                f"{self.seconds:.2f}s")
+
+
+def _count(n: int, noun: str, verb: str = "", *, always: bool = False) -> str:
+    """"1 post published", "2 posts published"; "" for none unless `always`."""
+    if not n and not always:
+        return ""
+    return f"{n:,} {noun}{'' if n == 1 else 's'}{' ' + verb if verb else ''}"
 
 
 def default_cache(config: Config) -> Path:
@@ -156,10 +172,16 @@ def _build(config: Config, now: datetime, target: Path, dry_run: bool, keep_goin
         problems += [Problem(target / path, None, None, "no longer built, but not removed: it "
                              "was changed since feedpress wrote it, or is not a plain file "
                              "in the output folder", Severity.WARNING) for path in sink.left]
+        window = memo.window(valid, now)
+        later = to_us(now)
         report = BuildReport(outcome, len(specs), len(cat.posts), skipped,
-                             sorted((_as_warning(p) for p in problems), key=by_place))
+                             sorted((_as_warning(p) for p in problems), key=by_place),
+                             drafts=sum(card.draft for card in valid),
+                             scheduled=sum(not card.draft and card.date_us > later
+                                           for card in valid),
+                             next_due=window[1])
         if cache_path is not None and not dry_run and inputs.settled:
-            store.remember(_memo(inputs, memo.window(valid, now), sink.digest, report))
+            store.remember(_memo(inputs, window, sink.digest, report))
     return report
 
 
@@ -198,7 +220,8 @@ def _memo(inputs: memo.Inputs, window: tuple[datetime | None, datetime | None], 
           report: BuildReport) -> str:
     since, until = window
     return memo.Memo(inputs.digest, since, until, manifest, report.feeds, report.posts,
-                     report.skipped, tuple(report.warnings)).dumps()
+                     report.skipped, tuple(report.warnings), report.drafts,
+                     report.scheduled).dumps()
 
 
 def _inputs(salt: str, target: Path, keep_going: bool, files: dict[str, Stat | None],
@@ -217,7 +240,8 @@ def _kept(store: Cache, inputs: memo.Inputs, now: datetime, target: Path) -> Bui
     if files is None:
         return None
     return BuildReport(output.Outcome(unchanged=files), last.feeds, last.posts, last.skipped,
-                       list(last.warnings))
+                       list(last.warnings), drafts=last.drafts, scheduled=last.scheduled,
+                       next_due=last.until)
 
 
 @contextmanager

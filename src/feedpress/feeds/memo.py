@@ -43,6 +43,8 @@ class Memo:
     posts: int
     skipped: int
     warnings: tuple[Problem, ...]
+    drafts: int = 0
+    scheduled: int = 0
 
     def holds(self, inputs: Inputs, now: datetime) -> bool:
         """True if a build from `inputs` at `now` would make exactly what this one made."""
