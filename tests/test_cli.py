@@ -898,3 +898,22 @@ def test_the_summary_counts_what_was_not_published_and_says_where_it_went(
     again = feedpress("build", "--now", NOW)  # from the last build's memo: the same counts
     assert again.stdout.strip().startswith("1 post published, 1 draft, 2 scheduled (next "
                                            "2026-12-24 09:30 UTC); ")
+
+
+def test_quiet_prints_errors_only_and_verbose_every_warning(feedpress: Feedpress,
+                                                           project: Project) -> None:
+    for slug in ("one", "two"):
+        project.post("alpha", slug, date="2026-11-20T10:00:00Z", colour="red")
+    quiet = feedpress("build", "--now", NOW, "--quiet")
+    assert quiet.exit_code == 0 and quiet.output == "", quiet.output
+    assert (project.out / "rss.xml").is_file()
+    grouped_run = feedpress("build", "--now", NOW, "--no-cache")
+    assert grouped_run.stderr.count("colour: unknown key") == 1  # one line, 2 files
+    verbose = feedpress("build", "--now", NOW, "--no-cache", "-v")
+    assert verbose.stderr.count("colour: unknown key") == 2
+    project.raw("alpha/bad.md", "---\ntitle: T\n---\nB\n")
+    failed = feedpress("check", "-q")
+    assert failed.exit_code == 1 and failed.stdout == ""
+    assert "error: " in failed.stderr and "warning: " not in failed.stderr
+    both = feedpress("check", "-q", "-v")
+    assert both.exit_code == 2 and "not both" in both.stderr

@@ -44,16 +44,24 @@ def _parse_now(ctx: click.Context, param: click.Parameter, value: str | None) ->
 
 
 def common(command: F) -> F:
-    """`--config` and `--now`, accepted after the command name as well as before it."""
+    """`--config`, `--now`, `--quiet` and `--verbose`, accepted after the command name as
+    well as before it."""
 
     @click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path),
-                  help="The project's feedpress.yaml (default: ./feedpress.yaml).")
+                  help="The project's feedpress.yaml (default: the nearest one up from here).")
     @click.option("--now", callback=_parse_now, metavar="ISO-TIME",
                   help="Use this time as the clock, for tests and previews.")
+    @click.option("--quiet", "-q", is_flag=True,
+                  help="Print errors only (and the JSON object with --json).")
+    @click.option("--verbose", "-v", is_flag=True,
+                  help="Print every warning on its own line, as `check` does.")
     @click.pass_context
     @wraps(command)
     def wrapper(ctx: click.Context, config_path: Path | None, now: datetime | None,
-                *args: Any, **kwargs: Any) -> Any:
+                quiet: bool, verbose: bool, *args: Any, **kwargs: Any) -> Any:
+        if quiet and verbose:
+            raise click.UsageError("give --quiet or --verbose, not both")
+        _VOICE.update(quiet=quiet, verbose=verbose)
         state: dict[str, Any] = ctx.ensure_object(dict)
         if config_path is not None:
             state["config_path"] = config_path
@@ -77,7 +85,21 @@ def _now() -> datetime:
 
 def _problems(problems: list[Problem]) -> None:
     for problem in problems:
-        click.echo(str(problem), err=True)
+        if problem.is_error or not _VOICE["quiet"]:
+            click.echo(str(problem), err=True)
+
+
+def _warnings(problems: list[Problem]) -> None:
+    """A run's warnings: one line per kind, each on its own with --verbose, none with
+    --quiet."""
+    if _VOICE["quiet"]:
+        return
+    for line in [str(p) for p in problems] if _VOICE["verbose"] else grouped(problems):
+        click.echo(line, err=True)
+
+
+# --quiet and --verbose, set by `common` for the command being run.
+_VOICE: dict[str, bool] = {"quiet": False, "verbose": False}
 
 
 # The command that asked for --json, if one did: its human text then goes to stderr, and
@@ -98,8 +120,10 @@ def _json_option(name: str) -> Callable[[F], F]:
 
 
 def _say(message: str, *, err: bool = False, nl: bool = True) -> None:
-    """Human text: on stdout, unless it is an error or --json holds stdout."""
-    click.echo(message, err=err or _JSON["command"] is not None, nl=nl)
+    """Human text: on stdout, unless it is an error or --json holds stdout; none with
+    --quiet."""
+    if not _VOICE["quiet"]:
+        click.echo(message, err=err or _JSON["command"] is not None, nl=nl)
 
 
 def _finish(result: dict[str, Any], exit_code: int) -> None:
@@ -160,8 +184,7 @@ def build(out: Path | None, dry_run: bool, keep_going: bool, no_cache: bool,
     config = _config()
     report = run_build(config, _now(), out_dir=out, dry_run=dry_run, keep_going=keep_going,
                        cache_path=None if no_cache else default_cache(config), jobs=jobs)
-    for line in grouped(report.warnings):
-        click.echo(line, err=True)
+    _warnings(report.warnings)
     code = 1 if dry_run and report.outcome.changed else 0
     if dry_run:
         for path in report.outcome.changed:
@@ -644,6 +667,7 @@ def _shown(path: Path) -> Path:
 def main(argv: list[str] | None = None) -> None:
     """The console script: turns feedpress's errors into messages and exit codes."""
     args = sys.argv[1:] if argv is None else argv
+    _VOICE.update(quiet=False, verbose=False)  # until the command's options say otherwise
     # Asked for --json, a usage error gets its object too, though the option was not parsed.
     _JSON["command"] = next((a for a in args if a in _JSON_COMMANDS), None) \
         if "--json" in args else None
