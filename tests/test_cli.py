@@ -20,6 +20,7 @@ import sys
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -917,3 +918,34 @@ def test_quiet_prints_errors_only_and_verbose_every_warning(feedpress: Feedpress
     assert "error: " in failed.stderr and "warning: " not in failed.stderr
     both = feedpress("check", "-q", "-v")
     assert both.exit_code == 2 and "not both" in both.stderr
+
+
+def test_a_build_tells_its_progress_stage_by_stage(project: Project) -> None:
+    from feedpress.feeds import build
+
+    for n in range(5):
+        project.post("alpha", f"p{n}", date="2026-11-20T10:00:00Z")
+    heard: list[tuple[str, int, int]] = []
+    build(project.config(), datetime.fromisoformat(NOW), cache_path=None, jobs=1,
+          progress=lambda stage, done, total: heard.append((stage, done, total)))
+    stages = [stage for stage, _, _ in heard]
+    assert stages.index("parsing posts") < stages.index("rendering posts") \
+        < stages.index("writing feeds")
+    for stage in ("parsing posts", "rendering posts", "writing feeds"):
+        last = [h for h in heard if h[0] == stage][-1]
+        assert last[1] == last[2] > 0, last  # it ends at its total
+
+
+def test_the_bar_waits_a_second_and_clears_itself(capsys: pytest.CaptureFixture[str]) -> None:
+    from feedpress.cli import _BuildProgress
+
+    now = [0.0]
+    bar = _BuildProgress(clock=lambda: now[0])
+    bar("parsing posts", 1, 10)
+    assert capsys.readouterr().err == ""  # a quick build shows nothing
+    now[0] = 1.5
+    bar("parsing posts", 10, 10)
+    bar.finish()
+    err = capsys.readouterr().err
+    # click drops the ANSI "clear to the end of line" when stderr is not a terminal
+    assert "parsing posts [" + "#" * 30 + "] 10/10" in err and err.endswith("\r")

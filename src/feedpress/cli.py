@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import wraps
@@ -182,8 +183,13 @@ def build(out: Path | None, dry_run: bool, keep_going: bool, no_cache: bool,
     from feedpress.feeds import default_cache
 
     config = _config()
-    report = run_build(config, _now(), out_dir=out, dry_run=dry_run, keep_going=keep_going,
-                       cache_path=None if no_cache else default_cache(config), jobs=jobs)
+    bar = _BuildProgress()
+    try:
+        report = run_build(config, _now(), out_dir=out, dry_run=dry_run, keep_going=keep_going,
+                           cache_path=None if no_cache else default_cache(config), jobs=jobs,
+                           progress=bar if bar.shown else None)
+    finally:
+        bar.finish()
     _warnings(report.warnings)
     code = 1 if dry_run and report.outcome.changed else 0
     if dry_run:
@@ -416,6 +422,34 @@ def _tell(summary: Summary, dry_run: Path | None, to: str | None) -> None:
         _say(summary.line())
         for reason in summary.why():
             _say(f"  {reason}")
+
+
+class _BuildProgress:
+    """A bar on stderr for a build that takes over a second, on a terminal only: a
+    10,000-post cold build says nothing for seconds otherwise. A log gets nothing."""
+
+    WIDTH = 30
+    AFTER_SECONDS = 1.0
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self.shown = sys.stderr.isatty() and not _VOICE["quiet"] and _JSON["command"] is None
+        self.clock = clock
+        self.started = clock()
+        self.drawn = False
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        if self.clock() - self.started < self.AFTER_SECONDS or not total:
+            return
+        if done != total and done % max(1, total // 200):
+            return  # a few hundred redraws at most
+        filled = self.WIDTH * done // total
+        bar = "#" * filled + "-" * (self.WIDTH - filled)
+        click.echo(f"\r{stage} [{bar}] {done:,}/{total:,}\033[K", err=True, nl=False)
+        self.drawn = True
+
+    def finish(self) -> None:
+        if self.drawn:
+            click.echo("\r\033[K", err=True, nl=False)
 
 
 def _command(kind: str) -> str:

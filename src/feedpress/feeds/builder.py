@@ -26,13 +26,14 @@ import itertools
 import os
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from functools import partial
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import Any, TypeVar
 
 from feedpress.config import Config, unsafe_output
 from feedpress.errors import InvalidPostsError, Problem, Severity, UsageError, by_place
@@ -131,20 +132,26 @@ def build(
     cache_path: Path | None = None,
     jobs: int | None = None,
     clock: Callable[[], float] = time.perf_counter,
+    progress: Progress | None = None,
 ) -> BuildReport:
     """Write every feed; with any invalid post, raise and write nothing (unless `keep_going`).
 
     `cache_path` None builds without a cache file (the CLI passes the
-    project's); `jobs` is the number of processes (default: one per core).
+    project's); `jobs` is the number of processes (default: one per core);
+    `progress` hears of each post parsed, item made and feed written.
     """
     started = clock()
+    token = _PROGRESS.set(progress)
     if out_dir is not None:
         why = unsafe_output(out_dir, config.path.parent, config.posts_dir)
         if why:
             raise UsageError(f"--out: {why}")
-    with _collector_paused():  # resumed once the build's own objects are gone
-        report = _build(config, now, out_dir or config.output_dir, dry_run, keep_going,
-                        cache_path, jobs or os.cpu_count() or 1)
+    try:
+        with _collector_paused():  # resumed once the build's own objects are gone
+            report = _build(config, now, out_dir or config.output_dir, dry_run, keep_going,
+                            cache_path, jobs or os.cpu_count() or 1)
+    finally:
+        _PROGRESS.reset(token)
     return replace(report, seconds=clock() - started)
 
 
@@ -302,8 +309,8 @@ def _parse_all(config: Config, keys: list[str], cache: Cache, jobs: int,
     """Parse the files `keys`, on `jobs` processes, storing each parse as it comes back."""
     found = {}
     batch: list[tuple[str, Stat, str, bytes, bytes]] = []
-    for key, result in zip(keys, parallel.pmap(partial(_parse_file, config), keys, jobs),
-                           strict=True):
+    results = parallel.pmap(partial(_parse_file, config), keys, jobs)
+    for key, result in zip(keys, _counted(results, "parsing posts", len(keys)), strict=True):
         if isinstance(result, Problem):
             problems.append(result)
             continue
@@ -386,17 +393,35 @@ def _write_feeds(config: Config, specs: list[catalog.FeedSpec], store: Cache, ca
     store.commit()  # no lock or open transaction may be inherited by the workers forked below
     with parallel.Shared(work, jobs) as workers:
         runs = workers.map(_items_of, -(-len(work.missing) // _RUN), units=len(work.missing))
+        made = _counted(itertools.chain.from_iterable(runs), "rendering posts",
+                        len(work.missing))
         store.store_items(  # consumed as the workers deliver, so no build holds every item
             (key, digest, items)
-            for (key, digest, _), items in zip(work.missing, itertools.chain.from_iterable(runs),
-                                               strict=True)
+            for (key, digest, _), items in zip(work.missing, made, strict=True)
         )
         store.commit()
-        for (spec, todo), files in zip(stale, workers.map(_feeds_of, len(stale)), strict=True):
+        feeds = _counted(workers.map(_feeds_of, len(stale)), "writing feeds", len(stale))
+        for (spec, todo), files in zip(stale, feeds, strict=True):
             for fmt, (size, written) in zip(todo, files, strict=True):
                 sink.record(spec.file(fmt), recipes[spec.folder, fmt], size, written)
     if before is not None:  # now only the feeds that were written, as they came out
         websub.remember(config, websub.feed_urls(config, sink.outcome.written), before)
+
+
+Progress = Callable[[str, int, int], None]  # a stage, how many done, of how many
+_PROGRESS: ContextVar[Progress | None] = ContextVar("progress", default=None)
+T = TypeVar("T")
+
+
+def _counted(things: Iterable[T], stage: str, total: int) -> Iterator[T]:
+    """`things` as they come, telling the build's `progress` (if any) of each."""
+    told = _PROGRESS.get()
+    if told is None:
+        yield from things
+        return
+    for done, thing in enumerate(things, start=1):
+        told(stage, done, total)
+        yield thing
 
 
 def _missing_items(stale: list[tuple[catalog.FeedSpec, tuple[Format, ...]]],
