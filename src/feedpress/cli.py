@@ -47,9 +47,16 @@ def _parse_now(ctx: click.Context, param: click.Parameter, value: str | None) ->
 def common(command: F) -> F:
     """`--config`, `--now`, `--quiet` and `--verbose`, accepted after the command name as
     well as before it."""
+    with_config = click.option(
+        "--config", "config_path", type=click.Path(dir_okay=False, path_type=Path),
+        help="The project's feedpress.yaml (default: the nearest one up from here).")
+    return with_config(_voiced(command))
 
-    @click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path),
-                  help="The project's feedpress.yaml (default: the nearest one up from here).")
+
+def _voiced(command: F) -> F:
+    """`--now`, `--quiet` and `--verbose`: what every command takes, `init` included (it
+    has no project to name with --config yet)."""
+
     @click.option("--now", callback=_parse_now, metavar="ISO-TIME",
                   help="Use this time as the clock, for tests and previews.")
     @click.option("--quiet", "-q", is_flag=True,
@@ -58,8 +65,11 @@ def common(command: F) -> F:
                   help="Print every warning on its own line, as `check` does.")
     @click.pass_context
     @wraps(command)
-    def wrapper(ctx: click.Context, config_path: Path | None, now: datetime | None,
-                quiet: bool, verbose: bool, *args: Any, **kwargs: Any) -> Any:
+    def wrapper(ctx: click.Context, *args: Any, **kwargs: Any) -> Any:
+        now: datetime | None = kwargs.pop("now")
+        quiet: bool = kwargs.pop("quiet")
+        verbose: bool = kwargs.pop("verbose")
+        config_path: Path | None = kwargs.pop("config_path", None)
         if quiet and verbose:
             raise click.UsageError("give --quiet or --verbose, not both")
         _VOICE.update(quiet=quiet, verbose=verbose)
@@ -305,7 +315,7 @@ def new(blog: str, slug: str | None, title: str) -> None:
 
 
 @cli.command()
-@common
+@_voiced
 @click.argument("folder", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--ci", type=click.Choice(["github"]),
               help="Also write the CI workflow that publishes the feeds and sends the mail "
