@@ -270,6 +270,25 @@ def source_state() -> str:
 # -- corpora --------------------------------------------------------------------------------
 
 
+def warned_copy(project: Path) -> Path:
+    """The corpus with one warning in every post, beside it (made once): each post's image
+    without its alt text, and an image without one where a post has none. The same posts,
+    one line of front matter apart, so the two cold builds compare the cost of warnings."""
+    copy = project.parent / "feedpress-warned"
+    if copy.is_dir():
+        return copy
+    shutil.copytree(project, copy, ignore=shutil.ignore_patterns(".feedpress", "public"))
+    for post in (copy / "posts").rglob("*.md"):
+        text = post.read_text(encoding="utf-8")
+        end = text.index("\n---\n", 4) + 1
+        front, body = text[:end], text[end:]
+        if "\nimage:\n" not in front:
+            front += "image:\n  url: /images/bench.jpg\n"
+        front = re.sub(r"^  alt: .*\n", "", front, flags=re.MULTILINE)
+        post.write_text(front + body, encoding="utf-8")
+    return copy
+
+
 def ensure_corpus(posts: int, seed: int, regenerate: bool) -> tuple[Path, Path, dict[str, str]]:
     """bench/corpus-N/{feedpress,hugo}, generated unless an intact copy is there."""
     base = BENCH / f"corpus-{posts}"
@@ -286,6 +305,7 @@ def ensure_corpus(posts: int, seed: int, regenerate: bool) -> tuple[Path, Path, 
         print(f"generating {posts} posts into {base.relative_to(BENCH.parent)} ...", flush=True)
         started = time.perf_counter()
         info = generate.generate(project, posts, seed, hugo)
+        remove(base / "feedpress-warned")  # made again from the new corpus
         print(f"  done in {time.perf_counter() - started:.1f}s", flush=True)
     return project, hugo, {k: str(v) for k, v in info.items()}
 
@@ -309,8 +329,9 @@ class Bench:
         self.out = BENCH / "out" / str(posts)
         self.dirty = project.parent / DIRTY
 
-    def feedpress_cmd(self, config: str, out: Path) -> list[str | Path]:
-        return [self.feedpress, "--config", self.project / config, "--now", NOW,
+    def feedpress_cmd(self, config: str, out: Path, project: Path | None = None
+                      ) -> list[str | Path]:
+        return [self.feedpress, "--config", (project or self.project) / config, "--now", NOW,
                 "build", "--out", out]
 
     def hugo_cmd(self) -> list[str | Path]:
@@ -328,6 +349,7 @@ class Bench:
     def cold(self) -> list[Result]:
         """Cold builds of both tools, run in turns so that any drift hits all alike."""
         fp2_out, fp3_out = self.out / "feedpress-rss-atom", self.out / "feedpress-all"
+        warned, warned_out = warned_copy(self.project), self.out / "feedpress-warned"
         jobs: list[tuple[Result, Callable[[], None], list[str | Path], Path]] = [
             (Result("cold build", self.posts, "feedpress, formats [rss, atom]"),
              lambda: self.clean_feedpress(fp2_out),
@@ -337,6 +359,9 @@ class Bench:
             (Result("cold build", self.posts, "feedpress, default formats [rss, atom, json]"),
              lambda: self.clean_feedpress(fp3_out),
              self.feedpress_cmd(CONFIG_ALL, fp3_out), fp3_out),
+            (Result("cold build", self.posts, "feedpress, default formats, every post warned"),
+             lambda: remove(warned_out, warned / ".feedpress", warned / "public"),
+             self.feedpress_cmd(CONFIG_ALL, warned_out, warned), warned_out),
         ]
         for turn in range(self.warmup + self.runs):
             for result, clean, command, out in jobs:
@@ -353,10 +378,10 @@ class Bench:
                 elif turn >= self.warmup:
                     result.add(run)
                     result.files = count_files(out)
-        fp2, hugo, fp3 = (job[0] for job in jobs)
-        fp2.hugo = fp3.hugo = hugo
+        fp2, hugo, fp3, fpw = (job[0] for job in jobs)
+        fp2.hugo = fp3.hugo = fpw.hugo = hugo
         self.check_feeds(fp2_out, self.out / "hugo")
-        return [fp2, hugo, fp3]
+        return [fp2, hugo, fp3, fpw]
 
     def check_feeds(self, feedpress_out: Path, hugo_out: Path) -> None:
         """Say whether both site feeds hold the same newest posts, with full content."""

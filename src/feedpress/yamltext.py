@@ -9,6 +9,7 @@ times faster, which matters with thousands of posts.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from typing import Any
 
 import yaml
@@ -43,7 +44,7 @@ def load(text: str) -> Any:
     """Parse one YAML document, raising `YamlSyntaxError` on bad syntax."""
     quick = _quick_load(text)
     if quick is not None:
-        return quick
+        return dict(quick)  # the remembered reading stays as it was read
     try:
         return yaml.load(text, Loader=_Loader)
     except yaml.reader.ReaderError as exc:
@@ -154,8 +155,13 @@ def _flow_lines(found: dict[tuple[str, ...], int], path: tuple[str, ...], value:
         found.update({(*path, str(i)): number for i in range(len(value))})
 
 
+@lru_cache(maxsize=64)
 def _quick_load(text: str) -> dict[str, Any] | None:
-    """`text` read as PyYAML reads it, if it is in the plain subset; else None."""
+    """`text` read as PyYAML reads it, if it is in the plain subset; else None.
+
+    Remembered for a few documents: a post with a warning is read, then located
+    (`key_lines`), and the second reading must not cost a first one again.
+    """
     if _NON_PRINTABLE.search(text) or any(char in text for char in _AWKWARD):
         return None
     lines = text.split("\n")

@@ -85,7 +85,9 @@ def adopt(data: dict[str, Any], *, categories_as_tags: bool = True
           ) -> tuple[dict[str, Any], list[tuple[str, str]]]:
     """`data` with other tools' fields under feedpress's names; and a note (field, what
     happened) for each field so read, and each field set aside."""
-    found = {key: _plain(value) for key, value in data.items()}
+    # Only TOML gives dates and times; YAML front matter is read with timestamps as text.
+    found = {key: value if isinstance(value, str) else _plain(value)
+             for key, value in data.items()}
     notes: list[tuple[str, str]] = []
     for old, new in RENAMED.items():
         if old in found:
@@ -274,7 +276,7 @@ def _closes(line: str, fence: str) -> bool:
 def more(body: str) -> int | None:
     """Where the automatic summary ends: the first `<!--more-->` outside code, as
     Jekyll, Hugo and WordPress read it (an offset into `body`), else None."""
-    if "more" not in body:
+    if "<!--" not in body:  # most bodies: said without reading them line by line
         return None
     at = 0
     for line, (code, _) in zip(body.split("\n"), _read(body), strict=True):
