@@ -11,6 +11,7 @@ values only: it must not import either wing, nor read posts or the ledger.
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import json
 import re
@@ -354,6 +355,17 @@ def find(start: Path | None) -> Path:
     raise ConfigError([Problem(here / CONFIG_NAME, None, None, "no feedpress.yaml here or "
                                "in any folder above; make a project with `feedpress init "
                                "DIR`, or give --config FILE")])
+
+
+def unknown_blog(config: Config, blog: str) -> str | None:
+    """Why `blog` is not a blog of `config`, with the nearest id it has, or None if it is.
+    One message for a post's `blog:` and for `feedpress new --blog`."""
+    if config.blog(blog) is not None:
+        return None
+    known = [b.id for b in config.blogs]
+    near = difflib.get_close_matches(blog, known, n=1, cutoff=0.6)
+    hint = f" (did you mean {near[0]}?)" if near else ""
+    return f"unknown blog {blog!r}{hint}; the config has {', '.join(known)}"
 
 
 def unsafe_output(output: Path, root: Path, posts_dir: Path) -> str | None:

@@ -8,14 +8,13 @@ to pin an id.
 
 from __future__ import annotations
 
-import difflib
 import json
 import re
 from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from feedpress.config import CONFIG_NAME, Config
+from feedpress.config import CONFIG_NAME, Config, unknown_blog
 from feedpress.errors import FeedpressError, UsageError, relative
 from feedpress.feeds import default_id
 from feedpress.files import write_atomic
@@ -154,11 +153,9 @@ def copy_email_templates(target: Path) -> list[Path]:
 def new_post(config: Config, blog: str, title: str, now: datetime,
              slug: str | None = None) -> Path:
     """Write a draft post file with its id pinned; refuses to overwrite a file."""
-    if config.blog(blog) is None:
-        known = [b.id for b in config.blogs]
-        near = difflib.get_close_matches(blog, known, n=1, cutoff=0.6)
-        hint = f" (did you mean {near[0]}?)" if near else ""
-        raise UsageError(f"unknown blog {blog!r}{hint}; the config has {', '.join(known)}")
+    why = unknown_blog(config, blog)
+    if why is not None:
+        raise UsageError(why)
     if slug is not None and (not slug or slugify(slug) != slug):
         raise UsageError(f"{slug!r} is not a slug; try {slugify(slug)!r}")
     slug = slug or slugify(title)

@@ -11,7 +11,6 @@ and nothing here reads or writes the build cache.
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 import json
 import os
@@ -26,7 +25,7 @@ from urllib.parse import quote, urljoin, urlsplit
 from zoneinfo import ZoneInfo
 
 from feedpress import yamltext
-from feedpress.config import Config, author_refs
+from feedpress.config import Config, author_refs, unknown_blog
 from feedpress.errors import FeedpressError, Problem, Severity
 from feedpress.feeds import imported
 from feedpress.fields import Fields
@@ -534,11 +533,9 @@ def _blog(f: Fields, source: Source, config: Config) -> str | None:
     if blog is None:
         f.problem("blog", "the post is in no blog folder; put it in posts/<blog>/ or set blog:")
         return None
-    if config.blog(blog) is None:
-        known = [b.id for b in config.blogs]
-        near = difflib.get_close_matches(blog, known, n=1, cutoff=0.6)
-        hint = f" (did you mean {near[0]}?)" if near else ""
-        f.problem("blog", f"unknown blog {blog!r}{hint}; the config has {', '.join(known)}")
+    why = unknown_blog(config, blog)
+    if why is not None:
+        f.problem("blog", why)
         return None
     return blog
 
