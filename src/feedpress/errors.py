@@ -35,10 +35,8 @@ class Problem:
     def __str__(self) -> str:
         """`error: path:line: field: message` (or `warning:`): one prefix, first, on every
         line, so that `grep ^error:` finds every error."""
-        shown = relative(self.path)
-        where = f"{shown}:{self.line}" if self.line else f"{shown}"
         what = f"{self.field}: {self.message}" if self.field else self.message
-        return f"{self.severity.value}: {where}: {what}"
+        return f"{self.severity.value}: {_place(self)}: {what}"
 
     @property
     def is_error(self) -> bool:
@@ -68,7 +66,7 @@ def grouped(problems: Sequence[Problem], examples: int = 3) -> list[str]:
     for problem in problems:
         kind = (problem.field, problem.message)
         if problem.is_error or files[kind] == 1:
-            lines.append(_line(problem))
+            lines.append(str(problem))
         elif kinds[kind][0] is problem:
             firsts = list({p.path: p for p in reversed(kinds[kind])}.values())[::-1]
             where = ", ".join(_place(p) for p in firsts[:examples])
@@ -76,10 +74,6 @@ def grouped(problems: Sequence[Problem], examples: int = 3) -> list[str]:
             lines.append(f"warning: {what} ({files[kind]:,} files, e.g. {where}; "
                          "`feedpress check` lists them all)")
     return lines
-
-
-def _line(problem: Problem) -> str:
-    return str(problem)
 
 
 def _place(problem: Problem) -> str:
