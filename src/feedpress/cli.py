@@ -434,11 +434,16 @@ def _tell(summary: Summary, dry_run: Path | None, to: str | None) -> None:
             _say(f"  {reason}")
 
 
+def _bar(done: int, total: int, width: int = 30) -> str:
+    """`[#####-----]`: `done` of `total`, for the progress of a build or a send."""
+    filled = width * done // max(total, 1)
+    return "[" + "#" * filled + "-" * (width - filled) + "]"
+
+
 class _BuildProgress:
     """A bar on stderr for a build that takes over a second, on a terminal only: a
     10,000-post cold build says nothing for seconds otherwise. A log gets nothing."""
 
-    WIDTH = 30
     AFTER_SECONDS = 1.0
 
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
@@ -452,9 +457,8 @@ class _BuildProgress:
             return
         if done != total and done % max(1, total // 200):
             return  # a few hundred redraws at most
-        filled = self.WIDTH * done // total
-        bar = "#" * filled + "-" * (self.WIDTH - filled)
-        click.echo(f"\r{stage} [{bar}] {done:,}/{total:,}\033[K", err=True, nl=False)
+        click.echo(f"\r{stage} {_bar(done, total)} {done:,}/{total:,}\033[K", err=True,
+                   nl=False)
         self.drawn = True
 
     def finish(self) -> None:
@@ -474,8 +478,6 @@ class _Progress:
     run, so it only ever goes forward.
     """
 
-    WIDTH = 30
-
     def __init__(self) -> None:
         self.count = 0
         self.total = 0
@@ -490,9 +492,8 @@ class _Progress:
     def __call__(self, address: str, outcome: str) -> None:
         self.count += 1
         if self.tty:
-            done = self.WIDTH * self.count // max(self.total, 1)
-            bar = "#" * done + "-" * (self.WIDTH - done)
-            _say(f"\r[{bar}] {self.count}/{self.total} {outcome}\033[K", nl=False)
+            _say(f"\r{_bar(self.count, self.total)} {self.count}/{self.total} {outcome}\033[K",
+                 nl=False)
         elif self.count % 1000 == 0:
             _say(f"{self.count}/{self.total} messages done")
 
