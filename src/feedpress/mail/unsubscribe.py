@@ -81,9 +81,10 @@ class UnsubscribeApp:
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         method = str(environ.get("REQUEST_METHOD", "GET")).upper()
-        token = _token(environ, method)
+        query = parse_qs(str(environ.get("QUERY_STRING", "")))  # its length waitress caps
+        token = _token(environ, method, query)
         answer, key = self._answer(environ, method, token)
-        language = _language(environ, self.language)
+        language = _language(environ, query, self.language)
         data = _page(answer, language).encode("utf-8")
         start_response(answer.status, [("Content-Type", "text/html; charset=utf-8"),
                                        ("Content-Length", str(len(data))),
@@ -120,20 +121,18 @@ class UnsubscribeApp:
             with open_ledger(self.state, self.clock(), wait=LEDGER_WAIT_SECONDS,
                              create=False) as ledger:
                 ledger.suppress(address, (stream,), "unsubscribed")
-        except LedgerBusyError:
-            return _Answer("503 Service Unavailable", "page_busy_title", "page_busy",
-                           extra=(("Retry-After", str(RETRY_AFTER_SECONDS)),))
         except FeedpressError as exc:
-            self.log(f"error: {exc}")
+            if not isinstance(exc, LedgerBusyError):  # busy is the usual: not worth a line
+                self.log(f"error: {exc}")
             return _Answer("503 Service Unavailable", "page_busy_title", "page_busy",
                            extra=(("Retry-After", str(RETRY_AFTER_SECONDS)),))
         return _Answer("200 OK", "page_done_title", f"page_done_{stream}", address)
 
 
-def _token(environ: dict[str, Any], method: str) -> str | None:
+def _token(environ: dict[str, Any], method: str, query: Mapping[str, list[str]]
+           ) -> str | None:
     """The request's token, from the query or (for a POST without one) the form body;
     None when there is none, or it is longer than any token feedpress makes."""
-    query = parse_qs(str(environ.get("QUERY_STRING", "")))  # its length waitress caps
     token = (query.get("token") or [""])[0]
     if not token and method == "POST":
         try:
@@ -145,8 +144,9 @@ def _token(environ: dict[str, Any], method: str) -> str | None:
     return token if token and len(token) <= MAX_TOKEN else None
 
 
-def _language(environ: Mapping[str, Any], default: str) -> str:
-    asked = (parse_qs(str(environ.get("QUERY_STRING", ""))).get("lang") or [""])[0]
+def _language(environ: Mapping[str, Any], query: Mapping[str, list[str]], default: str
+              ) -> str:
+    asked = (query.get("lang") or [""])[0]
     if asked and speaks(asked):
         return primary(asked)
     return negotiate(str(environ.get("HTTP_ACCEPT_LANGUAGE", ""))[:500], default)
