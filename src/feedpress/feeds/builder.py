@@ -60,6 +60,7 @@ from feedpress.feeds.cache import (
 )
 from feedpress.feeds.posts import Stat
 from feedpress.model import Card, Format, to_us
+from feedpress.words import primary
 
 OPML_NAME = PurePosixPath("feeds.opml")
 CACHE_NAME = Path(".feedpress") / "cache.sqlite"
@@ -199,9 +200,10 @@ def _write_pages(config: Config, cat: catalog.Catalog, specs: list[catalog.FeedS
     way of (it is left as it is)."""
     if not config.feeds.pages:
         return []
-    wanted = {path: pages.stylesheet(config, language) for path, language in
-              {catalog.stylesheet(config.site.language, lang): lang for lang in
-               [config.site.language, *(b.language for b in config.blogs)]}.items()}
+    languages = dict.fromkeys(primary(lang) for lang in
+                              [config.site.language, *(b.language for b in config.blogs)])
+    wanted = {catalog.stylesheet(config.site.language, lang): pages.stylesheet(config, lang)
+              for lang in languages}
     wanted[PurePosixPath(pages.PAGE)] = pages.site_page(config, cat, specs)
     for blog in config.blogs:
         wanted[catalog.blog_folder(blog.id) / pages.PAGE] = pages.blog_page(
