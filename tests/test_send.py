@@ -169,10 +169,15 @@ def ledger(project: Project) -> sqlite3.Connection:
     return sqlite3.connect(project.root / ".feedpress" / "state.db")
 
 
+def state_url() -> str:
+    """The PostgreSQL ledger the `backend` fixture chose, or "" for the SQLite file."""
+    return os.environ.get("FEEDPRESS_STATE_URL", "").strip()
+
+
 def query(project: Project, sql: str, *args: object) -> list[tuple[Any, ...]]:
     """Rows from the project's ledger, read straight from the database the `backend`
     fixture chose: the SQLite file, or PostgreSQL when FEEDPRESS_STATE_URL is set."""
-    url = os.environ.get("FEEDPRESS_STATE_URL", "").strip()
+    url = state_url()
     if url:
         with psycopg.connect(url) as conn:
             return [tuple(row) for row in conn.execute(sql.replace("?", "%s"), args)]
@@ -182,7 +187,7 @@ def query(project: Project, sql: str, *args: object) -> list[tuple[Any, ...]]:
 
 def execute(project: Project, sql: str, *args: object) -> None:
     """Change the project's ledger behind feedpress's back, on the test's engine."""
-    url = os.environ.get("FEEDPRESS_STATE_URL", "").strip()
+    url = state_url()
     if url:
         with psycopg.connect(url) as conn:
             conn.execute(sql.replace("?", "%s"), args)
@@ -194,7 +199,7 @@ def execute(project: Project, sql: str, *args: object) -> None:
 def has_ledger(project: Project) -> bool:
     """Whether the project's ledger was made, wherever the `backend` fixture put it (a
     database that cannot be reached has none)."""
-    url = os.environ.get("FEEDPRESS_STATE_URL", "").strip()
+    url = state_url()
     if url:
         try:
             with psycopg.connect(url) as conn:
@@ -206,7 +211,7 @@ def has_ledger(project: Project) -> bool:
 
 
 def place(project: Project) -> Place:
-    url = os.environ.get("FEEDPRESS_STATE_URL", "").strip()
+    url = state_url()
     return Place(url=url) if url else Place(project.root / ".feedpress" / "state.db")
 
 
