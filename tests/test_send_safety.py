@@ -53,6 +53,7 @@ from test_send import (
     population,
     query,
     read_eml,
+    state_url,
     statuses,
     to_address,
     write_subscribers,
@@ -353,7 +354,7 @@ def test_eight_processes_making_a_new_ledger_at_once_all_succeed(
 
 def schema_version(project: Project) -> int:
     """The ledger's schema version, read as each engine keeps it."""
-    if os.environ.get("FEEDPRESS_STATE_URL"):
+    if state_url():
         return int(query(project, "SELECT version FROM feedpress_schema")[0][0])
     return int(query(project, "PRAGMA user_version")[0][0])
 
@@ -363,7 +364,7 @@ def make_first_schema_ledger(project: Project) -> None:
     from feedpress.mail.ledger import MIGRATIONS
 
     statements = [s for s in MIGRATIONS[0].split(";") if s.strip()]
-    url = os.environ.get("FEEDPRESS_STATE_URL")
+    url = state_url()
     if url:
         with psycopg.connect(url) as conn:
             for statement in statements:
@@ -578,7 +579,7 @@ def test_an_smtp_send_without_a_ledger_needs_new_ledger(backend: str, project: P
         first = Run(*run_main([*argv, "--new-ledger"]))
     no_traceback(refused)
     assert refused.code == 1
-    url = os.environ.get("FEEDPRESS_STATE_URL")
+    url = state_url()
     shown = f"{url.replace(':' + PG_PASSWORD, '')} (from FEEDPRESS_STATE_URL)" if url else state
     assert f"no ledger at {shown}: if this is the very first send, run again with " \
            "--new-ledger; in CI this usually means the state was not kept" in refused.err
