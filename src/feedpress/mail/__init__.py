@@ -21,7 +21,6 @@ from feedpress.mail.campaign import (
     Preview,
     SendOptions,
     preview,
-    secret,
     send,
     unsubscribe_keys,
 )
@@ -61,7 +60,6 @@ __all__ = [
     "locate",
     "members",
     "preview",
-    "secret",
     "send",
     "serve",
     "set_suppressed",
