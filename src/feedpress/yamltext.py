@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
-from typing import Any
+from typing import Any, NamedTuple
 
 import yaml
 from yaml.constructor import SafeConstructor
@@ -118,49 +118,32 @@ _BOOL = "tag:yaml.org,2002:bool"
 _NULL = "tag:yaml.org,2002:null"
 
 
+class _Reading(NamedTuple):
+    """What the quick reader read: the mapping, and the line of each key and item."""
+
+    data: dict[str, Any]
+    lines: dict[tuple[str, ...], int]
+
+
+def _quick_load(text: str) -> dict[str, Any] | None:
+    """`text` read as PyYAML reads it, if it is in the plain subset; else None."""
+    reading = _quick_read(text)
+    return None if reading is None else reading.data
+
+
 def _quick_lines(text: str) -> dict[tuple[str, ...], int] | None:
-    """`key_lines` for text the quick reader reads (top-level keys and one level of
-    block below them), from the lines alone; None for any other text."""
-    data = _quick_load(text)
-    if data is None:
-        return None
-    found: dict[tuple[str, ...], int] = {}
-    parent, item = "", 0
-    for number, line in enumerate(text.split("\n"), start=1):
-        indent = len(line) - len(line.lstrip(" "))
-        if indent and parent and line.startswith("- ", indent):  # a block list's item
-            path = (parent, str(item))
-            found[path] = number
-            _flow_lines(found, path, data[parent][item], number)
-            item += 1
-            continue
-        match = _KEY.fullmatch(line, indent)
-        if match is None:
-            continue
-        if indent == 0:
-            parent, item = match[1], 0
-            found[(parent,)] = number
-            if match[2] is not None:
-                _flow_lines(found, (parent,), data.get(parent), number)
-        elif parent and (parent, match[1]) not in found:
-            found[(parent, match[1])] = number
-            _flow_lines(found, (parent, match[1]), data[parent][match[1]], number)
-    return found
-
-
-def _flow_lines(found: dict[tuple[str, ...], int], path: tuple[str, ...], value: Any,
-                number: int) -> None:
-    """A flow list's items, all on the line of its key or dash."""
-    if isinstance(value, list):
-        found.update({(*path, str(i)): number for i in range(len(value))})
+    """`key_lines` for text the quick reader reads, as it noted them; None for other text."""
+    reading = _quick_read(text)
+    return None if reading is None else dict(reading.lines)
 
 
 @lru_cache(maxsize=64)
-def _quick_load(text: str) -> dict[str, Any] | None:
-    """`text` read as PyYAML reads it, if it is in the plain subset; else None.
+def _quick_read(text: str) -> _Reading | None:
+    """`text` read as PyYAML reads it, with each key's line noted on the way, if it is
+    in the plain subset; else None.
 
     Remembered for a few documents: a post with a warning is read, then located
-    (`key_lines`), and the second reading must not cost a first one again.
+    (`key_lines`), and locating must not cost a second reading.
     """
     if _NON_PRINTABLE.search(text) or any(char in text for char in _AWKWARD):
         return None
@@ -168,30 +151,44 @@ def _quick_load(text: str) -> dict[str, Any] | None:
     if lines[-1] == "":
         lines.pop()
     found: dict[str, Any] = {}
+    where: dict[tuple[str, ...], int] = {}
     at = 0
     while at < len(lines):
-        key, value, at = _entry(lines, at, "")
+        key, value, at = _entry(lines, at, (), where)
         if key is None or key in found or value is _NOT:
             return None
         found[key] = value
-    return found or None
+    return _Reading(found, where) if found else None
 
 
-def _entry(lines: list[str], at: int, indent: str) -> tuple[str | None, Any, int]:
+def _entry(lines: list[str], at: int, parent: tuple[str, ...],
+           where: dict[tuple[str, ...], int], indent: int = 0) -> tuple[str | None, Any, int]:
     """The `key: value` at line `at` (a value over the lines below it when there is
-    none after the colon), and the line after it."""
-    match = _KEY.fullmatch(lines[at], len(indent))
+    none after the colon), and the line after it; `where` notes the lines of the key
+    (under `parent`) and of what is in its value."""
+    match = _KEY.fullmatch(lines[at], indent)
     if match is None or _plain(match[1]) != match[1]:
         return None, _NOT, at
+    path = (*parent, match[1])
+    where[path] = at + 1
     if match[2] is not None:
-        return match[1], _value(match[2]), at + 1
-    if indent:  # a block within a block: left to PyYAML
+        return match[1], _noted(_value(match[2]), path, at + 1, where), at + 1
+    if parent:  # a block within a block: left to PyYAML
         return None, _NOT, at
-    block, after = _block(lines, at + 1)
+    block, after = _block(lines, at + 1, path, where)
     return match[1], block, after
 
 
-def _block(lines: list[str], at: int) -> tuple[Any, int]:
+def _noted(value: Any, path: tuple[str, ...], line: int,
+           where: dict[tuple[str, ...], int]) -> Any:
+    """`value`, a flow list's items noted as on `line`, the line of its key or dash."""
+    if isinstance(value, list):
+        where.update({(*path, str(i)): line for i in range(len(value))})
+    return value
+
+
+def _block(lines: list[str], at: int, path: tuple[str, ...],
+           where: dict[tuple[str, ...], int]) -> tuple[Any, int]:
     """The indented lines from `at`: all `key: value` or all `- value`, one indent."""
     first = lines[at] if at < len(lines) else ""
     indent = first[: len(first) - len(first.lstrip(" "))]
@@ -205,11 +202,14 @@ def _block(lines: list[str], at: int) -> tuple[Any, int]:
         return _NOT, at  # deeper or shallower, but still indented
     if first.startswith("- ", len(indent)):
         items = [_ITEM.fullmatch(line, len(indent)) for line in lines[at:end]]
-        values = [_NOT if m is None else _value(m[1]) for m in items]
+        values = [_NOT if m is None else _noted(_value(m[1]), (*path, str(i)), at + i + 1,
+                                                 where)
+                  for i, m in enumerate(items)]
+        where.update({(*path, str(i)): at + i + 1 for i in range(len(values))})
         return (_NOT if _NOT in values else values), end
     mapping: dict[str, Any] = {}
     for number in range(at, end):
-        key, value, _ = _entry(lines, number, indent)
+        key, value, _ = _entry(lines, number, path, where, len(indent))
         if key is None or key in mapping:
             return _NOT, end
         mapping[key] = value

@@ -352,14 +352,17 @@ class _PostFields:
         self.escapes = "\\" in front.yaml
         self.tz = ZoneInfo(config.site.timezone)
         lines: dict[tuple[str, ...], int] | None = None
+        offset = front.yaml_first_line - 1
 
         def locate(key: tuple[str, ...]) -> int | None:
             nonlocal lines
+            if not key:
+                return 1
             if lines is None:
-                found = ({(key,): line for key, line in front.key_lines} if front.pelican
+                lines = ({(key,): line for key, line in front.key_lines} if front.pelican
                          else {} if front.toml else yamltext.key_lines(front.yaml))
-                lines = {k: v + front.yaml_first_line - 1 for k, v in found.items()}
-            return lines.get(key) if key else 1
+            line = lines.get(key)
+            return None if line is None else line + offset
 
         self.fields = Fields(
             data, path=shown, prefix=(), locate=locate, problems=self.problems
