@@ -137,10 +137,11 @@ def _say(message: str, *, err: bool = False, nl: bool = True) -> None:
         click.echo(message, err=err or _JSON["command"] is not None, nl=nl)
 
 
-def _finish(result: dict[str, Any], exit_code: int) -> None:
-    """With --json, print the command's object; then exit with `exit_code` (0: return)."""
+def _finish(result: Callable[[], dict[str, Any]], exit_code: int) -> None:
+    """With --json, print the command's object, made only then (a build's may list 10,000
+    warnings); then exit with `exit_code` (0: return)."""
     if _JSON["command"] is not None:
-        click.echo(json.dumps(result, ensure_ascii=False, indent=2))
+        click.echo(json.dumps(result(), ensure_ascii=False, indent=2))
     if exit_code:
         sys.exit(exit_code)
 
@@ -209,7 +210,7 @@ def build(out: Path | None, dry_run: bool, keep_going: bool, no_cache: bool,
             _say("up to date")
     else:
         _say(report.summary(str(_shown(out or config.output_dir))))
-    _finish(results.build(report, out or config.output_dir, code, dry_run), code)
+    _finish(lambda: results.build(report, out or config.output_dir, code, dry_run), code)
 
 
 @cli.command()
@@ -230,7 +231,7 @@ def check() -> None:
     errors = sum(p.is_error for p in problems)
     warnings = len(problems) - errors
     _say(f"{errors} error(s), {warnings} warning(s)")
-    _finish(results.check(problems, 1 if errors else 0), 1 if errors else 0)
+    _finish(lambda: results.check(problems, 1 if errors else 0), 1 if errors else 0)
 
 
 @cli.command()
@@ -261,7 +262,7 @@ def ping() -> None:
                        f"again at the next ping: {report.error}", err=True)
     for warning in done.warnings:
         click.echo(f"warning: {warning}", err=True)
-    _finish(results.ping(done), 0)
+    _finish(lambda: results.ping(done), 0)
 
 
 @cli.command("pin-ids")
@@ -394,7 +395,7 @@ def _preview(kind: str, folder: Path, since: datetime | None, until: datetime | 
         _say(f"Nothing to preview: {done.skipped}.")
     for path in done.paths:
         _say(str(_shown(path)))
-    _finish(results.preview(_command(kind), done), 0)
+    _finish(lambda: results.preview(_command(kind), done), 0)
 
 
 def _send(kind: str, dry_run: Path | None, to: str | None, what: str,
@@ -413,7 +414,7 @@ def _send(kind: str, dry_run: Path | None, to: str | None, what: str,
         _say(f"Nothing new to send: no {what} in the window.")
     else:
         _tell(summary, dry_run, to)
-    _finish(results.send(_command(kind), mode, summary, code), code)
+    _finish(lambda: results.send(_command(kind), mode, summary, code), code)
 
 
 def _tell(summary: Summary, dry_run: Path | None, to: str | None) -> None:

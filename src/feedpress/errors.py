@@ -6,6 +6,7 @@ debugger: the CLI prints them as they are, without a traceback.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import Enum
@@ -48,8 +49,14 @@ class Problem:
 
     @classmethod
     def from_row(cls, row: Sequence[Any]) -> Problem:
-        path, line, field, message, severity = row
-        return cls(Path(path), line, field, message, Severity(severity))
+        return cls.at(Path(row[0]), row[1:])
+
+    @classmethod
+    def at(cls, path: Path, row: Sequence[Any]) -> Problem:
+        """The problem of `as_row` without its path, in the file `path` (one `Path` for
+        all of a file's problems: a build of 10,000 warned posts makes no more)."""
+        line, field, message, severity = row
+        return cls(path, line, field, message, Severity(severity))
 
 
 def grouped(problems: Sequence[Problem], examples: int = 3) -> list[str]:
@@ -77,8 +84,8 @@ def grouped(problems: Sequence[Problem], examples: int = 3) -> list[str]:
 
 
 def _place(problem: Problem) -> str:
-    shown = relative(problem.path)
-    return f"{shown}:{problem.line}" if problem.line else str(shown)
+    where = shown(problem.path)
+    return f"{where}:{problem.line}" if problem.line else where
 
 
 def by_place(problem: Problem) -> tuple[str, int]:
@@ -88,10 +95,15 @@ def by_place(problem: Problem) -> tuple[str, int]:
 
 def relative(path: Path) -> Path:
     """`path` as the user would type it from the current folder, where that is shorter."""
-    try:
-        return path.relative_to(Path.cwd())
-    except ValueError:
-        return path
+    return Path(shown(path))
+
+
+def shown(path: Path) -> str:
+    """`relative(path)` as text, without making a `Path` of it (a run may show 10,000)."""
+    text, here = str(path), os.path.join(os.getcwd(), "")
+    if not text.startswith(here):
+        return "." if text == here[:-1] else text
+    return text[len(here):] or "."
 
 
 class FeedpressError(Exception):

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from feedpress.errors import FeedpressError, Problem, relative
+from feedpress.errors import FeedpressError, Problem, relative, shown
 
 if TYPE_CHECKING:
     from feedpress.feeds import BuildReport, PingReport
@@ -22,7 +22,7 @@ Json = dict[str, Any]
 
 
 def problems(found: Iterable[Problem]) -> list[Json]:
-    return [{"path": str(relative(p.path)), "line": p.line, "field": p.field,
+    return [{"path": shown(p.path), "line": p.line, "field": p.field,
              "severity": p.severity.value, "message": p.message} for p in found]
 
 

@@ -389,7 +389,7 @@ def unpack_card(blob: bytes, folder: Path, key: str) -> Checked:
     if not problem_rows:
         return Checked(card, ())
     path = folder / key
-    return Checked(card, tuple(Problem.from_row((path, *row)) for row in problem_rows))
+    return Checked(card, tuple(Problem.at(path, row) for row in problem_rows))
 
 
 def pack_post(post: Post) -> bytes:
