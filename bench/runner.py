@@ -76,6 +76,7 @@ class Result:
     files: int | None = None
     error: str | None = None
     hugo: Result | None = None
+    baseline: Result | None = None  # the same corpus without what this run adds
 
     @property
     def wall(self) -> float:
@@ -270,23 +271,40 @@ def source_state() -> str:
 # -- corpora --------------------------------------------------------------------------------
 
 
-def warned_copy(project: Path) -> Path:
-    """The corpus with one warning in every post, beside it (made once): each post's image
-    without its alt text, and an image without one where a post has none. The same posts,
-    one line of front matter apart, so the two cold builds compare the cost of warnings."""
-    copy = project.parent / "feedpress-warned"
-    if copy.is_dir():
-        return copy
-    shutil.copytree(project, copy, ignore=shutil.ignore_patterns(".feedpress", "public"))
-    for post in (copy / "posts").rglob("*.md"):
+def image_copies(project: Path) -> tuple[Path, Path]:
+    """Two copies of the corpus beside it (made once), to time the cost of warnings:
+    `feedpress-imaged`, where every post has an image with alt text (one is added where a
+    post has none), and `feedpress-warned`, the same posts with each image's alt text left
+    out, a warning in every post. One line of front matter apart, so the two cold builds
+    differ by the warnings alone (the alt text, or the caption that stands in for it, is
+    the only other difference in what they write)."""
+    imaged, warned = project.parent / "feedpress-imaged", project.parent / "feedpress-warned"
+    if not imaged.is_dir():
+        _copy_posts(project, imaged, _with_image)
+    if not warned.is_dir():
+        _copy_posts(imaged, warned, _without_alt)
+    return imaged, warned
+
+
+def _copy_posts(source: Path, copy: Path, change: Callable[[str], str]) -> None:
+    partial = copy.with_name(copy.name + ".partial")  # an interrupted copy is made again
+    remove(partial)
+    shutil.copytree(source, partial, ignore=shutil.ignore_patterns(".feedpress", "public"))
+    for post in (partial / "posts").rglob("*.md"):
         text = post.read_text(encoding="utf-8")
         end = text.index("\n---\n", 4) + 1
-        front, body = text[:end], text[end:]
-        if "\nimage:\n" not in front:
-            front += "image:\n  url: /images/bench.jpg\n"
-        front = re.sub(r"^  alt: .*\n", "", front, flags=re.MULTILINE)
-        post.write_text(front + body, encoding="utf-8")
-    return copy
+        post.write_text(change(text[:end]) + text[end:], encoding="utf-8")
+    partial.rename(copy)
+
+
+def _with_image(front: str) -> str:
+    if "\nimage:\n" in front:
+        return front
+    return front + "image:\n  url: /images/bench.jpg\n  alt: A picture of the story\n"
+
+
+def _without_alt(front: str) -> str:
+    return re.sub(r"^  alt: .*\n", "", front, flags=re.MULTILINE)
 
 
 def ensure_corpus(posts: int, seed: int, regenerate: bool) -> tuple[Path, Path, dict[str, str]]:
@@ -305,7 +323,7 @@ def ensure_corpus(posts: int, seed: int, regenerate: bool) -> tuple[Path, Path, 
         print(f"generating {posts} posts into {base.relative_to(BENCH.parent)} ...", flush=True)
         started = time.perf_counter()
         info = generate.generate(project, posts, seed, hugo)
-        remove(base / "feedpress-warned")  # made again from the new corpus
+        remove(base / "feedpress-imaged", base / "feedpress-warned")  # made again from it
         print(f"  done in {time.perf_counter() - started:.1f}s", flush=True)
     return project, hugo, {k: str(v) for k, v in info.items()}
 
@@ -349,7 +367,8 @@ class Bench:
     def cold(self) -> list[Result]:
         """Cold builds of both tools, run in turns so that any drift hits all alike."""
         fp2_out, fp3_out = self.out / "feedpress-rss-atom", self.out / "feedpress-all"
-        warned, warned_out = warned_copy(self.project), self.out / "feedpress-warned"
+        imaged, warned = image_copies(self.project)
+        imaged_out, warned_out = self.out / "feedpress-imaged", self.out / "feedpress-warned"
         jobs: list[tuple[Result, Callable[[], None], list[str | Path], Path]] = [
             (Result("cold build", self.posts, "feedpress, formats [rss, atom]"),
              lambda: self.clean_feedpress(fp2_out),
@@ -359,7 +378,12 @@ class Bench:
             (Result("cold build", self.posts, "feedpress, default formats [rss, atom, json]"),
              lambda: self.clean_feedpress(fp3_out),
              self.feedpress_cmd(CONFIG_ALL, fp3_out), fp3_out),
-            (Result("cold build", self.posts, "feedpress, default formats, every post warned"),
+            (Result("cold build", self.posts, "feedpress, default formats, an image with alt "
+                    "text in every post"),
+             lambda: remove(imaged_out, imaged / ".feedpress", imaged / "public"),
+             self.feedpress_cmd(CONFIG_ALL, imaged_out, imaged), imaged_out),
+            (Result("cold build", self.posts, "feedpress, default formats, the same without "
+                    "alt text: every post warned"),
              lambda: remove(warned_out, warned / ".feedpress", warned / "public"),
              self.feedpress_cmd(CONFIG_ALL, warned_out, warned), warned_out),
         ]
@@ -378,10 +402,11 @@ class Bench:
                 elif turn >= self.warmup:
                     result.add(run)
                     result.files = count_files(out)
-        fp2, hugo, fp3, fpw = (job[0] for job in jobs)
-        fp2.hugo = fp3.hugo = fpw.hugo = hugo
+        fp2, hugo, fp3, fpi, fpw = (job[0] for job in jobs)
+        fp2.hugo = fp3.hugo = fpi.hugo = fpw.hugo = hugo
+        fpw.baseline = fpi
         self.check_feeds(fp2_out, self.out / "hugo")
-        return [fp2, hugo, fp3, fpw]
+        return [fp2, hugo, fp3, fpi, fpw]
 
     def check_feeds(self, feedpress_out: Path, hugo_out: Path) -> None:
         """Say whether both site feeds hold the same newest posts, with full content."""
@@ -487,24 +512,27 @@ def table(results: list[Result]) -> list[str]:
     lines = [
         "| workload | posts | tool / config | runs | median wall s | median max RSS MB "
         "| median peak MB, all processes | files written | feedpress/Hugo wall "
-        "| feedpress/Hugo memory |",
-        "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|",
+        "| feedpress/Hugo memory | against its baseline |",
+        "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in results:
         if r.error or not r.walls:
             last = (r.error or "no runs").splitlines()[-1].replace("|", "\\|")
             lines.append(f"| {r.workload} | {r.posts:,} | {r.tool} | 0 | failed: {last} "
-                         "| | | | | |")
+                         "| | | | | | |")
             continue
         ratio_wall = ratio_memory = ""
         if r.hugo is not None and r.hugo.walls and not r.hugo.error:
             ratio_wall = f"{r.wall / r.hugo.wall:.2f}"
             ratio_memory = f"{r.tree_mb / r.hugo.tree_mb:.2f}"
+        against = ""
+        if r.baseline is not None and r.baseline.walls and not r.baseline.error:
+            against = f"{r.wall / r.baseline.wall - 1:+.1%} wall"
         files = "" if r.files is None else f"{r.files:,}"
         tree = f"{r.tree_mb:.0f} ({r.processes})" if r.processes > 1 else f"{r.tree_mb:.0f}"
         lines.append(f"| {r.workload} | {r.posts:,} | {r.tool} | {len(r.walls)} "
                      f"| {r.wall:.2f} | {r.max_rss:.0f} | {tree} | {files} | {ratio_wall} "
-                     f"| {ratio_memory} |")
+                     f"| {ratio_memory} | {against} |")
     return lines
 
 
