@@ -847,22 +847,28 @@ def test_a_pipe_among_the_posts_is_an_error_not_a_hang(feedpress: Feedpress,
 
 def test_the_manifest_never_removes_through_a_link_or_a_changed_file(
         feedpress: Feedpress, project: Project, tmp_path: Path) -> None:
-    project.post("alpha", "one", tags=["gone", "kept"])
+    project.post("alpha", "one", tags=["gone", "kept", "also-gone"])
     assert feedpress("build").exit_code == 0
     outside = tmp_path / "precious.txt"
     outside.write_text("not feedpress's\n")
-    gone = project.out / "tags" / "gone"
+    gone, also_gone = project.out / "tags" / "gone", project.out / "tags" / "also-gone"
     (gone / "rss.xml").unlink()
     (gone / "rss.xml").symlink_to(outside)  # the manifest lists it: a link now
     (gone / "atom.xml").write_text("edited by hand\n")  # another size than written
+    json_feed = (gone / "feed.json").read_bytes()
+    edited = json_feed.replace(b"one", b"two", 1)
+    assert edited != json_feed and len(edited) == len(json_feed)
+    (gone / "feed.json").write_bytes(edited)  # changed, to the same size
     project.post("alpha", "one", tags=["kept"])
     run = feedpress("build")
     assert run.exit_code == 0, run.output
     assert outside.read_text() == "not feedpress's\n"
     assert (gone / "atom.xml").read_text() == "edited by hand\n"
-    assert not (gone / "feed.json").exists()  # as written: removed
-    assert run.stderr.count("no longer built, but not removed") == 1  # said once, 2 files
-    assert "(2 files" in run.stderr
+    assert (gone / "feed.json").read_bytes() == edited
+    assert not also_gone.exists()  # as written: removed, and its folder with them
+    assert (project.out / "tags" / "kept" / "feed.json").exists()
+    assert run.stderr.count("no longer built, but not removed") == 1  # said once, 3 files
+    assert "(3 files" in run.stderr
 
 
 def test_warnings_of_one_kind_are_counted_by_file() -> None:

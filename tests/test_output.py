@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import itertools
+import json
 import os
 import stat
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from blake3 import blake3
 
 from feedpress import files
 from feedpress.errors import FeedpressError
@@ -72,7 +74,45 @@ def test_the_manifest_reads_back_what_was_written_whatever_the_names(tmp_path: P
         sink.put(PurePosixPath(name), f"file {n}".encode(), recipe=f"recipe-{n}")
     sink.finish()
     assert output.read_manifest(tmp_path) == {
-        PurePosixPath(name): output.Entry(f"recipe-{n}", len(f"file {n}"))
+        PurePosixPath(name): output.Entry(f"recipe-{n}", len(f"file {n}"),
+                                          blake3(f"file {n}".encode()).hexdigest())
         for n, name in enumerate(names)}
     lines = (tmp_path / output.MANIFEST).read_text("utf-8").splitlines()
     assert len(lines) == len(names) + 2  # a line per file, between the braces
+
+
+def test_a_file_changed_to_the_same_size_is_left_and_reported(tmp_path: Path) -> None:
+    from pathlib import PurePosixPath
+
+    first = output.Output(tmp_path)
+    for name in ("kept.xml", "same-size.xml", "gone.xml"):
+        first.put(PurePosixPath(name), b"<feed>feedpress</feed>", recipe=name)
+    first.finish()
+    (tmp_path / "same-size.xml").write_bytes(b"<feed>their own!</feed>")  # 23 bytes too
+    second = output.Output(tmp_path)
+    second.put(PurePosixPath("kept.xml"), b"<feed>feedpress</feed>", recipe="kept.xml")
+    outcome = second.finish()
+    assert outcome.removed == [PurePosixPath("gone.xml")]
+    assert second.left == [PurePosixPath("same-size.xml")]
+    assert (tmp_path / "same-size.xml").read_bytes() == b"<feed>their own!</feed>"
+    assert not (tmp_path / "gone.xml").exists()
+
+
+def test_a_manifest_without_digests_removes_nothing_and_is_made_whole(tmp_path: Path) -> None:
+    """A manifest of an older feedpress, or one edited by hand, recorded no digests: its
+    files are never removed, and the next build writes them again with their digests."""
+    from pathlib import PurePosixPath
+
+    (tmp_path / "old.xml").write_bytes(b"<rss/>")
+    (tmp_path / "kept.xml").write_bytes(b"<rss/>")
+    (tmp_path / output.MANIFEST).write_text(json.dumps({"files": {
+        "old.xml": {"recipe": "r1", "size": 6}, "kept.xml": {"recipe": "r2", "size": 6}}}))
+    sink = output.Output(tmp_path)
+    assert not sink.fresh(PurePosixPath("kept.xml"), "r2")  # made again: no digest known
+    sink.put(PurePosixPath("kept.xml"), b"<rss/>", recipe="r2")
+    outcome = sink.finish()
+    assert outcome.removed == [] and sink.left == [PurePosixPath("old.xml")]
+    assert (tmp_path / "old.xml").exists()
+    recorded = json.loads((tmp_path / output.MANIFEST).read_text())["files"]
+    assert recorded == {"kept.xml": {"recipe": "r2", "size": 6,
+                                     "digest": blake3(b"<rss/>").hexdigest()}}

@@ -404,8 +404,9 @@ def _write_feeds(config: Config, specs: list[catalog.FeedSpec], store: Cache, ca
         store.commit()
         feeds = _counted(workers.map(_feeds_of, len(stale)), "writing feeds", len(stale))
         for (spec, todo), files in zip(stale, feeds, strict=True):
-            for fmt, (size, written) in zip(todo, files, strict=True):
-                sink.record(spec.file(fmt), recipes[spec.folder, fmt], size, written)
+            for fmt, (size, digest, written) in zip(todo, files, strict=True):
+                sink.record(spec.file(fmt), output.Entry(recipes[spec.folder, fmt], size, digest),
+                            written)
     if before is not None:  # now only the feeds that were written, as they came out
         websub.remember(config, websub.feed_urls(config, sink.outcome.written), before)
 
@@ -459,9 +460,9 @@ def _items_of(work: _Work, index: int) -> list[bytes]:
             for post, done in zip(run, rendered, strict=True)]
 
 
-def _feeds_of(work: _Work, index: int) -> list[tuple[int, bool]]:
-    """A worker's task: one feed's files, put in place; each one's size, and whether it
-    was written. Its formats share their content, read once."""
+def _feeds_of(work: _Work, index: int) -> list[tuple[int, str, bool]]:
+    """A worker's task: one feed's files, put in place; each one's size and digest, and
+    whether it was written. Its formats share their content, read once."""
     spec, todo = work.stale[index]
     keys = [(p.key, p.digest) for p in spec.posts]
     found = cache_module.reader(work.cache_path).items(keys)
@@ -470,7 +471,8 @@ def _feeds_of(work: _Work, index: int) -> list[tuple[int, bool]]:
         data = formats.feed(work.config.site, spec, fmt, [formats.item(found[key], fmt)
                                                         for key, _ in keys],
                             stylesheet=work.config.feeds.pages)
-        done.append((len(data), output.place(work.out_dir, spec.file(fmt), data, work.dry_run)))
+        done.append((len(data), output.digest(data),
+                     output.place(work.out_dir, spec.file(fmt), data, work.dry_run)))
     return done
 
 

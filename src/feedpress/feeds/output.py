@@ -5,10 +5,15 @@ so a reader (or a web server) sees the old file or the new one, never half
 of one. Files whose bytes did not change are not touched. A manifest
 remembers what feedpress wrote, so that feeds of tags or blogs that are
 gone can be removed without touching anything else in the folder, and
-with each file the digest of what it was made from (its "recipe") and its
-size, so a rebuild can tell an unchanged feed without making it again. (A
-feed edited by hand to the same size is not noticed; `build --no-cache`
-makes and compares every file.)
+with each file the digest of what it was made from (its "recipe"), its
+size and the digest of its bytes. A rebuild tells an unchanged feed by
+its recipe and size, without making it again (a feed edited by hand to
+the same size is not noticed; `build --no-cache` makes and compares every
+file); a removal reads the file and checks all three, so that a file
+someone changed or replaced since is left where it is.
+
+The bytes' digest is BLAKE3's: five times faster than SHA-256 here, it adds
+about 1 % to a cold build that writes 300 MB, where SHA-256 added 5 %.
 
 Which files a build has is the builder's to say: this module only puts
 each in place, and removes only what its own manifest lists.
@@ -16,12 +21,13 @@ each in place, and removes only what its own manifest lists.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import NamedTuple
+
+from blake3 import blake3
 
 from feedpress.files import write_atomic
 
@@ -29,13 +35,16 @@ MANIFEST = ".feedpress-manifest.json"
 
 
 class Entry(NamedTuple):
-    """What the manifest knows of one file: its recipe and its size.
+    """What the manifest knows of one file: its recipe, its size and its bytes' digest
+    ("" in a manifest from before feedpress kept them: such a file is made again, and
+    never removed).
 
     A named tuple: a build reads one per feed file, thousands of them.
     """
 
     recipe: str
     size: int
+    digest: str
 
 
 @dataclass
@@ -68,7 +77,7 @@ class Output:
     def fresh(self, relpath: PurePosixPath, recipe: str) -> bool:
         """True, and the file kept, if it was made from `recipe` and is still there whole."""
         known = self.previous.get(relpath)
-        if not self.trust or known is None or known.recipe != recipe:
+        if not self.trust or known is None or known.recipe != recipe or not known.digest:
             return False
         if not _has_size(os.path.join(self.out_dir, relpath), known.size):
             return False
@@ -78,29 +87,24 @@ class Output:
 
     def put(self, relpath: PurePosixPath, data: bytes, recipe: str = "") -> None:
         """Make the file hold `data`, writing it only if its bytes differ."""
-        self.record(relpath, recipe, len(data), place(self.out_dir, relpath, data, self.dry_run))
+        written = place(self.out_dir, relpath, data, self.dry_run)
+        self.record(relpath, Entry(recipe, len(data), digest(data)), written)
 
     def put_own(self, relpath: PurePosixPath, data: bytes) -> bool:
         """Like `put`, for a file that people may keep their own of (a page): the file is
-        written only if it is not there, or is as feedpress last wrote it (its digest is
-        its recipe). Otherwise it is left alone, and False returned."""
-        recipe = hashlib.sha256(data).hexdigest()
-        target = os.path.join(self.out_dir, relpath)
+        written only if it is not there, or is as feedpress last wrote it. Otherwise it is
+        left alone, and False returned."""
+        target = self.out_dir / relpath
         known = self.previous.get(relpath)
-        if os.path.lexists(target) and not (
-                known is not None and os.path.isfile(target) and not os.path.islink(target)
-                and _has_size(target, known.size) and _digest(target) == known.recipe):
+        if os.path.lexists(target) and not (known is not None and _as_recorded(target, known)):
             self._theirs.add(relpath)  # no longer feedpress's: never removed either
             return False
-        self.put(relpath, data, recipe)
+        self.put(relpath, data, digest(data))
         return True
 
-    def _removable(self, target: Path, entry: Entry) -> bool:
-        return _removable_file(target, self.out_dir, entry)
-
-    def record(self, relpath: PurePosixPath, recipe: str, size: int, written: bool) -> None:
+    def record(self, relpath: PurePosixPath, entry: Entry, written: bool) -> None:
         """Account for a file that `place` put, maybe in another process."""
-        self._entries[relpath] = Entry(recipe, size)
+        self._entries[relpath] = entry
         (self.outcome.written if written else self.outcome.unchanged).append(relpath)
 
     @property
@@ -113,7 +117,7 @@ class Output:
         for relpath in sorted(set(self.previous) - set(self._entries) - self._theirs,
                               key=_parts):
             target = self.out_dir / relpath
-            if not self._removable(target, self.previous[relpath]):
+            if not _removable(target, self.out_dir, self.previous[relpath]):
                 if os.path.lexists(target):
                     self.left.append(relpath)
                 continue
@@ -128,16 +132,27 @@ class Output:
         return self.outcome
 
 
-def _removable_file(target: Path, out_dir: Path, entry: Entry) -> bool:
-    """Whether `target` is a file feedpress may remove: a regular file (not a link) inside
-    `out_dir` by its real path, at the size the manifest recorded. Anything else (a
-    manifest edited by hand, a file replaced since) is left alone."""
-    if target.is_symlink() or not target.is_file():
-        return False
+def _removable(target: Path, out_dir: Path, entry: Entry) -> bool:
+    """Whether `target` is a file feedpress may remove: inside `out_dir` by its real path,
+    and as the manifest recorded it (see `_as_recorded`). Anything else (a manifest edited
+    by hand, a file replaced or changed since) is left alone."""
     real = Path(os.path.realpath(target))
-    if Path(os.path.realpath(out_dir)) not in real.parents:
+    return Path(os.path.realpath(out_dir)) in real.parents and _as_recorded(target, entry)
+
+
+def _as_recorded(target: Path, entry: Entry) -> bool:
+    """Whether `target` is a regular file (not a link) of the size and digest recorded."""
+    if target.is_symlink() or not target.is_file() or not entry.digest:
         return False
-    return _has_size(target, entry.size)
+    try:
+        return _has_size(target, entry.size) and digest(target.read_bytes()) == entry.digest
+    except OSError:
+        return False
+
+
+def digest(data: bytes) -> str:
+    """The digest of a file's bytes, as the manifest records it."""
+    return blake3(data).hexdigest()
 
 
 def intact(out_dir: Path, digest: str) -> list[PurePosixPath] | None:
@@ -153,10 +168,11 @@ def intact(out_dir: Path, digest: str) -> list[PurePosixPath] | None:
 
 
 def manifest_digest(entries: dict[PurePosixPath, Entry]) -> str:
-    digest = hashlib.sha256()
+    summed = blake3()
     for path, entry in sorted(entries.items(), key=_first_parts):
-        digest.update(f"{path.as_posix()}\0{entry.recipe}\0{entry.size}\n".encode())
-    return digest.hexdigest()
+        summed.update(f"{path.as_posix()}\0{entry.recipe}\0{entry.size}\0{entry.digest}\n"
+                      .encode())
+    return summed.hexdigest()
 
 
 def place(out_dir: Path, relpath: PurePosixPath, data: bytes, dry_run: bool = False) -> bool:
@@ -174,7 +190,8 @@ def read_manifest(out_dir: Path) -> dict[PurePosixPath, Entry]:
     """The files an earlier build wrote; paths that would leave `out_dir` are ignored."""
     try:
         listed = json.loads((out_dir / MANIFEST).read_text("utf-8"))["files"]
-        entries = {PurePosixPath(p): Entry(str(e["recipe"]), int(e["size"]))
+        entries = {PurePosixPath(p): Entry(str(e["recipe"]), int(e["size"]),
+                                           str(e.get("digest", "")))
                    for p, e in listed.items()}
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return {}
@@ -184,7 +201,8 @@ def read_manifest(out_dir: Path) -> dict[PurePosixPath, Entry]:
 def _write_manifest(out_dir: Path, entries: dict[PurePosixPath, Entry]) -> None:
     """The manifest as JSON with a line per file: as readable as indented JSON, and
     made by the C encoder (indenting takes Python's, ten times slower)."""
-    lines = [f"{_json(p.as_posix())}: {{\"recipe\": {_json(e.recipe)}, \"size\": {e.size:d}}}"
+    lines = [f"{_json(p.as_posix())}: {{\"recipe\": {_json(e.recipe)}, \"size\": {e.size:d}, "
+             f"\"digest\": {_json(e.digest)}}}"
              for p, e in sorted(entries.items(), key=_first_parts)]
     data = ('{"files": {\n' + ",\n".join(lines) + "\n}}\n").encode("utf-8")
     if not _same(out_dir / MANIFEST, data):
@@ -200,11 +218,6 @@ def _has_size(target: Path | str, size: int) -> bool:
         return os.stat(target).st_size == size
     except OSError:
         return False
-
-
-def _digest(target: str) -> str:
-    with open(target, "rb") as file:
-        return hashlib.sha256(file.read()).hexdigest()
 
 
 def _same(target: Path, data: bytes) -> bool:
