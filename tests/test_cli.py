@@ -21,7 +21,7 @@ import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import pytest
@@ -907,6 +907,19 @@ def test_the_summary_counts_what_was_not_published_and_says_where_it_went(
     again = feedpress("build", "--now", NOW)  # from the last build's memo: the same counts
     assert again.stdout.strip().startswith("1 post published, 1 draft, 2 scheduled (next "
                                            "2026-12-24 09:30 UTC); ")
+
+
+def test_the_summary_says_one_of_each_in_the_singular() -> None:
+    from feedpress.feeds import BuildReport
+    from feedpress.feeds.output import Outcome
+
+    one = BuildReport(Outcome(written=[PurePosixPath("rss.xml")]), feeds=1, posts=1, skipped=1,
+                      drafts=1).summary("out")
+    assert one == ("1 post published, 1 draft, 1 invalid post skipped; 1 feed and feeds.opml "
+                   "in out: 1 file written, 0 unchanged, 0 removed; 0.00s")
+    none = BuildReport(Outcome(), feeds=2, posts=0, skipped=0).summary("out")
+    assert none == ("0 posts published; 2 feeds and feeds.opml in out: 0 files written, "
+                    "0 unchanged, 0 removed; 0.00s")
 
 
 def test_quiet_prints_errors_only_and_verbose_every_warning(feedpress: Feedpress,

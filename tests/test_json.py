@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -42,7 +42,8 @@ def readme_schema() -> dict[str, Any]:
     return schema
 
 
-VALIDATOR = jsonschema.Draft202012Validator(readme_schema())
+VALIDATOR = jsonschema.Draft202012Validator(
+    readme_schema(), format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER)
 
 
 @pytest.fixture(autouse=True)
@@ -69,6 +70,37 @@ def test_build_prints_its_files_and_counts(project: Project) -> None:
     assert "files written" in run.err  # the summary, for a person, on stderr
     again = parsed(feedpress(project, "build", "--json"))
     assert again["build"]["written"] == [] and again["build"]["unchanged"] > 0
+
+
+def test_build_counts_drafts_and_scheduled_posts_with_the_next_due(project: Project) -> None:
+    project.post("alpha", "one")
+    project.post("alpha", "kept-back", draft=True)
+    project.post("alpha", "later", date=iso(NOW + timedelta(days=2)))
+    project.post("alpha", "soon", date=iso(NOW + timedelta(hours=3)))
+    result = parsed(feedpress(project, "build", "--json"))["build"]
+    assert (result["posts"], result["drafts"], result["scheduled"]) == (1, 1, 2)
+    assert result["next_due"] is not None
+    assert datetime.fromisoformat(result["next_due"]) == NOW + timedelta(hours=3)
+    project.post("alpha", "soon", date=iso(NOW - timedelta(hours=3)))
+    project.post("alpha", "later", date=iso(NOW - timedelta(hours=2)))
+    none_due = parsed(feedpress(project, "build", "--json"))["build"]
+    assert (none_due["posts"], none_due["scheduled"], none_due["next_due"]) == (3, 0, None)
+
+
+def test_a_previews_subscriber_problems_are_problems_not_notes(project: Project,
+                                                              tmp_path: Path) -> None:
+    project.post("alpha", "flash", title="Flash", breaking=True,
+                 date=iso(NOW - timedelta(hours=1)))
+    write_subscribers(project, [("a@example.org", "A", "", "", "yes"),
+                                ("not an address", "B", "", "", "yes")])
+    configure(project, transport="maildir")
+    run = feedpress(project, "alert", "--preview", str(tmp_path / "p"), "--json")
+    result = parsed(run)
+    assert [(p["path"].endswith("subscribers.csv"), p["line"], p["field"], p["severity"])
+            for p in result["problems"]] == [(True, 3, "email", "warning")]
+    assert not any("subscribers.csv" in note for note in result["preview"]["notes"])
+    said = [line for line in run.err.splitlines() if "subscribers.csv" in line]
+    assert len(said) == 1 and said[0].startswith("warning: ") and ":3: email: " in said[0]
 
 
 def test_build_check_says_what_would_change_and_fails(project: Project) -> None:

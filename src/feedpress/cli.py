@@ -386,9 +386,9 @@ def _preview(kind: str, folder: Path, since: datetime | None, until: datetime | 
 
     done = preview(_config(), kind, folder, _now(),  # type: ignore[arg-type]
                    since=since, until=until, subscriber_email=subscriber)
-    for note in done.notes:  # the list's problems say what they are already
-        click.echo(note if note.startswith(("error: ", "warning: ")) else f"note: {note}",
-                   err=True)
+    _problems(done.problems)
+    for note in done.notes:
+        click.echo(f"note: {note}", err=True)
     if not done.due:
         _say(f"Nothing new to send: no {what} in the window.")
     elif done.skipped is not None:

@@ -37,7 +37,8 @@ def build(report: BuildReport, out_dir: Path, exit_code: int, dry_run: bool) -> 
     outcome = report.outcome
     return result("build", exit_code, report.warnings, build={
         "output": str(relative(out_dir)), "dry_run": dry_run, "feeds": report.feeds,
-        "posts": report.posts,
+        "posts": report.posts, "drafts": report.drafts, "scheduled": report.scheduled,
+        "next_due": None if report.next_due is None else report.next_due.isoformat(),
         "skipped": report.skipped, "seconds": round(report.seconds, 3),
         "written": [str(p) for p in outcome.written],
         "unchanged": len(outcome.unchanged),
@@ -71,7 +72,7 @@ def ping(done: PingReport) -> Json:
 
 
 def preview(command: str, done: Preview) -> Json:
-    return result(command, 0, preview={
+    return result(command, 0, done.problems, preview={
         "due": done.due, "paths": [str(relative(p)) for p in done.paths],
         "skipped": done.skipped, "notes": done.notes})
 

@@ -93,7 +93,7 @@ class BuildReport:
             held.insert(1, f"{self.scheduled:,} scheduled{due}")
         kept = "".join(f", {part}" for part in held if part)
         return (f"{_count(self.posts, 'post', 'published', always=True)}{kept}; "
-                f"{self.feeds:,} feeds and feeds.opml in {out}: "
+                f"{_count(self.feeds, 'feed', always=True)} and feeds.opml in {out}: "
                 f"{_count(len(o.written), 'file', 'written', always=True)}, "
                 f"{len(o.unchanged):,} unchanged, {len(o.removed):,} removed; "
                 f"{self.seconds:.2f}s")

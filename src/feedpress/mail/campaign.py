@@ -18,7 +18,7 @@ import re
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
@@ -80,7 +80,7 @@ class SendOptions:
 
 @dataclass(frozen=True)
 class Preview:
-    """What a preview wrote, and notes for the reader.
+    """What a preview wrote, notes for the reader, and the subscriber list's problems.
 
     Nothing is written when nothing is due (`due` False) or when nothing
     would go to the chosen subscriber (`skipped` says why).
@@ -90,6 +90,7 @@ class Preview:
     notes: list[str]
     due: bool = True
     skipped: str | None = None
+    problems: list[Problem] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -184,10 +185,9 @@ def preview(config: Config, stream: Stream, out: Path, now: datetime, *,
     key, notes = secret(config, required=False)
     run = _Run(config, stream, now, posts, key, Renderer(config))
     rows, problems = _preview_rows(config, subscriber_email)
-    notes.extend(str(p) for p in problems)
     planned, suppressed, why_nothing = _read_plan(run, since, until)
     if not planned:
-        return Preview([], notes + why_nothing, due=False)
+        return Preview([], notes + why_nothing, due=False, problems=problems)
     subscriber = _chosen(rows, planned, suppressed)
     stem = "digest" if stream == "digest" else "alert"
     mine = [item for item in planned if owed(item, subscriber, suppressed) is None]
@@ -196,12 +196,13 @@ def preview(config: Config, stream: Stream, out: Path, now: datetime, *,
             stale.unlink(missing_ok=True)  # an earlier preview's: not what would go now
         why = min(filter(None, (owed(item, subscriber, suppressed) for item in planned)),
                   key=list(Skip).index)
-        return Preview([], notes, skipped=f"nothing would go to {subscriber.email}: {why.value}")
+        return Preview([], notes, skipped=f"nothing would go to {subscriber.email}: {why.value}",
+                       problems=problems)
     if len(mine) > 1:
         notes.append(f"{len(mine) - 1} more {'alert' if stream == 'alerts' else stream}(s) "
                      f"would go to {subscriber.email} in the same run; this is the first")
     maker, body = _maker(run, mine[0], subscriber.choice)
-    return Preview(write_preview(out, stem, maker, subscriber, body), notes)
+    return Preview(write_preview(out, stem, maker, subscriber, body), notes, problems=problems)
 
 
 def _troubled(planned: list[Planned]) -> frozenset[str]:
