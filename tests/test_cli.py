@@ -922,6 +922,39 @@ def test_the_summary_says_one_of_each_in_the_singular() -> None:
                     "0 unchanged, 0 removed; 0.00s")
 
 
+@pytest.mark.parametrize("name", ["x\nerror: forged.md", "red\x1b[31m\x1b[2J.md",
+                                  "evil\u202egnp.md", "nel\x85error: forged.md"])
+def test_a_hostile_file_name_cannot_forge_or_hide_a_line(feedpress: Feedpress, project: Project,
+                                                         name: str) -> None:
+    project.raw(f"alpha/{name}", "---\ntitle: T\ndate: 2026-11-01\nimage:\n  url: /i.jpg\n"
+                '"odd\\nerror: key": 1\n---\nBody\n')
+    project.post("alpha", "plain", image={"url": "/i.jpg"})  # two of a kind: one line for both
+    for args in (["check"], ["build"], ["build", "-v"], ["pin-ids"]):
+        run = feedpress(*args)
+        for line in run.stderr.splitlines():
+            assert line.startswith(("error: ", "warning: ")) or line[0].isdigit(), (args, line)
+            assert "\x1b" not in line and "\u202e" not in line and "\x85" not in line, line
+        assert "forged.md:" not in run.stderr.replace("\\nerror: forged.md", "") \
+            .replace("\\x85error: forged.md", ""), run.stderr
+    assert repr(name)[1:-1] in feedpress("check").stderr  # shown, escaped as Python writes it
+
+
+@pytest.mark.parametrize(("text", "shown"), [
+    ("posts/ar/حرب.md", "posts/ar/حرب.md"),
+    ("می\u200cخواهم", "می\u200cخواهم"),  # Persian's zero-width non-joiner stays
+    ("a\u00a0b\u200fc", "a\u00a0b\u200fc"),  # no-break space and a right-to-left mark stay
+    ("a\tb\rc\x00", "a\\tb\\rc\\x00"),
+    ("x\x7f\x9b2J", "x\\x7f\\x9b2J"),  # DEL, and the one-byte escape sequence opener
+    ("a\u2028b\u2029", "a\\u2028b\\u2029"),
+    ("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069",
+     "\\u202a\\u202b\\u202c\\u202d\\u202e\\u2066\\u2067\\u2068\\u2069"),
+])
+def test_printable_escapes_what_could_forge_or_hide_a_line(text: str, shown: str) -> None:
+    from feedpress.text import printable
+
+    assert printable(text) == shown
+
+
 def test_quiet_prints_errors_only_and_verbose_every_warning(feedpress: Feedpress,
                                                            project: Project) -> None:
     for slug in ("one", "two"):

@@ -21,7 +21,8 @@ import click
 
 from feedpress.config import Config, find
 from feedpress.config import load as load_config
-from feedpress.errors import FeedpressError, Problem, grouped
+from feedpress.errors import FeedpressError, Problem, grouped, shown
+from feedpress.text import printable
 
 if TYPE_CHECKING:
     from feedpress.mail import Summary
@@ -287,7 +288,7 @@ def pin_ids() -> None:
                 pin_id(post)
             except FeedpressError as exc:  # one file that cannot be pinned holds none back
                 errors.append(Problem(post.path, None, "id", str(exc)))
-                click.echo(f"error: {exc}", err=True)
+                click.echo(printable(f"error: {exc}"), err=True)
                 continue
             click.echo(f"pinned {post.id} in {_shown(post.path)}")
             pinned += 1
@@ -703,11 +704,10 @@ def serve_unsubscribe(host: str, port: int, threads: int) -> None:
     click.echo("stopped", err=True)
 
 
-def _shown(path: Path) -> Path:
-    try:
-        return path.absolute().relative_to(Path.cwd())
-    except ValueError:
-        return path
+def _shown(path: Path) -> str:
+    """`path` for a person: from the current folder where that is shorter, and with any
+    character that could forge or hide a line escaped (a file's name is anybody's)."""
+    return printable(shown(path.absolute()))
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -732,7 +732,7 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(exc.exit_code)
     except FeedpressError as exc:
         # A list of problems comes as lines that each say what they are.
-        click.echo(str(exc) if exc.listed else f"error: {exc}", err=True)
+        click.echo(str(exc) if exc.listed else printable(f"error: {exc}"), err=True)
         if _JSON["command"] is not None:
             from feedpress import results
 

@@ -13,6 +13,8 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
+from feedpress.text import printable
+
 
 class Severity(Enum):
     ERROR = "error"
@@ -37,7 +39,7 @@ class Problem:
         """`error: path:line: field: message` (or `warning:`): one prefix, first, on every
         line, so that `grep ^error:` finds every error."""
         what = f"{self.field}: {self.message}" if self.field else self.message
-        return f"{self.severity.value}: {_place(self)}: {what}"
+        return printable(f"{self.severity.value}: {_place(self)}: {what}")
 
     @property
     def is_error(self) -> bool:
@@ -78,8 +80,8 @@ def grouped(problems: Sequence[Problem], examples: int = 3) -> list[str]:
             firsts = list({p.path: p for p in reversed(kinds[kind])}.values())[::-1]
             where = ", ".join(_place(p) for p in firsts[:examples])
             what = f"{problem.field}: {problem.message}" if problem.field else problem.message
-            lines.append(f"warning: {what} ({files[kind]:,} files, e.g. {where}; "
-                         "`feedpress check` lists them all)")
+            lines.append(printable(f"warning: {what} ({files[kind]:,} files, e.g. {where}; "
+                                   "`feedpress check` lists them all)"))
     return lines
 
 

@@ -22,6 +22,12 @@ _DOT_SEGMENT = re.compile(r"/(?:\.|%2e)", re.IGNORECASE)
 _BYTES_ALLOWED = b"\t\n\r" + bytes(range(0x20, 0x100))
 _LONG = 500  # characters from which a search per control character beats one pass
 _ASCII_FORBIDDEN = tuple(chr(c) for c in range(0x20) if chr(c) not in "\t\n\r")
+# What a terminal line must not carry from a file name or a post: control characters (a
+# newline would start a forged `error:` line, an escape sequence restyle or clear the
+# screen), line and paragraph separators, and the bidirectional overrides and isolates
+# that reorder what is shown ("Trojan Source"). Joiners and marks that Persian or Arabic
+# text needs are kept.
+_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 
 
 @lru_cache(maxsize=8192)  # tags repeat across thousands of posts
@@ -58,6 +64,18 @@ def has_xml_forbidden(text: str) -> bool:
         return True
     return (bool(data.translate(None, _BYTES_ALLOWED))
             or b"\xef\xbf\xbe" in data or b"\xef\xbf\xbf" in data)  # U+FFFE, U+FFFF
+
+
+def printable(text: str) -> str:
+    """`text` for a terminal: each character that could forge or hide a line (see
+    `_UNPRINTABLE`) written as its escape, as Python writes it (`\\n`, `\\x1b`, `\\u202e`)."""
+    if text.isprintable():  # the common case, in C: no control or format character at all
+        return text
+    return _UNPRINTABLE.sub(_escaped, text)
+
+
+def _escaped(found: re.Match[str]) -> str:
+    return repr(found[0])[1:-1]
 
 
 def is_plain_root_path(url: str) -> bool:
