@@ -185,3 +185,16 @@ def test_the_quick_reader_handles_the_sample_config_file_or_declines() -> None:
     text = Path(ROOT / "feedpress.yaml").read_text(encoding="utf-8")
     quick = yamltext._quick_load(text)
     assert quick is None or typed(quick) == typed(pyyaml(text))
+
+
+def test_a_document_pyyaml_read_is_located_from_that_reading(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    text = "# a comment: PyYAML's to read\ntitle: |\n  Two\n  lines\nimage:\n  url: /i.jpg\n"
+    assert yamltext._quick_load(text) is None
+    expected = composed_lines(text)
+    assert yamltext.load(text) == {"title": "Two\nlines\n", "image": {"url": "/i.jpg"}}
+    composed = []
+    monkeypatch.setattr(yaml, "compose", lambda *a, **k: composed.append(a))
+    assert yamltext.key_lines(text) == expected == {("title",): 2, ("image",): 5,
+                                                    ("image", "url"): 6}
+    assert composed == []  # not parsed a second time

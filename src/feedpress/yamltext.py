@@ -46,7 +46,7 @@ def load(text: str) -> Any:
     if quick is not None:
         return dict(quick)  # the remembered reading stays as it was read
     try:
-        return yaml.load(text, Loader=_Loader)
+        return _pyyaml(text)
     except yaml.reader.ReaderError as exc:
         at = text.count("\n", 0, exc.position) + 1
         char = exc.character
@@ -64,21 +64,42 @@ def load(text: str) -> Any:
 def key_lines(text: str) -> dict[tuple[str, ...], int]:
     """Map each mapping key path, like ("site", "url"), to its 1-based line.
 
-    Called when there is a problem to locate. Front matter in the plain
-    subset the quick reader reads is located by its lines alone; anything
-    else is composed by PyYAML, which costs as much as parsing it again (a
-    newsroom whose every post lacks a field would pay it on every post).
+    Called when there is a problem to locate, after `load`, whose reading
+    is used again: the quick reader's lines, or the tree PyYAML composed.
+    Parsing again would cost as much as the first reading (a newsroom whose
+    every post lacks a field would pay it on every post).
     """
     quick = _quick_lines(text)
     if quick is not None:
         return quick
-    try:
-        root = yaml.compose(text, Loader=_Loader)
-    except yaml.YAMLError:
-        return {}
+    root = _COMPOSED.get(text, _NOT)
+    if root is _NOT:  # not read by `load` lately
+        try:
+            root = yaml.compose(text, Loader=_Loader)
+        except yaml.YAMLError:
+            return {}
     lines: dict[tuple[str, ...], int] = {}
     _walk(root, (), lines)
     return lines
+
+
+# The trees PyYAML composed for the last few documents `load` read, for `key_lines`.
+_COMPOSED: dict[str, Any] = {}
+_COMPOSED_KEPT = 64
+
+
+def _pyyaml(text: str) -> Any:
+    """`yaml.load`, in its two steps, so that the composed tree can be kept."""
+    loader = _Loader(text)
+    try:
+        root = loader.get_single_node()
+        data = None if root is None else loader.construct_document(root)
+    finally:
+        loader.dispose()
+    if len(_COMPOSED) >= _COMPOSED_KEPT:
+        del _COMPOSED[next(iter(_COMPOSED))]  # the oldest
+    _COMPOSED[text] = root
+    return data
 
 
 def _walk(node: yaml.Node | None, path: tuple[str, ...], out: dict[tuple[str, ...], int]) -> None:
