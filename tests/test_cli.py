@@ -146,8 +146,57 @@ def test_init_adds_its_lines_to_an_existing_gitignore(feedpress: Feedpress,
     folder = tmp_path / "newsroom"
     folder.mkdir()
     (folder / ".gitignore").write_text("*.pyc\n/public/")  # no newline at the end
-    assert feedpress("init", "newsroom", cwd=tmp_path).exit_code == 0
+    run = feedpress("init", "newsroom", cwd=tmp_path)
+    assert run.exit_code == 0
     assert (folder / ".gitignore").read_text() == "*.pyc\n/public/\n/.feedpress/\n/outbox/\n"
+    assert "added /.feedpress/, /outbox/ to newsroom/.gitignore" in run.stdout
+    assert "created newsroom/.gitignore" not in run.stdout
+
+
+@pytest.mark.parametrize(("before", "after"), [
+    (b"a\r\nb\r\n", b"a\r\nb\r\n/public/\r\n/.feedpress/\r\n/outbox/\r\n"),  # its endings
+    (b"public/\n.feedpress\n", b"public/\n.feedpress\n/outbox/\n"),  # its own spelling
+    (b"/public\n/.feedpress/\n outbox/ \n", None),  # all there: left as it is
+])
+def test_init_keeps_what_a_gitignore_says_and_how(feedpress: Feedpress, tmp_path: Path,
+                                                  before: bytes, after: bytes | None) -> None:
+    folder = tmp_path / "newsroom"
+    folder.mkdir()
+    (folder / ".gitignore").write_bytes(before)
+    run = feedpress("init", "newsroom", cwd=tmp_path)
+    assert run.exit_code == 0, run.output
+    assert (folder / ".gitignore").read_bytes() == (after or before)
+    assert (".gitignore" in run.stdout) == (after is not None)
+
+
+def test_init_leaves_a_gitignore_that_is_not_a_plain_file_of_its_own(
+        feedpress: Feedpress, tmp_path: Path) -> None:
+    victim = tmp_path / "victim.txt"
+    victim.write_text("someone else's\n")
+    for kind in ("link", "folder", "read-only"):
+        folder = tmp_path / kind
+        folder.mkdir()
+        if kind == "link":
+            (folder / ".gitignore").symlink_to(victim)
+        elif kind == "folder":
+            (folder / ".gitignore").mkdir()
+        else:
+            (folder / ".gitignore").write_text("*.pyc\n")
+            (folder / ".gitignore").chmod(0o444)
+        run = feedpress("init", kind, cwd=tmp_path)
+        assert run.exit_code == 0, run.output
+        assert_no_traceback(run)
+        assert f"warning: {kind}/.gitignore: not a plain text file feedpress may change: add " \
+               "/public/, /.feedpress/, /outbox/ to it yourself" in run.stderr, run.output
+    assert victim.read_text() == "someone else's\n"
+    assert (tmp_path / "link" / ".gitignore").is_symlink()
+    assert (tmp_path / "read-only" / ".gitignore").read_text() == "*.pyc\n"
+
+
+def test_init_quiet_says_nothing_but_does_it_all(feedpress: Feedpress, tmp_path: Path) -> None:
+    run = feedpress("init", "-q", "newsroom", cwd=tmp_path)
+    assert run.exit_code == 0 and run.output == ""
+    assert (tmp_path / "newsroom" / "feedpress.yaml").is_file()
 
 
 def test_a_config_key_typo_gets_a_did_you_mean(feedpress: Feedpress, project: Project) -> None:

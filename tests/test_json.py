@@ -119,7 +119,7 @@ def test_invalid_posts_are_an_error_object_with_every_problem(project: Project) 
     project.post("alpha", "nodate", date="not a date")
     run = feedpress(project, "build", "--json")
     result = parsed(run)
-    assert run.code == 1 and "error" in result
+    assert run.code == 1 and result["error"] == "2 error(s) in posts; nothing was written."
     assert {Path(p["path"]).name for p in result["problems"]} == {"bad.md", "nodate.md"}
     assert all(p["severity"] == "error" for p in result["problems"])
 

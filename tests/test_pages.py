@@ -247,3 +247,13 @@ def test_a_page_of_someone_elses_is_left_alone_and_pages_can_be_turned_off(
     assert not (project.out / "alpha" / "index.html").exists()
     assert not (project.out / "feed.xsl").exists()
     assert b"xml-stylesheet" not in (project.out / "rss.xml").read_bytes()
+
+
+def test_a_page_left_alone_under_out_is_named_where_it_is(project: Project,
+                                                          tmp_path: Path) -> None:
+    project.post("alpha", "one", title="One", date="2026-11-20T10:00:00Z")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "index.html").write_bytes(b"<p>mine</p>")
+    report = project.build(out_dir=elsewhere)
+    assert [p.path for p in report.warnings] == [elsewhere / "index.html"]

@@ -61,9 +61,10 @@ def _voiced(command: F) -> F:
     @click.option("--now", callback=_parse_now, metavar="ISO-TIME",
                   help="Use this time as the clock, for tests and previews.")
     @click.option("--quiet", "-q", is_flag=True,
-                  help="Print errors only (and the JSON object with --json).")
+                  help="Print errors only, and what was asked for (a list, a JSON object): "
+                       "no progress, summary or warnings.")
     @click.option("--verbose", "-v", is_flag=True,
-                  help="Print every warning on its own line, as `check` does.")
+                  help="Print each warning on its own line, not once per kind.")
     @click.pass_context
     @wraps(command)
     def wrapper(ctx: click.Context, *args: Any, **kwargs: Any) -> Any:
@@ -290,9 +291,9 @@ def pin_ids() -> None:
                 errors.append(Problem(post.path, None, "id", str(exc)))
                 click.echo(printable(f"error: {exc}"), err=True)
                 continue
-            click.echo(f"pinned {post.id} in {_shown(post.path)}")
+            _say(f"pinned {post.id} in {_shown(post.path)}")
             pinned += 1
-    click.echo(f"{pinned} id(s) pinned")
+    _say(f"{pinned} id(s) pinned")
     if errors:
         click.echo(f"{len(errors)} error(s): invalid posts were left as they are", err=True)
         sys.exit(1)
@@ -313,7 +314,7 @@ def new(blog: str, slug: str | None, title: str) -> None:
     from feedpress.scaffold import new_post
 
     path = new_post(_config(), blog, title, _now(), slug)
-    click.echo(f"created {_shown(path)} (a draft: remove `draft: true` to publish)")
+    _say(f"created {_shown(path)} (a draft: remove `draft: true` to publish)")
 
 
 @cli.command()
@@ -332,10 +333,13 @@ def init(folder: Path, ci: str | None) -> None:
     """
     from feedpress.scaffold import init_project, workflow_note
 
-    for path in init_project(folder, _now(), ci):
-        click.echo(f"created {_shown(path)}")
+    for done in init_project(folder, _now(), ci):
+        if done.note:
+            click.echo(f"warning: {_shown(done.path)}: {done.what}", err=True)
+        else:
+            _say(f"{done.what} {_shown(done.path)}")
     note = workflow_note(folder) if ci else None
-    if note:
+    if note and not _VOICE["quiet"]:
         click.echo(f"warning: {note}", err=True)
 
 

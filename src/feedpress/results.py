@@ -85,5 +85,6 @@ def usage(command: str, message: str, exit_code: int) -> Json:
 def error(command: str | None, exc: FeedpressError) -> Json:
     """A command that failed: its message, and the problems behind it where there are."""
     found: list[Problem] = getattr(exc, "problems", [])  # config, posts, subscriber list
-    return {**result(command or "", exc.exit_code, found), "error": str(exc).splitlines()[-1]
-            if found else str(exc)}
+    message = str(exc).splitlines()[-1] if found else str(exc)  # after a list: its total
+    return {**result(command or "", exc.exit_code, found),
+            "error": message.removeprefix("error: ")}

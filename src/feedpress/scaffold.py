@@ -9,9 +9,11 @@ to pin an id.
 from __future__ import annotations
 
 import json
+import os
 import re
 from datetime import datetime
 from pathlib import Path
+from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 from feedpress.config import CONFIG_NAME, Config, unknown_blog
@@ -41,7 +43,9 @@ blogs:
     description: About this blog.
 
 # The email digest and breaking-news alerts (see "The email: block" in the README).
-# As it is, `feedpress digest --send` writes messages into outbox/ to look at.
+# As it is, `feedpress digest --send` writes messages into outbox/ to look at, once
+# subscribers.csv has a row and FEEDPRESS_SECRET holds a long random text of your own
+# (it signs the unsubscribe links; keep it out of this file).
 # email:
 #   from: "My Newsroom <newsletter@example.org>"
 #   subscribers: subscribers.csv            # email,name,blogs,tags,alerts
@@ -61,7 +65,15 @@ WORKFLOW = Path(".github") / "workflows" / "publish.yml"
 _TEMPLATES = Path(__file__).resolve().parent / "templates"
 
 
-def init_project(folder: Path, now: datetime, ci: str | None = None) -> list[Path]:
+class Done(NamedTuple):
+    """One thing `init_project` did to one file, or left for a person to do."""
+
+    path: Path
+    what: str  # "created", "added 2 lines to", or why it was left alone
+    note: bool = False  # True: a warning, the file left as it was
+
+
+def init_project(folder: Path, now: datetime, ci: str | None = None) -> list[Done]:
     """A new project in `folder` that builds as it is; refuses to overwrite one.
 
     With `ci` ("github"), also the CI workflow that publishes it; in an
@@ -71,7 +83,7 @@ def init_project(folder: Path, now: datetime, ci: str | None = None) -> list[Pat
     if config_path.exists():
         if ci is None:
             raise UsageError(f"{config_path} already exists; not overwriting a project")
-        return [write_workflow(folder, _pinned_install(), "public")]
+        return [Done(write_workflow(folder, _pinned_install(), "public"), "created")]
     written = [config_path]
     write_atomic(config_path, _CONFIG.encode("utf-8"))
     now = now.replace(microsecond=0)  # a date a person reads and writes
@@ -85,11 +97,10 @@ def init_project(folder: Path, now: datetime, ci: str | None = None) -> list[Pat
     if not subscribers.exists():
         write_atomic(subscribers, _SUBSCRIBERS.encode("utf-8"))
         written.append(subscribers)
-    if _ignore(folder / ".gitignore"):
-        written.append(folder / ".gitignore")
     if ci is not None:
         written.append(write_workflow(folder, _pinned_install(), "public"))
-    return written
+    ignored = _ignore(folder / ".gitignore")
+    return [Done(path, "created") for path in written] + ([ignored] if ignored else [])
 
 
 def github_workflow(install: str, output: str) -> str:
@@ -125,16 +136,38 @@ def _pinned_install() -> str:
     return f"python -m pip install 'feedpress[postgresql]=={__version__}'"
 
 
-def _ignore(path: Path) -> bool:
+def _ignore(path: Path) -> Done | None:
     """Add to `.gitignore` what a project must not commit (the output, the ledger and
-    cache, the outbox of subscriber mail), keeping what it says; whether it changed."""
-    text = path.read_text(encoding="utf-8") if path.exists() else ""
-    missing = [line for line in _IGNORED if line not in text.splitlines()]
+    cache, the outbox of subscriber mail), keeping what it says and its line endings; what
+    was done, if anything. A `.gitignore` that is not a plain file of this project's (a
+    link, a folder, one made read-only) is left alone, with the lines to add."""
+    if not os.path.lexists(path):
+        write_atomic(path, "".join(f"{line}\n" for line in _IGNORED).encode("utf-8"))
+        return Done(path, "created")
+    left = Done(path, f"not a plain text file feedpress may change: add {', '.join(_IGNORED)} "
+                "to it yourself", note=True)
+    # Made read-only on purpose, even where the user (root, say) could write it anyway.
+    if path.is_symlink() or not path.is_file() or not path.stat().st_mode & 0o200:
+        return left
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except (OSError, UnicodeDecodeError):
+        return left
+    said = {_pattern(line) for line in text.splitlines()}
+    missing = [line for line in _IGNORED if _pattern(line) not in said]
     if not missing:
-        return False
-    glue = "" if not text or text.endswith("\n") else "\n"
-    write_atomic(path, (text + glue + "\n".join(missing) + "\n").encode("utf-8"))
-    return True
+        return None
+    newline = "\r\n" if "\r\n" in text else "\n"
+    glue = "" if not text or text.endswith("\n") else newline
+    write_atomic(path, (text + glue + "".join(f"{line}{newline}" for line in missing))
+                 .encode("utf-8"))
+    return Done(path, f"added {', '.join(missing)} to")
+
+
+def _pattern(line: str) -> str:
+    """A `.gitignore` line as the folder it names: `public`, `public/`, `/public` and
+    `/public/` all keep the output folder out."""
+    return line.strip().strip("/")
 
 
 def copy_email_templates(target: Path) -> list[Path]:

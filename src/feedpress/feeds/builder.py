@@ -208,7 +208,7 @@ def _write_pages(config: Config, cat: catalog.Catalog, specs: list[catalog.FeedS
     for blog in config.blogs:
         wanted[catalog.blog_folder(blog.id) / pages.PAGE] = pages.blog_page(
             config, blog, cat, specs)
-    return [Problem(config.output_dir / path, None, None, "not written by feedpress, or "
+    return [Problem(sink.out_dir / path, None, None, "not written by feedpress, or "
                     "changed since: left as it is (remove it, or set feeds.pages: false)",
                     Severity.WARNING)
             for path, data in wanted.items() if not sink.put_own(path, data)]
