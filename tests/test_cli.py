@@ -863,6 +863,10 @@ def test_the_group_has_help_with_an_example(feedpress: Feedpress) -> None:
     ("/", "the root or the home folder"), (".", "the project's own folder"),
     ("posts", "overlaps the posts folder"), ("posts/alpha", "overlaps the posts folder"),
     ("../../anywhere", "is outside the project"),
+    (".feedpress", "inside a .git or .feedpress folder"),
+    (".git/public", "inside a .git or .feedpress folder"),
+    ('"~"', "the root or the home folder"), ("~/public", "is outside the project"),
+    ("~", "is empty"), ('""', "is empty"), ("feedpress.yaml", "is a file, not a folder"),
 ])
 def test_an_output_folder_that_could_harm_is_refused(feedpress: Feedpress, project: Project,
                                                      where: str, why: str) -> None:
@@ -874,15 +878,29 @@ def test_an_output_folder_that_could_harm_is_refused(feedpress: Feedpress, proje
     assert_no_traceback(run)
 
 
+def test_the_project_folder_is_not_a_posts_folder(feedpress: Feedpress,
+                                                   project: Project) -> None:
+    text = project.config_path.read_text(encoding="utf-8") + "posts_dir: .\n"
+    project.config_path.write_text(text, encoding="utf-8")
+    run = feedpress("check")
+    assert run.exit_code == 1, run.output
+    lines = run.stderr.splitlines()
+    assert any(line.startswith("error: feedpress.yaml:") and
+               "is the project's folder or above it" in line and ": posts_dir: " in line
+               for line in lines)
+    assert "output_dir" not in run.stderr
+
+
 def test_out_may_leave_the_project_but_not_for_harm(feedpress: Feedpress, project: Project,
                                                     tmp_path: Path) -> None:
     project.post("alpha", "one")
     elsewhere = tmp_path.parent / f"{tmp_path.name}-elsewhere"
     assert feedpress("build", "--out", str(elsewhere)).exit_code == 0
     assert (elsewhere / "rss.xml").is_file()
-    for where in ("/", str(project.posts), str(project.root)):
+    for where in ("/", str(project.posts), str(project.root), str(project.root / ".feedpress"),
+                  str(project.config_path)):
         run = feedpress("build", "--out", where)
-        assert run.exit_code == 2 and "--out:" in run.stderr, (where, run.output)
+        assert run.exit_code == 2 and "--out" in run.stderr, (where, run.output)
 
 
 def test_a_pipe_among_the_posts_is_an_error_not_a_hang(feedpress: Feedpress,

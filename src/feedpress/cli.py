@@ -151,7 +151,7 @@ def _finish(result: Callable[[], dict[str, Any]], exit_code: int) -> None:
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="feedpress")
 @click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path),
-              help="The project's feedpress.yaml (default: ./feedpress.yaml).")
+              help="The project's feedpress.yaml (default: the nearest one up from here).")
 @click.option("--now", callback=_parse_now, metavar="ISO-TIME",
               help="Use this time as the clock, for tests and previews.")
 @click.pass_context

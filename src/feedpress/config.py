@@ -30,6 +30,7 @@ from feedpress.model import ALL_FORMATS, Author, Blog, FeedOptions, Format, Site
 from feedpress.text import decode
 
 CONFIG_NAME = "feedpress.yaml"
+CACHE_FOLDER = ".feedpress"  # beside the config: the build cache, the ping state
 PERMALINK_FIELDS = frozenset({"site_url", "blog_url", "blog", "slug", "year", "month", "day"})
 _BLOG_ID = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 
@@ -107,9 +108,13 @@ def _read(top: Fields, path: Path, fingerprint: str) -> Config | None:
     site = _read_site(top.section("site"), authors, top)
     blogs = _read_blogs(top.section("blogs"), site, authors, top)
     feeds = _read_feeds(top.section("feeds"))
-    posts_dir = root / (top.text("posts_dir") or "posts")
-    output_dir = root / (top.text("output_dir") or "public")
-    why = unsafe_output(output_dir, root, posts_dir) or _outside(output_dir, root)
+    posts_dir = _folder(top, "posts_dir", root, "posts")
+    output_dir = _folder(top, "output_dir", root, "public")
+    wrong_posts = _unsafe_posts(posts_dir, root)
+    if wrong_posts:
+        top.problem("posts_dir", wrong_posts)
+    why = None if wrong_posts else unsafe_output(output_dir, root, posts_dir) or _outside(
+        output_dir, root)
     if why:
         top.problem("output_dir", why)
     email = read_email(top.section("email"), root, site.domain if site else "example.org")
@@ -368,9 +373,31 @@ def unknown_blog(config: Config, blog: str) -> str | None:
     return f"unknown blog {blog!r}{hint}; the config has {', '.join(known)}"
 
 
+def _folder(top: Fields, key: str, root: Path, default: str) -> Path:
+    """A folder setting: relative to the project, `~` as the shell reads it. Set but
+    empty is an error, not the default: in YAML, `~` alone means nothing at all."""
+    if key in top.data and not str(top.data[key] or "").strip():
+        top.get(key, str, "a string")  # seen, and its type said if it is not one
+        top.problem(key, "is empty; give a folder's path (in YAML, ~ alone means nothing: "
+                    "quote it, or better, give a folder of the project's)")
+        return root / default
+    return root / Path(top.text(key) or default).expanduser()
+
+
+def _unsafe_posts(posts_dir: Path, root: Path) -> str | None:
+    """Why `posts_dir` cannot be the posts folder: the project's own folder, or above it,
+    would hold the output folder, the cache and every file of the project."""
+    posts = posts_dir.resolve()
+    if posts == root.resolve() or posts in root.resolve().parents:
+        return f"{posts_dir} is the project's folder or above it; posts go in a folder of " \
+               "their own, e.g. posts"
+    return None
+
+
 def unsafe_output(output: Path, root: Path, posts_dir: Path) -> str | None:
     """Why `output` must not be a build's output folder, or None. A build writes and
-    removes files there: never over the system, a home, the project or its posts."""
+    removes files there: never over the system, a home, the project, its posts, its
+    cache or a Git repository's own folder, and only into a folder."""
     target = output.resolve()
     posts = posts_dir.resolve()
     if target == Path(target.anchor) or target == Path.home().resolve():
@@ -379,8 +406,12 @@ def unsafe_output(output: Path, root: Path, posts_dir: Path) -> str | None:
         return f"{output} is the project's own folder; give a folder inside it, e.g. public"
     if target == posts or posts in target.parents or target in posts.parents:
         return f"{output} overlaps the posts folder {posts_dir}; give another folder"
+    if ".git" in target.parts or CACHE_FOLDER in target.parts:
+        return f"{output} is inside a .git or {CACHE_FOLDER} folder; give a folder of its own"
     if (target / CONFIG_NAME).exists():
         return f"{output} holds a {CONFIG_NAME}: it is a project, not an output folder"
+    if target.exists() and not target.is_dir():
+        return f"{output} is a file, not a folder"
     return None
 
 

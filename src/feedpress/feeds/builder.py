@@ -35,7 +35,7 @@ from functools import partial
 from pathlib import Path, PurePosixPath
 from typing import Any, TypeVar
 
-from feedpress.config import Config, unsafe_output
+from feedpress.config import CACHE_FOLDER, Config, unsafe_output
 from feedpress.errors import InvalidPostsError, Problem, Severity, UsageError, by_place
 from feedpress.feeds import cache as cache_module
 from feedpress.feeds import (
@@ -63,7 +63,7 @@ from feedpress.model import Card, Format, to_us
 from feedpress.words import primary
 
 OPML_NAME = PurePosixPath("feeds.opml")
-CACHE_NAME = Path(".feedpress") / "cache.sqlite"
+CACHE_NAME = Path(CACHE_FOLDER) / "cache.sqlite"
 _STORE_BATCH = 256  # parses stored at once: fewer calls into SQLite, little held
 _RUN = 32  # posts whose items a worker makes in one task, stage by stage
 

@@ -21,13 +21,13 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-from feedpress.config import Config
+from feedpress.config import CACHE_FOLDER, Config
 from feedpress.errors import FeedpressError
 from feedpress.feeds.catalog import feed_url
 from feedpress.files import write_atomic
 from feedpress.model import FEED_FILE_NAMES, Format
 
-STATE_NAME = Path(".feedpress") / "websub.json"
+STATE_NAME = Path(CACHE_FOLDER) / "websub.json"
 TRIES = 3  # per hub and URL
 TIMEOUT = 10.0  # seconds, per blocking read or connect of a request
 _FORMAT_OF: dict[str, Format] = {name: fmt for fmt, name in FEED_FILE_NAMES.items()}
