@@ -180,6 +180,9 @@ def _build(config: Config, now: datetime, target: Path, dry_run: bool, keep_goin
         problems += [Problem(target / path, None, None, "no longer built, but not removed: it "
                              "was changed since feedpress wrote it, or is not a plain file "
                              "in the output folder", Severity.WARNING) for path in sink.left]
+        problems += [Problem(target / path, None, None, "written over a file that feedpress "
+                             "had not written (it was not in the manifest)", Severity.WARNING)
+                     for path in sink.replaced]
         window = memo.window(valid, now)
         later = to_us(now)
         report = BuildReport(outcome, len(specs), len(cat.posts), skipped,
@@ -390,6 +393,7 @@ def _write_feeds(config: Config, specs: list[catalog.FeedSpec], store: Cache, ca
         # Due a WebSub ping before they are written: a build that fails half way loses none.
         before = websub.remember(config, websub.feed_urls(
             config, (spec.file(fmt) for spec, todo in stale for fmt in todo)))
+    sink.expect(spec.file(fmt) for spec, todo in stale for fmt in todo)
     work = _Work(config, _missing_items(stale, store), stale, cache_path, sink.out_dir,
                  sink.dry_run)
     store.commit()  # no lock or open transaction may be inherited by the workers forked below

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import NamedTuple
@@ -73,6 +74,8 @@ class Output:
         self._entries: dict[PurePosixPath, Entry] = {}
         self._theirs: set[PurePosixPath] = set()
         self.left: list[PurePosixPath] = []  # gone from the build, but no longer as written
+        self.replaced: list[PurePosixPath] = []  # written over a file feedpress did not write
+        self._unknown: set[PurePosixPath] = set()  # there, and not in the manifest
 
     def fresh(self, relpath: PurePosixPath, recipe: str) -> bool:
         """True, and the file kept, if it was made from `recipe` and is still there whole."""
@@ -85,8 +88,15 @@ class Output:
         self.outcome.unchanged.append(relpath)
         return True
 
+    def expect(self, relpaths: Iterable[PurePosixPath]) -> None:
+        """Note which of `relpaths`, about to be written (maybe by other processes), are
+        there already but not in the manifest: a file written over them is `replaced`."""
+        self._unknown.update(path for path in relpaths if path not in self.previous
+                             and os.path.lexists(os.path.join(self.out_dir, path)))
+
     def put(self, relpath: PurePosixPath, data: bytes, recipe: str = "") -> None:
         """Make the file hold `data`, writing it only if its bytes differ."""
+        self.expect([relpath])
         written = place(self.out_dir, relpath, data, self.dry_run)
         self.record(relpath, Entry(recipe, len(data), digest(data)), written)
 
@@ -106,6 +116,8 @@ class Output:
         """Account for a file that `place` put, maybe in another process."""
         self._entries[relpath] = entry
         (self.outcome.written if written else self.outcome.unchanged).append(relpath)
+        if written and relpath in self._unknown:
+            self.replaced.append(relpath)
 
     @property
     def digest(self) -> str:
