@@ -15,6 +15,7 @@ from __future__ import annotations
 import copy
 import json
 import os
+import shutil
 import re
 import sys
 import traceback
@@ -25,6 +26,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 import pytest
+from blake3 import blake3
 import yaml
 from click.testing import CliRunner
 
@@ -1093,3 +1095,35 @@ def test_the_bar_waits_a_second_and_clears_itself(capsys: pytest.CaptureFixture[
     err = capsys.readouterr().err
     # click drops the ANSI "clear to the end of line" when stderr is not a terminal
     assert "parsing posts [" + "#" * 30 + "] 10/10" in err and err.endswith("\r")
+
+
+def test_a_build_never_writes_through_a_link_to_a_folder_outside(
+        feedpress: Feedpress, project: Project, tmp_path: Path) -> None:
+    project.post("alpha", "one", tags=["sahel"])
+    assert feedpress("build").exit_code == 0
+    victim = tmp_path / "victim"
+    victim.mkdir()
+    (victim / "rss.xml").write_text("the victim's own\n")
+    tag = project.out / "tags" / "sahel"
+    shutil.rmtree(tag)
+    tag.symlink_to(victim)
+    project.post("alpha", "one", title="Changed", tags=["sahel"])
+    run = feedpress("build")
+    assert run.exit_code == 1, run.output
+    assert_no_traceback(run)
+    assert "tags/sahel: leads out of the output folder" in run.stderr
+    assert (victim / "rss.xml").read_text() == "the victim's own\n"
+    assert sorted(p.name for p in victim.iterdir()) == ["rss.xml"]
+    # What the failed build wrote is in the manifest: the next one still knows it as its own.
+    manifest = json.loads((project.out / ".feedpress-manifest.json").read_text())["files"]
+    for name, entry in manifest.items():
+        if name.startswith("tags/sahel/"):
+            continue
+        data = (project.out / name).read_bytes()
+        assert entry["digest"] == blake3(data).hexdigest(), name
+    inside = project.out / "elsewhere-inside"  # a link that stays inside is no harm
+    tag.unlink()
+    inside.mkdir()
+    tag.symlink_to(inside)
+    assert feedpress("build").exit_code == 0
+    assert (inside / "rss.xml").is_file()

@@ -257,3 +257,17 @@ def test_a_page_left_alone_under_out_is_named_where_it_is(project: Project,
     (elsewhere / "index.html").write_bytes(b"<p>mine</p>")
     report = project.build(out_dir=elsewhere)
     assert [p.path for p in report.warnings] == [elsewhere / "index.html"]
+
+
+def test_a_page_as_feedpress_would_write_it_is_its_own_without_the_manifest(
+        project: Project) -> None:
+    project.post("alpha", "one", title="One", date="2026-11-20T10:00:00Z")
+    project.build()
+    page = (project.out / "index.html").read_bytes()
+    (project.out / ".feedpress-manifest.json").unlink()  # a build killed before saving it
+    report = project.build()
+    assert report.warnings == []
+    project.write_config({**BASE_CONFIG, "site": {**BASE_CONFIG["site"], "title": "Renamed"}})
+    project.build()
+    assert (project.out / "index.html").read_bytes() != page  # kept up to date again
+    assert b"Renamed" in (project.out / "index.html").read_bytes()

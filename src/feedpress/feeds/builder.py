@@ -36,7 +36,14 @@ from pathlib import Path, PurePosixPath
 from typing import Any, TypeVar
 
 from feedpress.config import CACHE_FOLDER, Config, unsafe_output
-from feedpress.errors import InvalidPostsError, Problem, Severity, UsageError, by_place
+from feedpress.errors import (
+    FeedpressError,
+    InvalidPostsError,
+    Problem,
+    Severity,
+    UsageError,
+    by_place,
+)
 from feedpress.feeds import cache as cache_module
 from feedpress.feeds import (
     catalog,
@@ -172,10 +179,14 @@ def _build(config: Config, now: datetime, target: Path, dry_run: bool, keep_goin
         cat, skipped = _usable(config, cat, problems, keep_going)
         sink = output.Output(target, dry_run=dry_run, trust=cache_path is not None)
         specs = catalog.plan(config, cat)
-        _write_feeds(config, specs, store, db_path, sink, salt, workers)
-        sink.put(OPML_NAME, formats.opml(config.site.title, specs, config.site.feeds_url,
-                                         catalog.linked_format(config)))
-        problems += _write_pages(config, cat, specs, sink)
+        try:
+            _write_feeds(config, specs, store, db_path, sink, salt, workers)
+            sink.put(OPML_NAME, formats.opml(config.site.title, specs, config.site.feeds_url,
+                                             catalog.linked_format(config)))
+            problems += _write_pages(config, cat, specs, sink)
+        except FeedpressError:
+            sink.keep_record()
+            raise
         outcome = sink.finish()
         problems += [Problem(target / path, None, None, "no longer built, but not removed: it "
                              "was changed since feedpress wrote it, or is not a plain file "

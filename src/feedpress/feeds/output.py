@@ -30,6 +30,7 @@ from typing import NamedTuple
 
 from blake3 import blake3
 
+from feedpress.errors import FeedpressError
 from feedpress.files import write_atomic
 
 MANIFEST = ".feedpress-manifest.json"
@@ -102,11 +103,13 @@ class Output:
 
     def put_own(self, relpath: PurePosixPath, data: bytes) -> bool:
         """Like `put`, for a file that people may keep their own of (a page): the file is
-        written only if it is not there, or is as feedpress last wrote it. Otherwise it is
-        left alone, and False returned."""
+        written only if it is not there, or is as feedpress last wrote it, or already holds
+        `data` (a build stopped before its manifest was saved). Otherwise it is left alone,
+        and False returned."""
         target = self.out_dir / relpath
         known = self.previous.get(relpath)
-        if os.path.lexists(target) and not (known is not None and _as_recorded(target, known)):
+        if os.path.lexists(target) and not (known is not None and _as_recorded(target, known)) \
+                and (target.is_symlink() or not _same(target, data)):
             self._theirs.add(relpath)  # no longer feedpress's: never removed either
             return False
         self.put(relpath, data, digest(data))
@@ -123,6 +126,12 @@ class Output:
     def digest(self) -> str:
         """The digest of the manifest this build writes (see `intact`)."""
         return manifest_digest(self._entries)
+
+    def keep_record(self) -> None:
+        """For a build that stops half way: the manifest keeps every file it listed and
+        learns those written so far, so that the next build still knows them all."""
+        if not self.dry_run and self._entries:
+            _write_manifest(self.out_dir, {**self.previous, **self._entries})
 
     def finish(self) -> Outcome:
         """Remove what an earlier build wrote that this one did not; save the manifest."""
@@ -189,13 +198,27 @@ def manifest_digest(entries: dict[PurePosixPath, Entry]) -> str:
 
 def place(out_dir: Path, relpath: PurePosixPath, data: bytes, dry_run: bool = False) -> bool:
     """Make `out_dir/relpath` hold `data`; True if that took (or with `dry_run` would take)
-    a write, False if the file already held exactly those bytes."""
+    a write, False if the file already held exactly those bytes.
+
+    Raises `FeedpressError` if the file's folder is, or is under, a link to a folder
+    outside `out_dir`: a build writes into its output folder only. (A link at the file
+    itself is replaced, never written through.)
+    """
     target = out_dir / relpath
+    _within(out_dir, relpath.parent)
     if _same(target, data):
         return False
     if not dry_run:
         write_atomic(target, data)
     return True
+
+
+def _within(out_dir: Path, folder: PurePosixPath) -> None:
+    real = os.path.realpath(out_dir / folder)
+    root = os.path.realpath(out_dir)
+    if real != root and not real.startswith(os.path.join(root, "")):
+        raise FeedpressError(f"{out_dir / folder}: leads out of the output folder (a link to "
+                             f"{real}); feedpress writes only inside {out_dir}: remove the link")
 
 
 def read_manifest(out_dir: Path) -> dict[PurePosixPath, Entry]:
