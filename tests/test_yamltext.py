@@ -198,3 +198,28 @@ def test_a_document_pyyaml_read_is_located_from_that_reading(
     assert yamltext.key_lines(text) == expected == {("title",): 2, ("image",): 5,
                                                     ("image", "url"): 6}
     assert composed == []  # not parsed a second time
+
+
+def laughs(levels: int) -> str:
+    lines = ['a0: &a0 ["lol","lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
+    lines += [f"a{i}: &a{i} [" + ",".join([f"*a{i - 1}"] * 10) + "]" for i in range(1, levels)]
+    return "title: T\n" + "\n".join(lines) + "\n"
+
+
+@pytest.mark.parametrize(("text", "why", "line"), [
+    (laughs(9), "more than 10,000 values with its aliases (*name) expanded", 5),  # a3: 11,111
+    ("title: T\nx: &x [1, *x]\n", "an alias makes a value hold itself", 2),
+    ("title: T\nx: " + "[" * 1000 + "]" * 1000 + "\n", "nested more than 50 levels deep", 2),
+    ("title: T\nx:\n" + "".join(f"{'  ' * i}k{i}:\n" for i in range(1, 60)) + "  " * 60 + "v\n",
+     "nested more than 50 levels deep", 52),  # k50's key, 51 below the top
+])
+def test_a_document_too_big_to_walk_is_an_error_at_its_line(text: str, why: str,
+                                                            line: int) -> None:
+    with pytest.raises(yamltext.YamlSyntaxError) as raised:
+        yamltext.load(text)
+    assert str(raised.value) == f"invalid YAML: {why}"
+    assert raised.value.line == line
+
+
+def test_aliases_within_bounds_still_read() -> None:
+    assert yamltext.load(laughs(3))["a2"][9] == [["lol"] * 10] * 10  # 1,111 values

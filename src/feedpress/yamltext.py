@@ -93,6 +93,8 @@ def _pyyaml(text: str) -> Any:
     loader = _Loader(text)
     try:
         root = loader.get_single_node()
+        if root is not None:
+            _expanded(root, 0, {})
         data = None if root is None else loader.construct_document(root)
     finally:
         loader.dispose()
@@ -100,6 +102,37 @@ def _pyyaml(text: str) -> Any:
         del _COMPOSED[next(iter(_COMPOSED))]  # the oldest
     _COMPOSED[text] = root
     return data
+
+
+# What a document may hold, counted with its aliases expanded: a 500-byte document whose
+# aliases nest ten lists of ten (a "billion laughs") is a billion values to whoever walks
+# it, and a document nested a thousand deep overflows any recursive reader's stack.
+_MOST_VALUES = 10_000
+_DEEPEST = 50
+
+
+def _expanded(node: yaml.Node, depth: int, sizes: dict[int, int]) -> int:
+    """How many values `node` holds with its aliases expanded; raises `YamlSyntaxError`
+    past `_MOST_VALUES`, past `_DEEPEST` levels, or for a value that holds itself."""
+    line = node.start_mark.line + 1
+    if depth > _DEEPEST:
+        raise YamlSyntaxError(f"invalid YAML: nested more than {_DEEPEST} levels deep", line)
+    known = sizes.get(id(node))
+    if known == -1:
+        raise YamlSyntaxError("invalid YAML: an alias makes a value hold itself", line)
+    if known is not None:
+        return known
+    sizes[id(node)] = -1  # being counted
+    children: list[yaml.Node] = (
+        node.value if isinstance(node, yaml.SequenceNode)
+        else [part for pair in node.value for part in pair]
+        if isinstance(node, yaml.MappingNode) else [])
+    total = 1 + sum(_expanded(child, depth + 1, sizes) for child in children)
+    if total > _MOST_VALUES:
+        raise YamlSyntaxError(f"invalid YAML: more than {_MOST_VALUES:,} values with its "
+                              "aliases (*name) expanded", line)
+    sizes[id(node)] = total
+    return total
 
 
 def _walk(node: yaml.Node | None, path: tuple[str, ...], out: dict[tuple[str, ...], int]) -> None:
