@@ -987,3 +987,24 @@ def test_a_control_character_in_an_id_or_url_is_an_error(
     problem = one_error(project, path)
     assert (problem.field, problem.line) == (field, 4)
     assert "control character" in problem.message
+
+
+@pytest.mark.parametrize(("body", "depth"), [
+    (">" * 300 + " deep\n", 301),  # 300 quotes and the paragraph in the last
+    ("<div>" * 2000 + "x\n", 2000),
+    ("> " * 500 + "x\n", 501),
+    ("<span>" * 300 + "x" + "</span>" * 300 + "\n", 301),  # within its paragraph
+])
+def test_a_body_nested_too_deep_is_an_error_at_its_first_line(project: Project, body: str,
+                                                              depth: int) -> None:
+    path = project.raw("alpha/deep.md", "---\ntitle: T\ndate: 2026-11-01\n---\n" + body)
+    problem = one_error(project, path)
+    assert (problem.field, problem.line) == ("body", 5)
+    assert problem.message == (f"nests {depth:,} levels deep (quotes or HTML elements); at "
+                               "most 256 are allowed")
+
+
+def test_a_body_with_many_brackets_but_shallow_builds(project: Project) -> None:
+    body = "".join(f"> quote {n} <b>bold</b> a > b\n\n" for n in range(400))  # 2,000 brackets
+    project.raw("alpha/flat.md", "---\ntitle: T\ndate: 2026-11-01\n---\n" + body)
+    assert project.build().posts == 1

@@ -27,7 +27,7 @@ from zoneinfo import ZoneInfo
 from feedpress import yamltext
 from feedpress.config import Config, author_refs, unknown_blog
 from feedpress.errors import FeedpressError, Problem, Severity
-from feedpress.feeds import imported
+from feedpress.feeds import imported, markup
 from feedpress.fields import Fields
 from feedpress.model import Author, Image, Post, Tag
 from feedpress.text import (
@@ -439,6 +439,11 @@ def _build(
                                   "control characters that XML forbids were removed",
                                   Severity.WARNING))
     r.problems.extend(_templates(shown, front))
+    deep = markup.nesting(front.body)
+    if deep > markup.MOST_NESTED:
+        r.problems.append(Problem(shown, _body_line(front), "body", f"nests {deep:,} levels "
+                                  f"deep (quotes or HTML elements); at most "
+                                  f"{markup.MOST_NESTED} are allowed"))
     if any(p.is_error for p in r.problems):
         return None, r.problems
     assert title and date and blog and slug
@@ -470,7 +475,7 @@ def _build(
 def _templates(shown: Path, front: FrontMatter) -> list[Problem]:
     """Another tool's template syntax in the body: a warning where it is published as
     written, an error where it sits in a URL (the link would go nowhere)."""
-    first = front.body_line or front.yaml_first_line + front.yaml.count("\n") + 1
+    first = _body_line(front)
     problems = []
     for line, text, in_url in imported.templates(front.body):
         if in_url:
@@ -482,6 +487,10 @@ def _templates(shown: Path, front: FrontMatter) -> list[Problem]:
                                     "template syntax is published as written",
                                     Severity.WARNING))
     return problems
+
+
+def _body_line(front: FrontMatter) -> int:
+    return front.body_line or front.yaml_first_line + front.yaml.count("\n") + 1
 
 
 def locate(path: Path, field: str) -> int | None:
