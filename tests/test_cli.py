@@ -1127,3 +1127,27 @@ def test_a_build_never_writes_through_a_link_to_a_folder_outside(
     tag.symlink_to(inside)
     assert feedpress("build").exit_code == 0
     assert (inside / "rss.xml").is_file()
+
+
+def test_a_file_name_that_is_not_utf8_is_an_error_not_a_traceback(
+        feedpress: Feedpress, project: Project) -> None:
+    project.post("alpha", "one")
+    name = os.fsdecode(b"bad\xff\xfename.md")
+    (project.posts / "alpha" / name).write_text("---\ntitle: x\ndate: 2026-01-01\n---\nb\n")
+    for args in (["build"], ["build", "--json"], ["check"], ["build", "--keep-going"]):
+        run = feedpress(*args)
+        assert_no_traceback(run)
+        assert run.exit_code == 1 or args[-1] == "--keep-going", (args, run.output)
+        assert "bad\\udcff\\udcfename.md: path: the name is not valid UTF-8" in run.stderr, \
+            run.output
+    kept = feedpress("build", "--keep-going", "--json")
+    assert json.loads(kept.stdout)["problems"][0]["path"].endswith("bad\\udcff\\udcfename.md")
+
+
+def test_a_link_to_nothing_among_the_posts_is_said_to_be_one(
+        feedpress: Feedpress, project: Project) -> None:
+    project.post("alpha", "one")
+    (project.posts / "alpha" / "gone.md").symlink_to("nowhere.md")
+    run = feedpress("check")
+    assert "gone.md: path: is a link to nothing (nowhere.md does not exist); not read" \
+        in run.stderr, run.output

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from feedpress.errors import FeedpressError, Problem, relative, shown
+from feedpress.text import printable
 
 if TYPE_CHECKING:
     from feedpress.feeds import BuildReport, PingReport
@@ -22,7 +23,7 @@ Json = dict[str, Any]
 
 
 def problems(found: Iterable[Problem]) -> list[Json]:
-    return [{"path": shown(p.path), "line": p.line, "field": p.field,
+    return [{"path": printable(shown(p.path)), "line": p.line, "field": p.field,
              "severity": p.severity.value, "message": p.message} for p in found]
 
 

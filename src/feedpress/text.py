@@ -26,8 +26,10 @@ _ASCII_FORBIDDEN = tuple(chr(c) for c in range(0x20) if chr(c) not in "\t\n\r")
 # newline would start a forged `error:` line, an escape sequence restyle or clear the
 # screen), line and paragraph separators, and the bidirectional overrides and isolates
 # that reorder what is shown ("Trojan Source"). Joiners and marks that Persian or Arabic
-# text needs are kept.
-_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+# text needs are kept. Lone surrogates are escaped too: Python keeps a file name's bytes
+# that are not UTF-8 as them, and they cannot be written to a terminal at all.
+_UNPRINTABLE = re.compile(
+    "[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
 
 
 @lru_cache(maxsize=8192)  # tags repeat across thousands of posts

@@ -130,6 +130,11 @@ def _walk(config: Config, folder: Path, rel: str, real_root: Path,
         name = entry.name
         if name.startswith(".") or (name == "_drafts" and entry.is_dir()):
             continue  # hidden, or Jekyll's drafts: never published
+        if not name.isascii() and not _utf8(name):
+            problems.append(Problem(_show(config, folder / name), None, "path", "the name is "
+                                    "not valid UTF-8 (feedpress cannot make a URL of it); "
+                                    "rename it"))
+            continue
         if not name.endswith(POST_SUFFIXES) and not entry.is_dir():
             suffix = os.path.splitext(name)[1].lower()
             if suffix not in ASSET_SUFFIXES:
@@ -139,6 +144,10 @@ def _walk(config: Config, folder: Path, rel: str, real_root: Path,
             problems.append(_outside(config, folder / name))
         elif entry.is_dir(follow_symlinks=False):
             _walk(config, folder / name, f"{rel}{name}/", real_root, found, problems, unread)
+        elif entry.is_symlink() and not os.path.exists(entry.path):
+            problems.append(Problem(_show(config, folder / name), None, "path",
+                                    f"is a link to nothing ({os.readlink(entry.path)} does not "
+                                    "exist); not read"))
         elif not _regular(entry):  # reading a pipe would wait for ever
             problems.append(Problem(_show(config, folder / name), None, "path",
                                     "is not a regular file (a pipe, socket or device); "
@@ -147,6 +156,15 @@ def _walk(config: Config, folder: Path, rel: str, real_root: Path,
             unread["section pages (_index.md, index.md)"] += 1
         else:
             found[rel + name] = _stat(entry)
+
+
+def _utf8(name: str) -> bool:
+    """Whether a file's name was valid UTF-8 (Python keeps other bytes as lone surrogates)."""
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _regular(entry: os.DirEntry[str]) -> bool:
