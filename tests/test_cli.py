@@ -15,8 +15,8 @@ from __future__ import annotations
 import copy
 import json
 import os
-import shutil
 import re
+import shutil
 import sys
 import traceback
 from collections.abc import Callable
@@ -26,8 +26,8 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 import pytest
-from blake3 import blake3
 import yaml
+from blake3 import blake3
 from click.testing import CliRunner
 
 from conftest import BASE_CONFIG, Project
@@ -1151,3 +1151,18 @@ def test_a_link_to_nothing_among_the_posts_is_said_to_be_one(
     run = feedpress("check")
     assert "gone.md: path: is a link to nothing (nowhere.md does not exist); not read" \
         in run.stderr, run.output
+
+
+def test_a_damaged_manifest_is_a_warning_and_the_build_goes_on(feedpress: Feedpress,
+                                                               project: Project) -> None:
+    project.post("alpha", "one")
+    assert feedpress("build").exit_code == 0
+    manifest = project.out / ".feedpress-manifest.json"
+    manifest.write_text('{"files": {"x.xml": {"recipe": "r", "size": 1e400}}}')
+    run = feedpress("build")
+    assert run.exit_code == 0, run.output
+    assert_no_traceback(run)
+    assert "warning: public/.feedpress-manifest.json: 1 of its entries are not as feedpress " \
+           "writes them" in run.stderr
+    assert "x.xml" not in manifest.read_text()  # made anew from what the build wrote
+    assert feedpress("build").stderr == ""

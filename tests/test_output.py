@@ -116,3 +116,38 @@ def test_a_manifest_without_digests_removes_nothing_and_is_made_whole(tmp_path: 
     recorded = json.loads((tmp_path / output.MANIFEST).read_text())["files"]
     assert recorded == {"kept.xml": {"recipe": "r2", "size": 6,
                                      "digest": blake3(b"<rss/>").hexdigest()}}
+
+
+@pytest.mark.parametrize("entry", [
+    '"big.xml": {"recipe": "r", "size": 1e400, "digest": "d"}',
+    '"nul\\u0000.xml": {"recipe": "r", "size": 6, "digest": "d"}',
+    '"half\\ud800.xml": {"recipe": "r", "size": 6, "digest": "d"}',
+    f'"{"x" * 5000}.xml": {{"recipe": "r", "size": 6, "digest": "d"}}',
+    '"": {"recipe": "r", "size": 6, "digest": "d"}',
+    '"../../victim.txt": {"recipe": "r", "size": 6, "digest": "d"}',
+    '"/etc/passwd": {"recipe": "r", "size": 6, "digest": "d"}',
+    '"bool.xml": {"recipe": "r", "size": true, "digest": "d"}',
+    '"list.xml": ["r", 6]',
+])
+def test_a_damaged_manifest_entry_is_left_out_and_said(tmp_path: Path, entry: str) -> None:
+    from pathlib import PurePosixPath
+
+    (tmp_path / "kept.xml").write_bytes(b"<rss/>")
+    digest = blake3(b"<rss/>").hexdigest()
+    (tmp_path / output.MANIFEST).write_text(
+        '{"files": {' + entry + f', "kept.xml": {{"recipe": "r", "size": 6, "digest": '
+        f'"{digest}"}}}}}}', encoding="utf-8")
+    sink = output.Output(tmp_path)
+    assert list(sink.previous) == [PurePosixPath("kept.xml")]
+    assert sink.damaged == ("1 of its entries are not as feedpress writes them: those files "
+                            "are not removed")
+    outcome = sink.finish()  # kept.xml is no longer built: still removed, as recorded
+    assert outcome.removed == [PurePosixPath("kept.xml")]
+
+
+@pytest.mark.parametrize("text", ['{"files": [1, 2]}', "[]", "null", '{"files"', ""])
+def test_a_manifest_that_does_not_read_is_none_and_said(tmp_path: Path, text: str) -> None:
+    (tmp_path / output.MANIFEST).write_text(text, encoding="utf-8")
+    sink = output.Output(tmp_path)
+    assert sink.previous == {}
+    assert sink.damaged is not None and sink.damaged.startswith("cannot be read")

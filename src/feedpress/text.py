@@ -80,6 +80,16 @@ def _escaped(found: re.Match[str]) -> str:
     return repr(found[0])[1:-1]
 
 
+def is_utf8(text: str) -> bool:
+    """Whether `text` can be written as UTF-8: not when it holds a lone surrogate, as Python
+    keeps a file name's bytes that are not UTF-8, and as JSON can spell one."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def is_plain_root_path(url: str) -> bool:
     """Whether `url` joins any base as its scheme and host followed by `url` itself."""
     return _ROOT_PATH.fullmatch(url) is not None and _DOT_SEGMENT.search(url) is None

@@ -191,6 +191,9 @@ def _build(config: Config, now: datetime, target: Path, dry_run: bool, keep_goin
         problems += [Problem(target / path, None, None, "no longer built, but not removed: it "
                              "was changed since feedpress wrote it, or is not a plain file "
                              "in the output folder", Severity.WARNING) for path in sink.left]
+        if sink.damaged:
+            problems.append(Problem(target / output.MANIFEST, None, None, sink.damaged,
+                                    Severity.WARNING))
         problems += [Problem(target / path, None, None, "written over a file that feedpress "
                              "had not written (it was not in the manifest)", Severity.WARNING)
                      for path in sink.replaced]

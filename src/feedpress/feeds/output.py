@@ -32,6 +32,7 @@ from blake3 import blake3
 
 from feedpress.errors import FeedpressError
 from feedpress.files import write_atomic
+from feedpress.text import is_utf8
 
 MANIFEST = ".feedpress-manifest.json"
 
@@ -70,7 +71,7 @@ class Output:
         self.out_dir = out_dir
         self.dry_run = dry_run
         self.trust = trust
-        self.previous = read_manifest(out_dir)
+        self.previous, self.damaged = read_manifest_checked(out_dir)
         self.outcome = Outcome()
         self._entries: dict[PurePosixPath, Entry] = {}
         self._theirs: set[PurePosixPath] = set()
@@ -222,15 +223,40 @@ def _within(out_dir: Path, folder: PurePosixPath) -> None:
 
 
 def read_manifest(out_dir: Path) -> dict[PurePosixPath, Entry]:
-    """The files an earlier build wrote; paths that would leave `out_dir` are ignored."""
+    """The files an earlier build wrote (see `read_manifest_checked`)."""
+    return read_manifest_checked(out_dir)[0]
+
+
+def read_manifest_checked(out_dir: Path) -> tuple[dict[PurePosixPath, Entry], str | None]:
+    """The files an earlier build wrote, and what was wrong with the manifest, if anything:
+    an entry that is not as feedpress writes it (a path that would leave `out_dir`, a
+    size that is not one) is left out, and a manifest that does not read is none."""
     try:
-        listed = json.loads((out_dir / MANIFEST).read_text("utf-8"))["files"]
-        entries = {PurePosixPath(p): Entry(str(e["recipe"]), int(e["size"]),
-                                           str(e.get("digest", "")))
-                   for p, e in listed.items()}
-    except (OSError, ValueError, KeyError, TypeError, AttributeError):
-        return {}
-    return {p: e for p, e in entries.items() if not p.is_absolute() and ".." not in p.parts}
+        listed = json.loads((out_dir / MANIFEST).read_bytes())["files"]
+        items = list(listed.items())
+    except FileNotFoundError:
+        return {}, None
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, RecursionError):
+        return {}, "cannot be read: a new one is made, and no file it listed is removed"
+    entries = dict(filter(None, (_entry(path, entry) for path, entry in items)))
+    if len(entries) < len(items):
+        return entries, (f"{len(items) - len(entries):,} of its entries are not as feedpress "
+                         "writes them: those files are not removed")
+    return entries, None
+
+
+def _entry(path: object, entry: object) -> tuple[PurePosixPath, Entry] | None:
+    if not isinstance(path, str) or not isinstance(entry, dict) or "\0" in path:
+        return None
+    recipe, size, digest = entry.get("recipe"), entry.get("size"), entry.get("digest", "")
+    if not isinstance(recipe, str) or not isinstance(digest, str) or type(size) is not int \
+            or size < 0 or not is_utf8(path + recipe + digest):
+        return None
+    relpath = PurePosixPath(path)
+    if relpath.is_absolute() or relpath == PurePosixPath(".") or ".." in relpath.parts \
+            or any(len(part.encode()) > 255 for part in relpath.parts):
+        return None
+    return relpath, Entry(recipe, size, digest)
 
 
 def _write_manifest(out_dir: Path, entries: dict[PurePosixPath, Entry]) -> None:

@@ -34,6 +34,7 @@ from feedpress.text import (
     decode,
     has_xml_forbidden,
     is_plain_root_path,
+    is_utf8,
     slugify,
     strip_xml_forbidden,
 )
@@ -130,7 +131,7 @@ def _walk(config: Config, folder: Path, rel: str, real_root: Path,
         name = entry.name
         if name.startswith(".") or (name == "_drafts" and entry.is_dir()):
             continue  # hidden, or Jekyll's drafts: never published
-        if not name.isascii() and not _utf8(name):
+        if not name.isascii() and not is_utf8(name):
             problems.append(Problem(_show(config, folder / name), None, "path", "the name is "
                                     "not valid UTF-8 (feedpress cannot make a URL of it); "
                                     "rename it"))
@@ -156,15 +157,6 @@ def _walk(config: Config, folder: Path, rel: str, real_root: Path,
             unread["section pages (_index.md, index.md)"] += 1
         else:
             found[rel + name] = _stat(entry)
-
-
-def _utf8(name: str) -> bool:
-    """Whether a file's name was valid UTF-8 (Python keeps other bytes as lone surrogates)."""
-    try:
-        name.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 def _regular(entry: os.DirEntry[str]) -> bool:
