@@ -21,7 +21,7 @@ import sys
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -1166,3 +1166,26 @@ def test_a_damaged_manifest_is_a_warning_and_the_build_goes_on(feedpress: Feedpr
            "writes them" in run.stderr
     assert "x.xml" not in manifest.read_text()  # made anew from what the build wrote
     assert feedpress("build").stderr == ""
+
+
+def test_init_neither_overwrites_a_post_nor_writes_through_a_link(
+        feedpress: Feedpress, tmp_path: Path) -> None:
+    folder = tmp_path / "newsroom"
+    news = folder / "posts" / "news"
+    news.mkdir(parents=True)
+    today = datetime.now(UTC).date().isoformat()
+    mine = news / f"{today}-welcome.md"
+    mine.write_text("my own post\n")
+    victim = tmp_path / "victim"
+    victim.mkdir()
+    (folder / "email_templates").symlink_to(victim)
+    run = feedpress("init", "newsroom", cwd=tmp_path)
+    assert run.exit_code == 0, run.output
+    assert_no_traceback(run)
+    assert mine.read_text() == "my own post\n"
+    assert f"warning: newsroom/posts/news/{today}-welcome.md: already there: left as it is" \
+        in run.stderr
+    assert list(victim.iterdir()) == []
+    assert "warning: newsroom/email_templates/base.html: not written: email_templates is a " \
+           "link" in run.stderr
+    assert (folder / "feedpress.yaml").is_file()

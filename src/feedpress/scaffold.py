@@ -84,23 +84,41 @@ def init_project(folder: Path, now: datetime, ci: str | None = None) -> list[Don
         if ci is None:
             raise UsageError(f"{config_path} already exists; not overwriting a project")
         return [Done(write_workflow(folder, _pinned_install(), "public"), "created")]
-    written = [config_path]
     write_atomic(config_path, _CONFIG.encode("utf-8"))
+    done = [Done(config_path, "created")]
     now = now.replace(microsecond=0)  # a date a person reads and writes
     day = now.date().isoformat()
-    post = folder / "posts" / "news" / f"{day}-welcome.md"
     text = _post_text("Welcome", now, f"tag:example.org,{day}:news/welcome", draft=False)
-    write_atomic(post, (text + "This is the first post. Edit or delete it.\n").encode("utf-8"))
-    written.append(post)
-    written.extend(copy_email_templates(folder / "email_templates"))
-    subscribers = folder / "subscribers.csv"
-    if not subscribers.exists():
-        write_atomic(subscribers, _SUBSCRIBERS.encode("utf-8"))
-        written.append(subscribers)
+    done.append(_create(folder, Path("posts", "news", f"{day}-welcome.md"),
+                        text + "This is the first post. Edit or delete it.\n"))
+    from feedpress.mail import shipped_templates
+
+    done += [_create(folder, Path("email_templates", source.name), source.read_text("utf-8"),
+                     quiet=True) for source in shipped_templates()]
+    done.append(_create(folder, Path("subscribers.csv"), _SUBSCRIBERS, quiet=True))
     if ci is not None:
-        written.append(write_workflow(folder, _pinned_install(), "public"))
-    ignored = _ignore(folder / ".gitignore")
-    return [Done(path, "created") for path in written] + ([ignored] if ignored else [])
+        done.append(Done(write_workflow(folder, _pinned_install(), "public"), "created"))
+    done.append(_ignore(folder / ".gitignore"))
+    return [one for one in done if one.what]
+
+
+def _create(folder: Path, relpath: Path, text: str, *, quiet: bool = False) -> Done:
+    """`folder/relpath` made with `text`, unless it is there already (`quiet`: nothing to
+    say, a file the user keeps) or a link stands on the way (it is not followed: the file
+    would land outside the project)."""
+    path = folder / relpath
+    linked = next((folder / Path(*relpath.parts[:n]) for n in range(1, len(relpath.parts))
+                   if (folder / Path(*relpath.parts[:n])).is_symlink()), None)
+    if linked is not None:
+        return Done(path, f"not written: {_shown_in(linked, folder)} is a link", note=True)
+    if os.path.lexists(path):
+        return Done(path, "" if quiet else "already there: left as it is", note=not quiet)
+    write_atomic(path, text.encode("utf-8"))
+    return Done(path, "created")
+
+
+def _shown_in(path: Path, folder: Path) -> str:
+    return str(path.relative_to(folder))
 
 
 def github_workflow(install: str, output: str) -> str:
@@ -136,10 +154,10 @@ def _pinned_install() -> str:
     return f"python -m pip install 'feedpress[postgresql]=={__version__}'"
 
 
-def _ignore(path: Path) -> Done | None:
+def _ignore(path: Path) -> Done:
     """Add to `.gitignore` what a project must not commit (the output, the ledger and
     cache, the outbox of subscriber mail), keeping what it says and its line endings; what
-    was done, if anything. A `.gitignore` that is not a plain file of this project's (a
+    was done ("" for nothing). A `.gitignore` that is not a plain file of this project's (a
     link, a folder, one made read-only) is left alone, with the lines to add."""
     if not os.path.lexists(path):
         write_atomic(path, "".join(f"{line}\n" for line in _IGNORED).encode("utf-8"))
@@ -156,7 +174,7 @@ def _ignore(path: Path) -> Done | None:
     said = {_pattern(line) for line in text.splitlines()}
     missing = [line for line in _IGNORED if _pattern(line) not in said]
     if not missing:
-        return None
+        return Done(path, "")
     newline = "\r\n" if "\r\n" in text else "\n"
     glue = "" if not text or text.endswith("\n") else newline
     write_atomic(path, (text + glue + "".join(f"{line}{newline}" for line in missing))
@@ -168,19 +186,6 @@ def _pattern(line: str) -> str:
     """A `.gitignore` line as the folder it names: `public`, `public/`, `/public` and
     `/public/` all keep the output folder out."""
     return line.strip().strip("/")
-
-
-def copy_email_templates(target: Path) -> list[Path]:
-    """The default email templates, copied for editing; existing files are kept."""
-    from feedpress.mail import shipped_templates
-
-    written = []
-    for source in shipped_templates():
-        path = target / source.name
-        if not path.exists():
-            write_atomic(path, source.read_bytes())
-            written.append(path)
-    return written
 
 
 def new_post(config: Config, blog: str, title: str, now: datetime,
