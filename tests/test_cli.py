@@ -1056,6 +1056,8 @@ def test_quiet_prints_errors_only_and_verbose_every_warning(feedpress: Feedpress
     assert (project.out / "rss.xml").is_file()
     grouped_run = feedpress("build", "--now", NOW, "--no-cache")
     assert grouped_run.stderr.count("colour: unknown key") == 1  # one line, 2 files
+    assert "(2 files, e.g. " in grouped_run.stderr and "; -v lists them all)" in \
+        grouped_run.stderr  # which the very command lists, given -v
     verbose = feedpress("build", "--now", NOW, "--no-cache", "-v")
     assert verbose.stderr.count("colour: unknown key") == 2
     project.raw("alpha/bad.md", "---\ntitle: T\n---\nB\n")

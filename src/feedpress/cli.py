@@ -107,7 +107,8 @@ def _warnings(problems: list[Problem]) -> None:
     --quiet."""
     if _VOICE["quiet"]:
         return
-    for line in [str(p) for p in problems] if _VOICE["verbose"] else grouped(problems):
+    for line in ([str(p) for p in problems] if _VOICE["verbose"]
+                 else grouped(problems, more="-v lists them all")):
         click.echo(line, err=True)
 
 

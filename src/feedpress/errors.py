@@ -61,11 +61,12 @@ class Problem:
         return cls(path, line, field, message, Severity(severity))
 
 
-def grouped(problems: Sequence[Problem], examples: int = 3) -> list[str]:
+def grouped(problems: Sequence[Problem], examples: int = 3,
+            more: str = "`feedpress check` lists them all") -> list[str]:
     """Problems as lines for a person, each led by `error:` or `warning:`; warnings of one
     kind (field and message) said once, with the number of files and the first few
     places: a newsroom of 10,000 posts that all lack one field gets one line, not 10,000.
-    `feedpress check` lists every one."""
+    `more` says where to see every one: `check` for a post's, `build -v` for a build's."""
     kinds: dict[tuple[str | None, str], list[Problem]] = {}
     for problem in problems:
         if not problem.is_error:
@@ -81,7 +82,7 @@ def grouped(problems: Sequence[Problem], examples: int = 3) -> list[str]:
             where = ", ".join(_place(p) for p in firsts[:examples])
             what = f"{problem.field}: {problem.message}" if problem.field else problem.message
             lines.append(printable(f"warning: {what} ({files[kind]:,} files, e.g. {where}; "
-                                   "`feedpress check` lists them all)"))
+                                   f"{more})"))
     return lines
 
 
