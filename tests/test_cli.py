@@ -862,12 +862,15 @@ def test_the_group_has_help_with_an_example(feedpress: Feedpress) -> None:
 
 
 @pytest.mark.parametrize(("where", "why"), [
-    ("/", "the root or the home folder"), (".", "the project's own folder"),
+    ("/", "is the root, a folder right under it, or the home folder"),
+    ("/srv", "is the root, a folder right under it, or the home folder"),
+    ("/etc/feeds", "is inside /etc, the system's"), ("/proc/self", "is inside /proc"),
+    (".", "the project's own folder"),
     ("posts", "overlaps the posts folder"), ("posts/alpha", "overlaps the posts folder"),
     ("../../anywhere", "is outside the project"),
     (".feedpress", "inside a .git or .feedpress folder"),
     (".git/public", "inside a .git or .feedpress folder"),
-    ('"~"', "the root or the home folder"), ("~/public", "is outside the project"),
+    ('"~"', "or the home folder"), ("~/public", "is outside the project"),
     ("~", "is empty"), ('""', "is empty"), ("feedpress.yaml", "is a file, not a folder"),
 ])
 def test_an_output_folder_that_could_harm_is_refused(feedpress: Feedpress, project: Project,

@@ -394,14 +394,23 @@ def _unsafe_posts(posts_dir: Path, root: Path) -> str | None:
     return None
 
 
+# The system's own folders, where no build belongs (/var/www and /srv/... are fine).
+_SYSTEM = frozenset({"bin", "boot", "dev", "etc", "lib", "lib32", "lib64", "proc", "run",
+                     "sbin", "sys", "usr"})
+
+
 def unsafe_output(output: Path, root: Path, posts_dir: Path) -> str | None:
     """Why `output` must not be a build's output folder, or None. A build writes and
     removes files there: never over the system, a home, the project, its posts, its
     cache or a Git repository's own folder, and only into a folder."""
     target = output.resolve()
     posts = posts_dir.resolve()
-    if target == Path(target.anchor) or target == Path.home().resolve():
-        return f"{output} is the root or the home folder; give a folder of its own"
+    if target == Path(target.anchor) or target == Path.home().resolve() \
+            or target.parent == Path(target.anchor):
+        return f"{output} is the root, a folder right under it, or the home folder; give a " \
+               "folder of its own"
+    if target.parts[1:2] and target.parts[1] in _SYSTEM:
+        return f"{output} is inside /{target.parts[1]}, the system's; give a folder of its own"
     if target == root.resolve():
         return f"{output} is the project's own folder; give a folder inside it, e.g. public"
     if target == posts or posts in target.parents or target in posts.parents:
