@@ -215,6 +215,13 @@ def place(out_dir: Path, relpath: PurePosixPath, data: bytes, dry_run: bool = Fa
 
 
 def _within(out_dir: Path, folder: PurePosixPath) -> None:
+    here = str(out_dir)
+    for part in folder.parts:  # most folders hold no link: an lstat each, not a realpath
+        here = os.path.join(here, part)
+        if os.path.islink(here):
+            break
+    else:
+        return
     real = os.path.realpath(out_dir / folder)
     root = os.path.realpath(out_dir)
     if real != root and not real.startswith(os.path.join(root, "")):
