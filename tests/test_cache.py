@@ -526,3 +526,21 @@ def test_the_salt_reads_every_source_file_of_the_package_wings_included() -> Non
     code = cache_module._source_code()
     for relpath in ("feeds/formats.py", "feeds/markup.py", "model.py", "mail/bodies.py"):
         assert relpath.encode() + b"\0" + (package / relpath).read_bytes() in code
+
+
+def test_a_build_that_left_files_alone_leaves_no_memo(project: Project) -> None:
+    """The memo vouches for the output as the build left it; a page of someone else's it
+    met may be removed, as its warning advises, and the next build must then write it."""
+    age(settled_project(project))
+    cached_build(project)
+    page = project.out / "index.html"
+    page.write_text("<p>mine</p>\n")
+    met = cached_build(project)
+    assert [p.path.name for p in met.warnings] == ["index.html"]
+    assert memo_of(project) is None
+    page.unlink()
+    assert [p.as_posix() for p in cached_build(project, dry_run=True).outcome.written] == [
+        "index.html"]
+    again = cached_build(project)
+    assert again.warnings == [] and page.is_file()
+    assert memo_of(project) is not None

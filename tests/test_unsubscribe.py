@@ -432,7 +432,7 @@ def test_a_short_secret_is_refused_with_how_to_make_one(project: Project,
                          timeout=30, cwd=project.root)
     assert run.returncode == 1, run.stderr
     assert "FEEDPRESS_SECRET is 31 bytes long" in run.stderr
-    assert 'python -c "import secrets; print(secrets.token_urlsafe(32))"' in run.stderr
+    assert 'python3 -c "import secrets; print(secrets.token_urlsafe(32))"' in run.stderr
     assert "Traceback" not in run.stderr
 
 

@@ -194,9 +194,9 @@ def _build(config: Config, now: datetime, target: Path, dry_run: bool, keep_goin
         if sink.damaged:
             problems.append(Problem(target / output.MANIFEST, None, None, sink.damaged,
                                     Severity.WARNING))
-        problems += [Problem(target / path, None, None, "written over a file that feedpress "
-                             "had not written (it was not in the manifest)", Severity.WARNING)
-                     for path in sink.replaced]
+        problems += [Problem(target / path, None, None, "written over a file that was not in "
+                             "feedpress's manifest (changed by hand since, or another tool's)",
+                             Severity.WARNING) for path in sink.replaced]
         window = memo.window(valid, now)
         later = to_us(now)
         report = BuildReport(outcome, len(specs), len(cat.posts), skipped,
@@ -205,7 +205,7 @@ def _build(config: Config, now: datetime, target: Path, dry_run: bool, keep_goin
                              scheduled=sum(not card.draft and card.date_us > later
                                            for card in valid),
                              next_due=window[1])
-        if cache_path is not None and not dry_run and inputs.settled:
+        if cache_path is not None and not dry_run and inputs.settled and not sink.troubled:
             store.remember(_memo(inputs, window, sink.digest, report))
     return report
 

@@ -124,6 +124,12 @@ class Output:
             self.replaced.append(relpath)
 
     @property
+    def troubled(self) -> bool:
+        """Whether the folder holds files this build met and left, or a manifest it could
+        not read: then the next build must look at the folder again, not trust a memo."""
+        return bool(self._theirs or self.left or self.replaced or self.damaged)
+
+    @property
     def digest(self) -> str:
         """The digest of the manifest this build writes (see `intact`)."""
         return manifest_digest(self._entries)

@@ -58,7 +58,7 @@ from feedpress.model import Post
 PREVIEW_SECRET = b"feedpress preview only: set the secret variable to send"
 MIN_SECRET_BYTES = 32
 MIN_DISTINCT_BYTES = 10
-MAKE_A_KEY = ('Make one with: python -c "import secrets; print(secrets.token_urlsafe(32))"; '
+MAKE_A_KEY = ('Make one with: python3 -c "import secrets; print(secrets.token_urlsafe(32))"; '
               "to replace a key without breaking the links already delivered, move the old "
               "one to email.previous_secret_env (FEEDPRESS_PREVIOUS_SECRET) for a while")
 _UNSAFE_IN_NAME = re.compile(r"[^A-Za-z0-9@._+-]")
