@@ -1194,3 +1194,18 @@ def test_init_neither_overwrites_a_post_nor_writes_through_a_link(
     assert "warning: newsroom/email_templates/base.html: not written: email_templates is a " \
            "link" in run.stderr
     assert (folder / "feedpress.yaml").is_file()
+
+
+def test_a_failed_build_heeds_quiet_and_verbose(feedpress: Feedpress, project: Project) -> None:
+    for slug in ("one", "two"):
+        project.post("alpha", slug, colour="red")
+    project.raw("alpha/bad.md", "---\ntitle: T\n---\nB\n")
+    plain = feedpress("build")
+    assert plain.exit_code == 1 and plain.stderr.count("colour: unknown key") == 1
+    quiet = feedpress("build", "-q")
+    assert quiet.exit_code == 1 and "colour" not in quiet.stderr, quiet.output
+    assert quiet.stderr.splitlines() == [
+        "error: posts/alpha/bad.md:1: date: is required",
+        "error: 1 error(s) in posts; nothing was written."]
+    verbose = feedpress("build", "-v")
+    assert verbose.exit_code == 1 and verbose.stderr.count("colour: unknown key") == 2

@@ -21,7 +21,7 @@ import click
 
 from feedpress.config import Config, find
 from feedpress.config import load as load_config
-from feedpress.errors import FeedpressError, Problem, grouped, shown
+from feedpress.errors import FeedpressError, InvalidPostsError, Problem, grouped, shown
 from feedpress.text import printable
 
 if TYPE_CHECKING:
@@ -737,7 +737,11 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(exc.exit_code)
     except FeedpressError as exc:
         # A list of problems comes as lines that each say what they are.
-        click.echo(str(exc) if exc.listed else printable(f"error: {exc}"), err=True)
+        if isinstance(exc, InvalidPostsError):  # as --quiet and --verbose ask
+            text = "\n".join(exc.lines(each=_VOICE["verbose"], warnings=not _VOICE["quiet"]))
+        else:
+            text = str(exc) if exc.listed else printable(f"error: {exc}")
+        click.echo(text, err=True)
         if _JSON["command"] is not None:
             from feedpress import results
 

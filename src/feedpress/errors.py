@@ -133,10 +133,15 @@ class InvalidPostsError(FeedpressError):
 
     def __init__(self, problems: list[Problem]) -> None:
         self.problems = problems
-        errors = sum(p.is_error for p in problems)
-        lines = grouped(problems)
-        lines.append(f"error: {errors} error(s) in posts; nothing was written.")
-        super().__init__("\n".join(lines))
+        super().__init__("\n".join(self.lines()))
+
+    def lines(self, *, each: bool = False, warnings: bool = True) -> list[str]:
+        """The problems as lines, warnings grouped by kind unless `each`, and none without
+        `warnings`; then the count of errors."""
+        shown = self.problems if warnings else [p for p in self.problems if p.is_error]
+        lines = [str(p) for p in shown] if each else grouped(shown)
+        errors = sum(p.is_error for p in self.problems)
+        return [*lines, f"error: {errors} error(s) in posts; nothing was written."]
 
 
 class UsageError(FeedpressError):
