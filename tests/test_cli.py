@@ -119,6 +119,7 @@ def test_init_creates_a_project_that_builds_out_of_the_box(
     assert created.exit_code == 0, created.output
     folder = tmp_path / "newsroom"
     assert "created newsroom/feedpress.yaml" in created.stdout
+    assert created.stdout.splitlines()[-1] == "next: cd newsroom && feedpress build"
     assert (folder / "feedpress.yaml").is_file()
     posts = list((folder / "posts").rglob("*.md"))
     assert len(posts) == 1
@@ -862,15 +863,15 @@ def test_the_group_has_help_with_an_example(feedpress: Feedpress) -> None:
 
 
 @pytest.mark.parametrize(("where", "why"), [
-    ("/", "is the root, a folder right under it, or the home folder"),
-    ("/srv", "is the root, a folder right under it, or the home folder"),
+    ("/", "/ is the root folder"), ("/srv", "/srv is a folder right under the root"),
+    ("..", "holds the project"),
     ("/etc/feeds", "is inside /etc, the system's"), ("/proc/self", "is inside /proc"),
     (".", "the project's own folder"),
     ("posts", "overlaps the posts folder"), ("posts/alpha", "overlaps the posts folder"),
     ("../../anywhere", "is outside the project"),
     (".feedpress", "inside a .git or .feedpress folder"),
     (".git/public", "inside a .git or .feedpress folder"),
-    ('"~"', "or the home folder"), ("~/public", "is outside the project"),
+    ('"~"', "is the home folder"), ("~/public", "is outside the project"),
     ("~", "is empty"), ('""', "is empty"), ("feedpress.yaml", "is a file, not a folder"),
 ])
 def test_an_output_folder_that_could_harm_is_refused(feedpress: Feedpress, project: Project,
@@ -1209,3 +1210,16 @@ def test_a_failed_build_heeds_quiet_and_verbose(feedpress: Feedpress, project: P
         "error: 1 error(s) in posts; nothing was written."]
     verbose = feedpress("build", "-v")
     assert verbose.exit_code == 1 and verbose.stderr.count("colour: unknown key") == 2
+
+
+def test_out_reads_a_tilde_as_the_home_folder(feedpress: Feedpress, project: Project,
+                                               tmp_path: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    project.post("alpha", "one")
+    run = feedpress("build", "--out=~/feeds")  # no shell expands a ~ after "="
+    assert run.exit_code == 0, run.output
+    assert (home / "feeds" / "rss.xml").is_file() and not (project.root / "~").exists()
+    assert feedpress("build", "--out=~").exit_code == 2

@@ -151,3 +151,11 @@ def test_a_manifest_that_does_not_read_is_none_and_said(tmp_path: Path, text: st
     sink = output.Output(tmp_path)
     assert sink.previous == {}
     assert sink.damaged is not None and sink.damaged.startswith("cannot be read")
+
+
+def test_a_missing_manifest_is_said_only_where_files_are(tmp_path: Path) -> None:
+    assert output.Output(tmp_path / "new").damaged is None
+    assert output.Output(tmp_path).damaged is None  # there, and empty
+    (tmp_path / "rss.xml").write_bytes(b"<rss/>")
+    damaged = output.Output(tmp_path).damaged
+    assert damaged is not None and damaged.startswith("missing, in a folder that already holds")

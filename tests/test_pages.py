@@ -238,8 +238,10 @@ def test_a_page_of_someone_elses_is_left_alone_and_pages_can_be_turned_off(
     (project.out / "index.html").write_bytes(b"<!DOCTYPE html><p>our home page</p>\n")
     report = project.build()
     assert (project.out / "index.html").read_bytes() == b"<!DOCTYPE html><p>our home page</p>\n"
-    assert [(p.path.name, p.is_error) for p in report.warnings] == [("index.html", False)]
-    assert "left as it is" in report.warnings[0].message
+    assert [(p.path.name, p.is_error) for p in report.warnings] == [
+        (".feedpress-manifest.json", False), ("index.html", False)]  # a folder of theirs
+    assert report.warnings[0].message.startswith("missing, in a folder that already holds")
+    assert "left as it is" in report.warnings[1].message
     assert (project.out / "alpha" / "index.html").is_file()
     project.write_config({**BASE_CONFIG, "feeds": {"pages": False}})
     project.build()
@@ -256,7 +258,8 @@ def test_a_page_left_alone_under_out_is_named_where_it_is(project: Project,
     elsewhere.mkdir()
     (elsewhere / "index.html").write_bytes(b"<p>mine</p>")
     report = project.build(out_dir=elsewhere)
-    assert [p.path for p in report.warnings] == [elsewhere / "index.html"]
+    assert [p.path for p in report.warnings] == [elsewhere / ".feedpress-manifest.json",
+                                                 elsewhere / "index.html"]
 
 
 def test_a_page_as_feedpress_would_write_it_is_its_own_without_the_manifest(
@@ -266,7 +269,7 @@ def test_a_page_as_feedpress_would_write_it_is_its_own_without_the_manifest(
     page = (project.out / "index.html").read_bytes()
     (project.out / ".feedpress-manifest.json").unlink()  # a build killed before saving it
     report = project.build()
-    assert report.warnings == []
+    assert [p.message.split(",")[0] for p in report.warnings] == ["missing"]  # only that
     project.write_config({**BASE_CONFIG, "site": {**BASE_CONFIG["site"], "title": "Renamed"}})
     project.build()
     assert (project.out / "index.html").read_bytes() != page  # kept up to date again

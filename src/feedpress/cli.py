@@ -197,6 +197,7 @@ def build(out: Path | None, dry_run: bool, keep_going: bool, no_cache: bool,
     from feedpress.feeds import default_cache
 
     config = _config()
+    out = None if out is None else out.expanduser()  # `--out=~/x`: no shell expands that ~
     bar = _BuildProgress()
     try:
         report = run_build(config, _now(), out_dir=out, dry_run=dry_run, keep_going=keep_going,
@@ -342,6 +343,8 @@ def init(folder: Path, ci: str | None) -> None:
     note = workflow_note(folder) if ci else None
     if note and not _VOICE["quiet"]:
         click.echo(f"warning: {note}", err=True)
+    here = _shown(folder)
+    _say("next: feedpress build" if here == "." else f"next: cd {here} && feedpress build")
 
 
 def _mail_command(stream: str, help_text: str) -> Callable[..., None]:

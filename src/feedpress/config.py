@@ -405,14 +405,20 @@ def unsafe_output(output: Path, root: Path, posts_dir: Path) -> str | None:
     cache or a Git repository's own folder, and only into a folder."""
     target = output.resolve()
     posts = posts_dir.resolve()
-    if target == Path(target.anchor) or target == Path.home().resolve() \
-            or target.parent == Path(target.anchor):
-        return f"{output} is the root, a folder right under it, or the home folder; give a " \
-               "folder of its own"
+    if ".." in output.parts:
+        output = target  # said as it resolves: "/srv/news/public/.." says little
+    if target == Path(target.anchor):
+        return f"{output} is the root folder; give a folder of its own"
+    if target == Path.home().resolve():
+        return f"{output} is the home folder; give a folder of its own"
+    if target.parent == Path(target.anchor):
+        return f"{output} is a folder right under the root; give a folder of its own"
     if target.parts[1:2] and target.parts[1] in _SYSTEM:
         return f"{output} is inside /{target.parts[1]}, the system's; give a folder of its own"
     if target == root.resolve():
         return f"{output} is the project's own folder; give a folder inside it, e.g. public"
+    if target in root.resolve().parents:
+        return f"{output} holds the project; give a folder of its own"
     if target == posts or posts in target.parents or target in posts.parents:
         return f"{output} overlaps the posts folder {posts_dir}; give another folder"
     if ".git" in target.parts or CACHE_FOLDER in target.parts:

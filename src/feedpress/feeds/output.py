@@ -248,7 +248,7 @@ def read_manifest_checked(out_dir: Path) -> tuple[dict[PurePosixPath, Entry], st
         listed = json.loads((out_dir / MANIFEST).read_bytes())["files"]
         items = list(listed.items())
     except FileNotFoundError:
-        return {}, None
+        return {}, _missing(out_dir)
     except (OSError, ValueError, KeyError, TypeError, AttributeError, RecursionError):
         return {}, "cannot be read: a new one is made, and no file it listed is removed"
     entries = dict(filter(None, (_entry(path, entry) for path, entry in items)))
@@ -256,6 +256,18 @@ def read_manifest_checked(out_dir: Path) -> tuple[dict[PurePosixPath, Entry], st
         return entries, (f"{len(items) - len(entries):,} of its entries are not as feedpress "
                          "writes them: those files are not removed")
     return entries, None
+
+
+def _missing(out_dir: Path) -> str | None:
+    """What to say of a manifest that is not there: nothing in a new or empty folder."""
+    try:
+        with os.scandir(out_dir) as entries:
+            if next(entries, None) is None:
+                return None
+    except OSError:
+        return None
+    return ("missing, in a folder that already holds files: feedpress takes none of them for "
+            "its own (it removes none, and says which it writes over)")
 
 
 def _entry(path: object, entry: object) -> tuple[PurePosixPath, Entry] | None:
