@@ -159,3 +159,23 @@ def test_a_missing_manifest_is_said_only_where_files_are(tmp_path: Path) -> None
     (tmp_path / "rss.xml").write_bytes(b"<rss/>")
     damaged = output.Output(tmp_path).damaged
     assert damaged is not None and damaged.startswith("missing, in a folder that already holds")
+
+
+@pytest.mark.parametrize("kind", ["fifo", "zero", "link", "huge"])
+def test_a_manifest_that_is_not_a_file_of_a_manifests_size_is_not_read(
+        tmp_path: Path, kind: str) -> None:
+    manifest = tmp_path / output.MANIFEST
+    (tmp_path / "rss.xml").write_bytes(b"<rss/>")
+    if kind == "fifo":
+        os.mkfifo(manifest)  # opening it to read would wait for a writer for ever
+    elif kind == "zero":
+        manifest.symlink_to("/dev/zero")  # reading it would fill the memory
+    elif kind == "link":
+        (tmp_path / "elsewhere.json").write_text('{"files": {}}')
+        manifest.symlink_to(tmp_path / "elsewhere.json")
+    else:
+        with manifest.open("wb") as stream:
+            stream.truncate(65 * 1024 * 1024)  # sparse: no disk spent
+    sink = output.Output(tmp_path)
+    assert sink.previous == {}
+    assert sink.damaged is not None and sink.damaged.startswith("cannot be read")

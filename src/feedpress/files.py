@@ -10,14 +10,18 @@ changed, is the caller's.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
+import stat
 import tempfile
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from feedpress.errors import FeedpressError
 
 _TEMP_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
+_FOLDER_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
+_READ_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
 _TEMP_COUNT = itertools.count()
 
 
@@ -54,3 +58,95 @@ def _temp_beside(target: Path) -> tuple[int, str]:
         except FileExistsError:
             continue
     return tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+
+
+def write_under(root: Path, relpath: PurePosixPath, data: bytes, *, dry_run: bool = False
+                ) -> bool:
+    """Make `root/relpath` hold `data`, as `write_atomic` does, unless it holds them already;
+    whether that took (with `dry_run`: would take) a write.
+
+    Every folder below `root` is opened, or made, without following a link: a link on
+    the way, even one swapped in while a build runs, stops the write with an error
+    instead of leading it elsewhere. (`root` itself may be a link: the operator's
+    choice.) A link at the file itself is replaced, never written through.
+    """
+    try:
+        folder = _open_folders(root, relpath.parent.parts, make=not dry_run)
+    except OSError as exc:
+        raise FeedpressError(f"{root / relpath.parent}: cannot write there ({exc.strerror}): "
+                             f"feedpress writes only into folders of its own in {root}; a link "
+                             "or a file on the way is not followed") from None
+    if folder is None:  # a dry run, and the folder is not there yet
+        return True
+    try:
+        if _holds(folder, relpath.name, data):
+            return False
+        if not dry_run:
+            _replace_in(folder, relpath.name, data, root / relpath)
+        return True
+    finally:
+        os.close(folder)
+
+
+def _open_folders(root: Path, parts: tuple[str, ...], *, make: bool) -> int | None:
+    """A descriptor of `root`/parts..., each part opened without following links."""
+    if make:
+        root.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY | getattr(os, "O_CLOEXEC", 0))
+    except FileNotFoundError:
+        if make:
+            raise
+        return None
+    for part in parts:
+        try:
+            try:
+                inner = os.open(part, _FOLDER_FLAGS, dir_fd=fd)
+            except FileNotFoundError:
+                if not make:
+                    return None
+                os.mkdir(part, 0o755, dir_fd=fd)
+                inner = os.open(part, _FOLDER_FLAGS, dir_fd=fd)
+        finally:
+            os.close(fd)
+        fd = inner
+    return fd
+
+
+def _holds(folder: int, name: str, data: bytes) -> bool:
+    """Whether the regular file `name` in `folder` holds exactly `data`."""
+    try:
+        fd = os.open(name, _READ_FLAGS, dir_fd=folder)
+    except OSError:  # not there, or a link
+        return False
+    with os.fdopen(fd, "rb") as stream:
+        found = os.fstat(fd)
+        if not stat.S_ISREG(found.st_mode) or found.st_size != len(data):
+            return False
+        return stream.read() == data
+
+
+def _replace_in(folder: int, name: str, data: bytes, shown: Path) -> None:
+    """`write_atomic` within an open folder: a temp file beside `name`, then a rename."""
+    for _ in range(3):
+        temp = f".{name}.{os.getpid()}.{next(_TEMP_COUNT)}.tmp"
+        try:
+            fd = os.open(temp, _TEMP_FLAGS, 0o600, dir_fd=folder)
+            break
+        except FileExistsError:
+            continue
+        except OSError as exc:
+            raise FeedpressError(f"{shown}: cannot write: {exc.strerror}") from None
+    else:
+        raise FeedpressError(f"{shown}: cannot write: no free temporary name")
+    try:
+        with os.fdopen(fd, "wb") as stream:
+            os.fchmod(fd, 0o644)  # readable by the web server whatever the umask
+            stream.write(data)
+        os.replace(temp, name, src_dir_fd=folder, dst_dir_fd=folder)
+    except BaseException as exc:
+        with contextlib.suppress(OSError):
+            os.unlink(temp, dir_fd=folder)
+        if isinstance(exc, OSError):
+            raise FeedpressError(f"{shown}: cannot write: {exc.strerror}") from None
+        raise

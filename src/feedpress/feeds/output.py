@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -30,8 +31,7 @@ from typing import NamedTuple
 
 from blake3 import blake3
 
-from feedpress.errors import FeedpressError
-from feedpress.files import write_atomic
+from feedpress.files import write_atomic, write_under
 from feedpress.text import is_utf8
 
 MANIFEST = ".feedpress-manifest.json"
@@ -207,32 +207,11 @@ def place(out_dir: Path, relpath: PurePosixPath, data: bytes, dry_run: bool = Fa
     """Make `out_dir/relpath` hold `data`; True if that took (or with `dry_run` would take)
     a write, False if the file already held exactly those bytes.
 
-    Raises `FeedpressError` if the file's folder is, or is under, a link to a folder
-    outside `out_dir`: a build writes into its output folder only. (A link at the file
-    itself is replaced, never written through.)
+    Raises `FeedpressError` if a link (or a file) stands where a folder on the way should
+    be: a build writes into folders of its own in its output folder, and never through
+    a link, even one swapped in while it runs (see `files.write_under`).
     """
-    target = out_dir / relpath
-    _within(out_dir, relpath.parent)
-    if _same(target, data):
-        return False
-    if not dry_run:
-        write_atomic(target, data)
-    return True
-
-
-def _within(out_dir: Path, folder: PurePosixPath) -> None:
-    here = str(out_dir)
-    for part in folder.parts:  # most folders hold no link: an lstat each, not a realpath
-        here = os.path.join(here, part)
-        if os.path.islink(here):
-            break
-    else:
-        return
-    real = os.path.realpath(out_dir / folder)
-    root = os.path.realpath(out_dir)
-    if real != root and not real.startswith(os.path.join(root, "")):
-        raise FeedpressError(f"{out_dir / folder}: leads out of the output folder (a link to "
-                             f"{real}); feedpress writes only inside {out_dir}: remove the link")
+    return write_under(out_dir, relpath, data, dry_run=dry_run)
 
 
 def read_manifest(out_dir: Path) -> dict[PurePosixPath, Entry]:
@@ -245,7 +224,7 @@ def read_manifest_checked(out_dir: Path) -> tuple[dict[PurePosixPath, Entry], st
     an entry that is not as feedpress writes it (a path that would leave `out_dir`, a
     size that is not one) is left out, and a manifest that does not read is none."""
     try:
-        listed = json.loads((out_dir / MANIFEST).read_bytes())["files"]
+        listed = json.loads(_manifest_bytes(out_dir / MANIFEST))["files"]
         items = list(listed.items())
     except FileNotFoundError:
         return {}, _missing(out_dir)
@@ -256,6 +235,20 @@ def read_manifest_checked(out_dir: Path) -> tuple[dict[PurePosixPath, Entry], st
         return entries, (f"{len(items) - len(entries):,} of its entries are not as feedpress "
                          "writes them: those files are not removed")
     return entries, None
+
+
+_MANIFEST_MOST = 64 * 1024 * 1024  # 100,000 feeds' worth is a tenth of it
+
+
+def _manifest_bytes(path: Path) -> bytes:
+    """The manifest's bytes, if it is a regular file (not a link, a pipe or a device) of a
+    size a manifest can have; else an `OSError` (`FileNotFoundError` if it is not there)."""
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    with os.fdopen(fd, "rb") as stream:
+        found = os.fstat(fd)
+        if not stat.S_ISREG(found.st_mode) or found.st_size > _MANIFEST_MOST:
+            raise OSError(f"{path}: not a manifest")
+        return stream.read(_MANIFEST_MOST + 1)
 
 
 def _missing(out_dir: Path) -> str | None:
