@@ -544,3 +544,32 @@ def test_a_build_that_left_files_alone_leaves_no_memo(project: Project) -> None:
     again = cached_build(project)
     assert again.warnings == [] and page.is_file()
     assert memo_of(project) is not None
+
+
+def test_workers_end_with_a_build_killed_outright(tmp_path: Path) -> None:
+    """`kill -9` gives a build no chance to stop its workers: they must end with it."""
+    import signal
+    import subprocess
+    import sys
+
+    script = ("import time\nfrom feedpress.feeds import parallel\n"
+              "list(parallel.pmap(time.sleep, [30.0] * 400, 2))\n")
+    build_process = subprocess.Popen([sys.executable, "-c", script])
+    children = Path(f"/proc/{build_process.pid}/task/{build_process.pid}/children")
+    workers: list[int] = []
+    for _ in range(200):  # until both workers run (and the pool's own threads are up)
+        workers = [int(pid) for pid in children.read_text().split()]
+        if len(workers) >= 2:
+            break
+        time.sleep(0.05)
+    assert len(workers) >= 2, "the workers did not start"
+    time.sleep(0.3)
+    build_process.send_signal(signal.SIGKILL)
+    build_process.wait()
+    for _ in range(100):
+        alive = [pid for pid in workers if Path(f"/proc/{pid}").exists()
+                 and "Z" not in Path(f"/proc/{pid}/stat").read_text().split(")")[-1][:3]]
+        if not alive:
+            break
+        time.sleep(0.05)
+    assert alive == [], "workers outlived their build"

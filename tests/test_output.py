@@ -123,6 +123,7 @@ def test_a_manifest_without_digests_removes_nothing_and_is_made_whole(tmp_path: 
     '"nul\\u0000.xml": {"recipe": "r", "size": 6, "digest": "d"}',
     '"half\\ud800.xml": {"recipe": "r", "size": 6, "digest": "d"}',
     f'"{"x" * 5000}.xml": {{"recipe": "r", "size": 6, "digest": "d"}}',
+    f'"{"/".join(["d"] * 2100)}": {{"recipe": "r", "size": 6, "digest": "d"}}',
     '"": {"recipe": "r", "size": 6, "digest": "d"}',
     '"../../victim.txt": {"recipe": "r", "size": 6, "digest": "d"}',
     '"/etc/passwd": {"recipe": "r", "size": 6, "digest": "d"}',

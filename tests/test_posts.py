@@ -1008,3 +1008,14 @@ def test_a_body_with_many_brackets_but_shallow_builds(project: Project) -> None:
     body = "".join(f"> quote {n} <b>bold</b> a > b\n\n" for n in range(400))  # 2,000 brackets
     project.raw("alpha/flat.md", "---\ntitle: T\ndate: 2026-11-01\n---\n" + body)
     assert project.build().posts == 1
+
+
+@pytest.mark.parametrize("nested", [
+    "[" + ".".join(["a"] * 500) + "]\nx = 1\n",
+    ".".join(["a"] * 600) + " = 1\n",
+    "x = " + "[" * 60 + "]" * 60 + "\n",
+])
+def test_toml_front_matter_nested_too_deep_is_an_error(project: Project, nested: str) -> None:
+    path = project.raw("alpha/deep.md", f'+++\ntitle = "T"\ndate = 2026-11-01\n{nested}+++\nB\n')
+    problem = one_error(project, path)
+    assert problem.message.startswith("TOML: nested"), problem.message

@@ -272,7 +272,8 @@ def _entry(path: object, entry: object) -> tuple[PurePosixPath, Entry] | None:
         return None
     relpath = PurePosixPath(path)
     if relpath.is_absolute() or relpath == PurePosixPath(".") or ".." in relpath.parts \
-            or any(len(part.encode()) > 255 for part in relpath.parts):
+            or len(path.encode()) > 1024 or any(len(part.encode()) > 255
+                                                for part in relpath.parts):
         return None
     return relpath, Entry(recipe, size, digest)
 

@@ -16,7 +16,10 @@ here knows what a post is: any picklable work will do.
 
 from __future__ import annotations
 
+import ctypes
 import gc
+import os
+import signal
 from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
@@ -37,7 +40,7 @@ def pmap(func: Callable[[T], R], items: Sequence[T], jobs: int) -> Iterator[R]:
     if not _worth_processes(jobs, len(items)):
         yield from (func(item) for item in items)
         return
-    with _pool(jobs, initializer=gc.enable) as pool:
+    with _pool(jobs, initializer=_start_worker, initargs=(os.getpid(),)) as pool:
         yield from pool.map(func, items, chunksize=_chunk(len(items), jobs))
 
 
@@ -81,19 +84,36 @@ class Shared(Generic[S]):
         # otherwise write to every inherited object and so copy every page of it.
         gc.freeze()
         try:
-            self._pool = _pool(self.jobs, initializer=_adopt, initargs=(self.state,))
+            self._pool = _pool(self.jobs, initializer=_adopt,
+                               initargs=(self.state, os.getpid()))
             self._pool.submit(int).result()  # the first task starts every worker
         finally:
             gc.unfreeze()
         return self._pool
 
 
-def _adopt(state: object) -> None:
+def _adopt(state: object, parent: int) -> None:
     """A worker's start: keep the state, and collect its own garbage (the parent may have
     paused the collector; what it inherited is frozen, out of the collector's way)."""
     global _STATE
     _STATE = state
+    _start_worker(parent)
+
+
+def _start_worker(parent: int) -> None:
+    """Collect garbage, and end with the build: a build killed outright (`kill -9`) has no
+    chance to stop its workers, which would live on, blocked on a pipe nobody reads."""
     gc.enable()
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)  # Linux: killed when the parent dies
+    except (OSError, AttributeError):
+        return  # elsewhere, the pool's own watch on its parent is all there is
+    if os.getppid() != parent:  # it died before the line above took
+        os._exit(1)
+
+
+_PR_SET_PDEATHSIG = 1
 
 
 def _call(task: tuple[Callable[[Any, int], R], int]) -> R:

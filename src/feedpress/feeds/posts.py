@@ -294,6 +294,8 @@ def _load(split: FrontMatter, shown: Path) -> dict[str, Any] | Problem:
             return Problem(shown, line + 1 if line else None, None, f"TOML: {exc}")
         except RecursionError:
             return Problem(shown, None, None, "TOML: nested too deeply")
+        if _deeper_than(data, _DEEPEST):  # tomllib reads tables nested by dotted keys
+            return Problem(shown, None, None, f"TOML: nested more than {_DEEPEST} levels deep")
     else:
         try:
             data = yamltext.load(split.yaml)
@@ -303,6 +305,24 @@ def _load(split: FrontMatter, shown: Path) -> dict[str, Any] | Problem:
     if not isinstance(data, dict):
         return Problem(shown, 1, None, "front matter must be a mapping of fields")
     return data
+
+
+_DEEPEST = 50  # as for YAML: no front matter needs more, and every reader recurses
+
+
+def _deeper_than(value: Any, most: int) -> bool:
+    """Whether `value` nests lists or tables more than `most` deep (found without
+    recursing: that is what it guards against)."""
+    waiting = [(value, 0)]
+    while waiting:
+        item, depth = waiting.pop()
+        if depth > most:
+            return True
+        if isinstance(item, dict):
+            waiting.extend((inner, depth + 1) for inner in item.values())
+        elif isinstance(item, list):
+            waiting.extend((inner, depth + 1) for inner in item)
+    return False
 
 
 def read_body(post: Post) -> str:
