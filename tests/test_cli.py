@@ -1226,3 +1226,20 @@ def test_out_reads_a_tilde_as_the_home_folder(feedpress: Feedpress, project: Pro
     assert run.exit_code == 0, run.output
     assert (home / "feeds" / "rss.xml").is_file() and not (project.root / "~").exists()
     assert feedpress("build", "--out=~").exit_code == 2
+
+
+def test_an_output_folder_that_is_a_link_to_the_web_servers_is_the_projects(
+        feedpress: Feedpress, project: Project, tmp_path: Path) -> None:
+    served = tmp_path / "srv-www"
+    served.mkdir()
+    project.out.symlink_to(served)
+    project.post("alpha", "one")
+    run = feedpress("build")
+    assert run.exit_code == 0, run.output
+    assert (served / "rss.xml").is_file() and project.out.is_symlink()
+    for odd in ("public/.GIT/x", ".Feedpress"):
+        text = project.config_path.read_text(encoding="utf-8") + f"output_dir: {odd}\n"
+        project.config_path.write_text(text, encoding="utf-8")
+        refused = feedpress("check")
+        assert refused.exit_code == 1 and "inside a .git or .feedpress folder" in refused.stderr
+        project.config_path.write_text(text.replace(f"output_dir: {odd}\n", ""), "utf-8")

@@ -14,6 +14,7 @@ from __future__ import annotations
 import difflib
 import hashlib
 import json
+import os
 import re
 import string
 from dataclasses import dataclass, replace
@@ -403,8 +404,11 @@ def unsafe_output(output: Path, root: Path, posts_dir: Path) -> str | None:
     """Why `output` must not be a build's output folder, or None. A build writes and
     removes files there: never over the system, a home, the project, its posts, its
     cache or a Git repository's own folder, and only into a folder."""
-    target = output.resolve()
-    posts = posts_dir.resolve()
+    try:
+        target = output.resolve()
+        posts = posts_dir.resolve()
+    except OSError as exc:  # a loop of links, a folder that may not be looked into
+        return f"{output} cannot be followed to a folder ({exc.strerror})"
     if ".." in output.parts:
         output = target  # said as it resolves: "/srv/news/public/.." says little
     if target == Path(target.anchor):
@@ -421,7 +425,7 @@ def unsafe_output(output: Path, root: Path, posts_dir: Path) -> str | None:
         return f"{output} holds the project; give a folder of its own"
     if target == posts or posts in target.parents or target in posts.parents:
         return f"{output} overlaps the posts folder {posts_dir}; give another folder"
-    if ".git" in target.parts or CACHE_FOLDER in target.parts:
+    if {".git", CACHE_FOLDER} & {part.lower() for part in target.parts}:  # any case: macOS
         return f"{output} is inside a .git or {CACHE_FOLDER} folder; give a folder of its own"
     if (target / CONFIG_NAME).exists():
         return f"{output} holds a {CONFIG_NAME}: it is a project, not an output folder"
@@ -432,7 +436,9 @@ def unsafe_output(output: Path, root: Path, posts_dir: Path) -> str | None:
 
 def _outside(output: Path, root: Path) -> str | None:
     """Only `--out` may send a build outside the project: a config that does so is more
-    likely a mistake (`../../anywhere`) than a wish."""
-    if root.resolve() in output.resolve().parents:
+    likely a mistake (`../../anywhere`) than a wish. Said of the path as written: a
+    folder of the project that is a link to the web server's folder is the project's."""
+    if Path(os.path.normpath(root / output)).is_relative_to(root) and \
+            Path(os.path.normpath(root / output)) != root:
         return None
     return f"{output} is outside the project; give it with `feedpress build --out` instead"
