@@ -1243,3 +1243,39 @@ def test_an_output_folder_that_is_a_link_to_the_web_servers_is_the_projects(
         refused = feedpress("check")
         assert refused.exit_code == 1 and "inside a .git or .feedpress folder" in refused.stderr
         project.config_path.write_text(text.replace(f"output_dir: {odd}\n", ""), "utf-8")
+
+
+def test_new_and_pin_ids_keep_to_the_posts_folder_and_to_what_a_file_is(
+        feedpress: Feedpress, project: Project, tmp_path: Path) -> None:
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    shutil.rmtree(project.posts / "beta", ignore_errors=True)
+    project.posts.mkdir(exist_ok=True)
+    (project.posts / "beta").symlink_to(elsewhere)
+    run = feedpress("new", "--blog", "beta", "Hello there", "--now", NOW)
+    assert run.exit_code == 1 and "cannot write there" in run.stderr, run.output
+    assert list(elsewhere.iterdir()) == []
+    (project.posts / "beta").unlink()
+    (project.posts / "alpha").mkdir(parents=True, exist_ok=True)
+    (project.posts / "alpha" / "2026-11-25-hello.md").symlink_to("nowhere.md")
+    dangling = feedpress("new", "--blog", "alpha", "Hello", "--now", NOW)
+    assert dangling.exit_code == 2 and "already exists" in dangling.stderr
+    real = project.raw("alpha/real.md", "---\ntitle: T\ndate: 2026-11-01\n---\nB\n")
+    real.chmod(0o600)
+    (project.posts / "alpha" / "2026-11-25-hello.md").unlink()
+    (project.posts / "alpha" / "linked.md").symlink_to("real.md")
+    pinned = feedpress("pin-ids")
+    assert pinned.exit_code == 0, pinned.output
+    assert (project.posts / "alpha" / "linked.md").is_symlink()
+    assert "id: " in real.read_text() and oct(real.stat().st_mode & 0o777) == "0o600"
+
+
+def test_init_ci_never_writes_through_a_linked_github_folder(feedpress: Feedpress,
+                                                              project: Project,
+                                                              tmp_path: Path) -> None:
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (project.root / ".github").symlink_to(elsewhere)
+    run = feedpress("init", str(project.root), "--ci", "github")
+    assert run.exit_code == 1 and "cannot write there" in run.stderr, run.output
+    assert list(elsewhere.iterdir()) == []

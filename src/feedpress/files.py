@@ -25,13 +25,14 @@ _READ_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEX
 _TEMP_COUNT = itertools.count()
 
 
-def write_atomic(target: Path, data: bytes) -> None:
-    """Replace `target` with `data` in one step: a temp file in its folder, then rename."""
+def write_atomic(target: Path, data: bytes, mode: int = 0o644) -> None:
+    """Replace `target` with `data` in one step: a temp file in its folder, then rename.
+    `mode` 0o644 by default: readable by the web server whatever the umask."""
     try:
         fd, temp = _temp_beside(target)
         try:
             with os.fdopen(fd, "wb") as stream:
-                os.fchmod(fd, 0o644)  # readable by the web server whatever the umask
+                os.fchmod(fd, mode)
                 stream.write(data)
             os.replace(temp, target)
         except BaseException:
@@ -58,6 +59,20 @@ def _temp_beside(target: Path) -> tuple[int, str]:
         except FileExistsError:
             continue
     return tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+
+
+def rewrite(path: Path, data: bytes) -> None:
+    """Give the file at `path` new contents, as `write_atomic` does, keeping what it is: a
+    link's target is the file rewritten (the link stays), and its mode and owner stay."""
+    target = Path(os.path.realpath(path))
+    try:
+        before = os.stat(target)
+    except OSError as exc:
+        raise FeedpressError(f"{path}: cannot write: {exc.strerror}") from None
+    write_atomic(target, data, stat.S_IMODE(before.st_mode))
+    with contextlib.suppress(OSError):  # only root may give a file away: then it does
+        if (before.st_uid, before.st_gid) != (os.getuid(), os.getgid()):
+            os.chown(target, before.st_uid, before.st_gid)
 
 
 def write_under(root: Path, relpath: PurePosixPath, data: bytes, *, dry_run: bool = False

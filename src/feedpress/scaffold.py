@@ -12,14 +12,14 @@ import json
 import os
 import re
 from datetime import datetime
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 from feedpress.config import CONFIG_NAME, Config, unknown_blog
 from feedpress.errors import FeedpressError, UsageError, relative
 from feedpress.feeds import default_id
-from feedpress.files import write_atomic
+from feedpress.files import rewrite, write_atomic, write_under
 from feedpress.model import Post
 from feedpress.text import slugify
 from feedpress.version import __version__
@@ -84,8 +84,7 @@ def init_project(folder: Path, now: datetime, ci: str | None = None) -> list[Don
         if ci is None:
             raise UsageError(f"{config_path} already exists; not overwriting a project")
         return [Done(write_workflow(folder, _pinned_install(), "public"), "created")]
-    write_atomic(config_path, _CONFIG.encode("utf-8"))
-    done = [Done(config_path, "created")]
+    done = []
     now = now.replace(microsecond=0)  # a date a person reads and writes
     day = now.date().isoformat()
     text = _post_text("Welcome", now, f"tag:example.org,{day}:news/welcome", draft=False)
@@ -99,6 +98,8 @@ def init_project(folder: Path, now: datetime, ci: str | None = None) -> list[Don
     if ci is not None:
         done.append(Done(write_workflow(folder, _pinned_install(), "public"), "created"))
     done.append(_ignore(folder / ".gitignore"))
+    write_atomic(config_path, _CONFIG.encode("utf-8"))  # last: an init that failed is no project
+    done.insert(0, Done(config_path, "created"))
     return [one for one in done if one.what]
 
 
@@ -131,9 +132,10 @@ def github_workflow(install: str, output: str) -> str:
 def write_workflow(folder: Path, install: str, output: str) -> Path:
     """Write the workflow into `folder`; refuses to overwrite one (it may be edited)."""
     path = folder / WORKFLOW
-    if path.exists():
+    if os.path.lexists(path):
         raise UsageError(f"{path} already exists; not overwriting a workflow")
-    write_atomic(path, github_workflow(install, output).encode("utf-8"))
+    write_under(folder, PurePosixPath(WORKFLOW.as_posix()),
+                github_workflow(install, output).encode("utf-8"))
     return path
 
 
@@ -200,11 +202,13 @@ def new_post(config: Config, blog: str, title: str, now: datetime,
     if not slug:
         raise UsageError(f"the title {title!r} gives no slug; pass --slug")
     local = now.astimezone(ZoneInfo(config.site.timezone)).replace(microsecond=0)
-    path = config.posts_dir / blog / f"{local.date().isoformat()}-{slug}.md"
-    if path.exists():
+    relpath = PurePosixPath(blog, f"{local.date().isoformat()}-{slug}.md")
+    path = config.posts_dir / relpath
+    if os.path.lexists(path):
         raise UsageError(f"{path} already exists")
     post_id = default_id(config, blog, slug, local)
-    write_atomic(path, (_post_text(title, local, post_id, draft=True) + "\n").encode("utf-8"))
+    write_under(config.posts_dir, relpath,
+                (_post_text(title, local, post_id, draft=True) + "\n").encode("utf-8"))
     return path
 
 
@@ -234,7 +238,7 @@ def pin_id(post: Post) -> None:
     text = text.removeprefix(bom)
     newline = "\r\n" if text.split("\n", 1)[0].endswith("\r") else "\n"
     at, line = _id_line(text, json.dumps(post.id, ensure_ascii=False), newline, post)
-    write_atomic(post.path, (bom + text[:at] + line + text[at:]).encode("utf-8"))
+    rewrite(post.path, (bom + text[:at] + line + text[at:]).encode("utf-8"))
 
 
 def _id_line(text: str, quoted: str, newline: str, post: Post) -> tuple[int, str]:
