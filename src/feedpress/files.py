@@ -15,6 +15,7 @@ import itertools
 import os
 import stat
 import tempfile
+from collections.abc import Callable
 from pathlib import Path, PurePosixPath
 
 from feedpress.errors import FeedpressError
@@ -165,3 +166,59 @@ def _replace_in(folder: int, name: str, data: bytes, shown: Path) -> None:
         if isinstance(exc, OSError):
             raise FeedpressError(f"{shown}: cannot write: {exc.strerror}") from None
         raise
+
+
+def remove_under(root: Path, relpath: PurePosixPath, wanted: Callable[[bytes], bool], *,
+                 dry_run: bool = False) -> bool:
+    """Remove the regular file `root/relpath` if `wanted` says yes to its bytes, and then
+    the folders it leaves empty (up to `root`); whether it was (would be) removed.
+
+    As in `write_under`, each folder below `root` is opened without following links,
+    and the file is read and removed by its name in the folder so opened: a link on the
+    way, even one swapped in since the manifest was read, makes it stay, never leads a
+    removal outside `root`.
+    """
+    try:
+        folder = _open_folders(root, relpath.parent.parts, make=False)
+    except OSError:
+        return False
+    if folder is None:
+        return False
+    try:
+        if not _file_wanted(folder, relpath.name, wanted):
+            return False
+        if not dry_run:
+            os.unlink(relpath.name, dir_fd=folder)
+    except OSError:
+        return False
+    finally:
+        os.close(folder)
+    if not dry_run:
+        _remove_empty_folders(root, relpath.parent.parts)
+    return True
+
+
+def _file_wanted(folder: int, name: str, wanted: Callable[[bytes], bool]) -> bool:
+    try:
+        fd = os.open(name, _READ_FLAGS, dir_fd=folder)
+    except OSError:  # not there, or a link
+        return False
+    with os.fdopen(fd, "rb") as stream:
+        return stat.S_ISREG(os.fstat(fd).st_mode) and wanted(stream.read())
+
+
+def _remove_empty_folders(root: Path, parts: tuple[str, ...]) -> None:
+    """The folders `parts` under `root`, deepest first, while each is left empty."""
+    for depth in range(len(parts), 0, -1):
+        try:
+            parent = _open_folders(root, parts[: depth - 1], make=False)
+        except OSError:
+            return
+        if parent is None:
+            return
+        try:
+            os.rmdir(parts[depth - 1], dir_fd=parent)
+        except OSError:  # not empty (or not a folder): the ones above are not either
+            return
+        finally:
+            os.close(parent)

@@ -24,14 +24,14 @@ from __future__ import annotations
 import json
 import os
 import stat
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import NamedTuple
 
 from blake3 import blake3
 
-from feedpress.files import write_atomic, write_under
+from feedpress.files import remove_under, write_atomic, write_under
 from feedpress.text import is_utf8
 
 MANIFEST = ".feedpress-manifest.json"
@@ -144,15 +144,12 @@ class Output:
         """Remove what an earlier build wrote that this one did not; save the manifest."""
         for relpath in sorted(set(self.previous) - set(self._entries) - self._theirs,
                               key=_parts):
-            target = self.out_dir / relpath
-            if not _removable(target, self.out_dir, self.previous[relpath]):
-                if os.path.lexists(target):
-                    self.left.append(relpath)
-                continue
-            self.outcome.removed.append(relpath)
-            if not self.dry_run:
-                target.unlink()
-                _prune(target.parent, self.out_dir)
+            entry = self.previous[relpath]
+            if entry.digest and remove_under(self.out_dir, relpath, _matching(entry),
+                                             dry_run=self.dry_run):
+                self.outcome.removed.append(relpath)
+            elif os.path.lexists(self.out_dir / relpath):
+                self.left.append(relpath)
         if not self.dry_run and self._entries != self.previous:
             _write_manifest(self.out_dir, self._entries)
         self.outcome.written.sort(key=_parts)
@@ -160,12 +157,10 @@ class Output:
         return self.outcome
 
 
-def _removable(target: Path, out_dir: Path, entry: Entry) -> bool:
-    """Whether `target` is a file feedpress may remove: inside `out_dir` by its real path,
-    and as the manifest recorded it (see `_as_recorded`). Anything else (a manifest edited
-    by hand, a file replaced or changed since) is left alone."""
-    real = Path(os.path.realpath(target))
-    return Path(os.path.realpath(out_dir)) in real.parents and _as_recorded(target, entry)
+def _matching(entry: Entry) -> Callable[[bytes], bool]:
+    """Whether a file's bytes are as the manifest recorded them: anything else (a file
+    changed or replaced since, even to the same size) is someone's, and stays."""
+    return lambda data: len(data) == entry.size and digest(data) == entry.digest
 
 
 def _as_recorded(target: Path, entry: Entry) -> bool:
@@ -302,16 +297,6 @@ def _has_size(target: Path | str, size: int) -> bool:
 
 def _same(target: Path, data: bytes) -> bool:
     return _has_size(target, len(data)) and target.read_bytes() == data
-
-
-def _prune(folder: Path, root: Path) -> None:
-    """Remove folders left empty by a removal, up to (not including) `root`."""
-    while folder != root and folder.is_relative_to(root):
-        try:
-            folder.rmdir()
-        except OSError:
-            return
-        folder = folder.parent
 
 
 def _parts(path: PurePosixPath) -> tuple[str, ...]:
