@@ -9,6 +9,7 @@ the same types (True is not 1, None is not "null").
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -209,7 +210,8 @@ def laughs(levels: int) -> str:
 @pytest.mark.parametrize(("text", "why", "line"), [
     (laughs(9), "more than 10,000 values with its aliases (*name) expanded", 5),  # a3: 11,111
     ("title: T\nx: &x [1, *x]\n", "an alias makes a value hold itself", 2),
-    ("title: T\nx: " + "[" * 1000 + "]" * 1000 + "\n", "nested more than 50 levels deep", 2),
+    ("title: T\nx: " + "[" * 40 + "]" * 40 + "\n" + "y: " + "[" * 60 + "]" * 60 + "\n",
+     "nested more than 50 levels deep", 3),  # within PyYAML's own limit, past ours
     ("title: T\nx:\n" + "".join(f"{'  ' * i}k{i}:\n" for i in range(1, 60)) + "  " * 60 + "v\n",
      "nested more than 50 levels deep", 52),  # k50's key, 51 below the top
 ])
@@ -219,6 +221,16 @@ def test_a_document_too_big_to_walk_is_an_error_at_its_line(text: str, why: str,
         yamltext.load(text)
     assert str(raised.value) == f"invalid YAML: {why}"
     assert raised.value.line == line
+
+
+def test_a_document_past_pyyamls_own_nesting_limit_is_an_error_too() -> None:
+    """PyYAML 6.0.2 and later refuse flow nesting deeper than their own limit: either way an
+    error at its line, never a RecursionError."""
+    with pytest.raises(yamltext.YamlSyntaxError) as raised:
+        yamltext.load("title: T\nx: " + "[" * 1000 + "]" * 1000 + "\n")
+    assert raised.value.line == 2
+    assert re.fullmatch(r"invalid YAML: (nested more than 50 levels deep|exceeded maximum "
+                        r"nesting depth.*)", str(raised.value)), str(raised.value)
 
 
 def test_aliases_within_bounds_still_read() -> None:
