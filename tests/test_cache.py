@@ -573,3 +573,15 @@ def test_workers_end_with_a_build_killed_outright(tmp_path: Path) -> None:
             break
         time.sleep(0.05)
     assert alive == [], "workers outlived their build"
+
+
+def test_a_manifest_damaged_since_the_memo_is_looked_at_again(project: Project) -> None:
+    age(settled_project(project))
+    cached_build(project)
+    manifest = project.out / ".feedpress-manifest.json"
+    manifest.write_text(manifest.read_text().replace(
+        '{"files": {\n', '{"files": {\n"../../victim.txt": {"recipe": "r", "size": 1, '
+        '"digest": "d"},\n', 1))
+    report = cached_build(project)
+    assert [p.path.name for p in report.warnings] == [".feedpress-manifest.json"]
+    assert "1 of its entries are not as feedpress writes them" in report.warnings[0].message

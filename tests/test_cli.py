@@ -1265,7 +1265,8 @@ def test_new_and_pin_ids_keep_to_the_posts_folder_and_to_what_a_file_is(
     (project.posts / "alpha" / "2026-11-25-hello.md").unlink()
     (project.posts / "alpha" / "linked.md").symlink_to("real.md")
     pinned = feedpress("pin-ids")
-    assert pinned.exit_code == 0, pinned.output
+    assert pinned.exit_code == 1 and "linked.md: a link to another post's file" in \
+        pinned.stderr, pinned.output  # the link's own id would go into real.md
     assert (project.posts / "alpha" / "linked.md").is_symlink()
     assert "id: " in real.read_text() and oct(real.stat().st_mode & 0o777) == "0o600"
 
@@ -1279,3 +1280,31 @@ def test_init_ci_never_writes_through_a_linked_github_folder(feedpress: Feedpres
     run = feedpress("init", str(project.root), "--ci", "github")
     assert run.exit_code == 1 and "cannot write there" in run.stderr, run.output
     assert list(elsewhere.iterdir()) == []
+
+
+def test_pin_ids_never_pins_through_a_link_to_another_post(feedpress: Feedpress,
+                                                           project: Project) -> None:
+    real = project.raw("alpha/real.md", "---\ntitle: T\ndate: 2026-11-01\n---\nB\n")
+    (project.posts / "alpha" / "alias.md").symlink_to("real.md")
+    run = feedpress("pin-ids")
+    assert run.exit_code == 1, run.output
+    assert "alias.md: a link to another post's file: its id is not pinned" in run.stderr
+    assert real.read_text().count("id: ") == 1 and "alpha/real" in real.read_text()
+
+
+def test_a_link_to_the_output_folder_repointed_mid_build_moves_nothing(
+        project: Project, tmp_path: Path) -> None:
+    """The output folder is resolved once: where its link points later is not followed."""
+    from feedpress.feeds import output
+
+    served, victim = tmp_path / "served", tmp_path / "victim"
+    served.mkdir()
+    victim.mkdir()
+    project.out.symlink_to(served)
+    sink = output.Output(project.out)
+    project.out.unlink()
+    project.out.symlink_to(victim)  # re-pointed once the build has begun
+    sink.put(PurePosixPath("tags/x/rss.xml"), b"<rss/>")
+    sink.finish()
+    assert list(victim.iterdir()) == []
+    assert (served / "tags" / "x" / "rss.xml").read_bytes() == b"<rss/>"

@@ -175,6 +175,16 @@ def test_a_blog_id_must_be_lowercase_letters_digits_dash_underscore(
     assert (problem.field, problem.line) == (f"blogs.{blog_id}", 9)
 
 
+@pytest.mark.parametrize(("blog_id", "what"), [("breaking", "breaking-news"),
+                                                ("tags", "topic")])
+def test_a_blog_id_may_not_be_a_folder_of_the_sites_own(project: Project, blog_id: str,
+                                                        what: str) -> None:
+    problem = one_problem(project, edited(replace={9: f"  {blog_id}:"}))
+    assert (problem.field, problem.line) == (f"blogs.{blog_id}", 9)
+    assert problem.message == f"is the folder of the site's {what} feeds; give the blog " \
+                              "another id"
+
+
 # ---------------------------------------------------------------------- wrong types
 
 

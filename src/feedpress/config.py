@@ -33,6 +33,8 @@ from feedpress.text import decode
 CONFIG_NAME = "feedpress.yaml"
 CACHE_FOLDER = ".feedpress"  # beside the config: the build cache, the ping state
 PERMALINK_FIELDS = frozenset({"site_url", "blog_url", "blog", "slug", "year", "month", "day"})
+# Folders of the output that are the site's own, not a blog's.
+_RESERVED_IDS = {"tags": "topic", "breaking": "breaking-news"}
 _BLOG_ID = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 
 
@@ -234,6 +236,9 @@ def _read_blogs(
             continue
         if not _BLOG_ID.match(blog_id):
             fields.problem(blog_id, "a blog id uses lowercase letters, digits, - and _ only")
+        elif blog_id in _RESERVED_IDS:
+            fields.problem(blog_id, f"is the folder of the site's {_RESERVED_IDS[blog_id]} "
+                           "feeds; give the blog another id")
         blog = _read_blog(blog_id, entry, site, authors)
         if blog is not None:
             blogs.append(blog)

@@ -233,6 +233,10 @@ def pin_id(post: Post) -> None:
     "…"` before TOML's closing `+++`, `Id: …` at the end of Pelican's
     header. A byte-order mark, comments and field order all survive.
     """
+    if post.path.is_symlink():  # its id is its own; the file it links to has another
+        raise FeedpressError(f"{relative(post.path)}: a link to another post's file: its id is "
+                             "not pinned (it would go into that file); give it a file of its "
+                             "own")
     text = post.path.read_bytes().decode("utf-8")
     bom = "\ufeff" if text.startswith("\ufeff") else ""
     text = text.removeprefix(bom)

@@ -408,7 +408,7 @@ def _write_feeds(config: Config, specs: list[catalog.FeedSpec], store: Cache, ca
         before = websub.remember(config, websub.feed_urls(
             config, (spec.file(fmt) for spec, todo in stale for fmt in todo)))
     sink.expect(spec.file(fmt) for spec, todo in stale for fmt in todo)
-    work = _Work(config, _missing_items(stale, store), stale, cache_path, sink.out_dir,
+    work = _Work(config, _missing_items(stale, store), stale, cache_path, sink.real,
                  sink.dry_run)
     store.commit()  # no lock or open transaction may be inherited by the workers forked below
     with parallel.Shared(work, jobs) as workers:

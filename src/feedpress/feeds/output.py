@@ -68,10 +68,13 @@ class Output:
 
     def __init__(self, out_dir: Path, *, dry_run: bool = False, trust: bool = True) -> None:
         """`trust` False makes every file again instead of believing the manifest's recipes."""
-        self.out_dir = out_dir
+        self.out_dir = out_dir  # as given: what problems and reports name
+        # Where every read and write goes, resolved once: a link to the output folder
+        # pointed elsewhere while the build runs cannot move it.
+        self.real = Path(os.path.realpath(out_dir))
         self.dry_run = dry_run
         self.trust = trust
-        self.previous, self.damaged = read_manifest_checked(out_dir)
+        self.previous, self.damaged = read_manifest_checked(self.real)
         self.outcome = Outcome()
         self._entries: dict[PurePosixPath, Entry] = {}
         self._theirs: set[PurePosixPath] = set()
@@ -84,7 +87,7 @@ class Output:
         known = self.previous.get(relpath)
         if not self.trust or known is None or known.recipe != recipe or not known.digest:
             return False
-        if not _has_size(os.path.join(self.out_dir, relpath), known.size):
+        if not _has_size(os.path.join(self.real, relpath), known.size):
             return False
         self._entries[relpath] = known
         self.outcome.unchanged.append(relpath)
@@ -94,12 +97,12 @@ class Output:
         """Note which of `relpaths`, about to be written (maybe by other processes), are
         there already but not in the manifest: a file written over them is `replaced`."""
         self._unknown.update(path for path in relpaths if path not in self.previous
-                             and os.path.lexists(os.path.join(self.out_dir, path)))
+                             and os.path.lexists(os.path.join(self.real, path)))
 
     def put(self, relpath: PurePosixPath, data: bytes, recipe: str = "") -> None:
         """Make the file hold `data`, writing it only if its bytes differ."""
         self.expect([relpath])
-        written = place(self.out_dir, relpath, data, self.dry_run)
+        written = place(self.real, relpath, data, self.dry_run)
         self.record(relpath, Entry(recipe, len(data), digest(data)), written)
 
     def put_own(self, relpath: PurePosixPath, data: bytes) -> bool:
@@ -107,7 +110,7 @@ class Output:
         written only if it is not there, or is as feedpress last wrote it, or already holds
         `data` (a build stopped before its manifest was saved). Otherwise it is left alone,
         and False returned."""
-        target = self.out_dir / relpath
+        target = self.real / relpath
         known = self.previous.get(relpath)
         if os.path.lexists(target) and not (known is not None and _as_recorded(target, known)) \
                 and (target.is_symlink() or not _same(target, data)):
@@ -138,20 +141,20 @@ class Output:
         """For a build that stops half way: the manifest keeps every file it listed and
         learns those written so far, so that the next build still knows them all."""
         if not self.dry_run and self._entries:
-            _write_manifest(self.out_dir, {**self.previous, **self._entries})
+            _write_manifest(self.real, {**self.previous, **self._entries})
 
     def finish(self) -> Outcome:
         """Remove what an earlier build wrote that this one did not; save the manifest."""
         for relpath in sorted(set(self.previous) - set(self._entries) - self._theirs,
                               key=_parts):
             entry = self.previous[relpath]
-            if entry.digest and remove_under(self.out_dir, relpath, _matching(entry),
+            if entry.digest and remove_under(self.real, relpath, _matching(entry),
                                              dry_run=self.dry_run):
                 self.outcome.removed.append(relpath)
-            elif os.path.lexists(self.out_dir / relpath):
+            elif os.path.lexists(self.real / relpath):
                 self.left.append(relpath)
         if not self.dry_run and self._entries != self.previous:
-            _write_manifest(self.out_dir, self._entries)
+            _write_manifest(self.real, self._entries)
         self.outcome.written.sort(key=_parts)
         self.outcome.unchanged.sort(key=_parts)
         return self.outcome
@@ -181,8 +184,8 @@ def digest(data: bytes) -> str:
 def intact(out_dir: Path, digest: str) -> list[PurePosixPath] | None:
     """The files of the manifest in `out_dir`, if its entries have `digest` and every
     file is still there at its size; otherwise None."""
-    entries = read_manifest(out_dir)
-    if not entries or manifest_digest(entries) != digest:
+    entries, damaged = read_manifest_checked(out_dir)
+    if not entries or damaged or manifest_digest(entries) != digest:
         return None
     if not all(_has_size(os.path.join(out_dir, path), entry.size)
                for path, entry in entries.items()):
