@@ -1308,3 +1308,26 @@ def test_a_link_to_the_output_folder_repointed_mid_build_moves_nothing(
     sink.finish()
     assert list(victim.iterdir()) == []
     assert (served / "tags" / "x" / "rss.xml").read_bytes() == b"<rss/>"
+
+
+def test_the_link_in_the_way_is_the_one_named(feedpress: Feedpress, project: Project,
+                                               tmp_path: Path) -> None:
+    project.post("alpha", "one", tags=["sahel"])
+    assert feedpress("build").exit_code == 0
+    shutil.rmtree(project.out / "tags")
+    (project.out / "tags").symlink_to(tmp_path)
+    run = feedpress("build", "--no-cache")
+    assert run.exit_code == 1
+    assert run.stderr.startswith("error: public/tags: cannot write there (Not a directory)"), \
+        run.stderr
+
+
+def test_new_cuts_a_long_titles_slug_after_a_word(feedpress: Feedpress, project: Project) -> None:
+    title = " ".join(["Переговоры"] * 12) + " о прекращении огня"
+    run = feedpress("new", "--blog", "alpha", title, "--now", NOW)
+    assert run.exit_code == 0, run.output
+    made = next((project.posts / "alpha").glob("*.md"))
+    slug = made.name.removeprefix("2026-11-25-").removesuffix(".md")
+    assert slug == "-".join(["переговоры"] * 5) and len(slug) <= 60
+    long_slug = feedpress("new", "--blog", "alpha", "T", "--slug", "я" * 120, "--now", NOW)
+    assert long_slug.exit_code == 2 and "too long for a file name" in long_slug.stderr

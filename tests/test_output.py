@@ -180,3 +180,22 @@ def test_a_manifest_that_is_not_a_file_of_a_manifests_size_is_not_read(
     sink = output.Output(tmp_path)
     assert sink.previous == {}
     assert sink.damaged is not None and sink.damaged.startswith("cannot be read")
+
+
+def test_a_killed_writers_temporary_files_are_swept_and_a_live_ones_kept(
+        tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)
+    dead = int(gone.stdout)  # a process that has ended
+    (tmp_path / "tags" / "x").mkdir(parents=True)
+    left = tmp_path / "tags" / "x" / f".rss.xml.{dead}.7.tmp"
+    left.write_bytes(b"half a fe")
+    live = tmp_path / f".atom.xml.{os.getpid()}.3.tmp"  # this very writer's
+    live.write_bytes(b"")
+    theirs = tmp_path / "tags" / "notes.tmp"
+    theirs.write_bytes(b"not ours")
+    assert files.sweep_temporary(tmp_path) == 1
+    assert not left.exists() and live.exists() and theirs.exists()

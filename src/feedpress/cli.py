@@ -297,7 +297,8 @@ def pin_ids() -> None:
             pinned += 1
     _say(f"{pinned} id(s) pinned")
     if errors:
-        click.echo(f"{len(errors)} error(s): invalid posts were left as they are", err=True)
+        click.echo(f"error: {len(errors)} post(s) invalid or not pinned: left as they were",
+                   err=True)
         sys.exit(1)
 
 

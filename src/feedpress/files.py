@@ -13,12 +13,13 @@ from __future__ import annotations
 import contextlib
 import itertools
 import os
+import re
 import stat
 import tempfile
 from collections.abc import Callable
 from pathlib import Path, PurePosixPath
 
-from feedpress.errors import FeedpressError
+from feedpress.errors import FeedpressError, shown
 
 _TEMP_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
 _FOLDER_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
@@ -62,6 +63,37 @@ def _temp_beside(target: Path) -> tuple[int, str]:
     return tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
 
 
+# What `_replace_in` and `_temp_beside` name a file being written: ".rss.xml.<pid>.<n>.tmp".
+_TEMP_NAME = re.compile(r"\..+\.(\d+)\.\d+\.tmp")
+
+
+def sweep_temporary(root: Path) -> int:
+    """Remove, under `root`, the temporary files of writers that are no longer running (a
+    build killed outright leaves its half-written ones); how many were removed. Links are
+    not followed."""
+    removed = 0
+    for folder, _, names in os.walk(root):
+        for name in names:
+            found = _TEMP_NAME.fullmatch(name)
+            if found and not _running(int(found[1])):
+                with contextlib.suppress(OSError):
+                    os.unlink(os.path.join(folder, name))
+                    removed += 1
+    return removed
+
+
+def _running(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # someone else's process: running
+        return True
+    return True
+
+
 def rewrite(path: Path, data: bytes) -> None:
     """Give the file at `path` new contents, as `write_atomic` does, keeping what it is: a
     link's target is the file rewritten (the link stays), and its mode and owner stay."""
@@ -89,9 +121,10 @@ def write_under(root: Path, relpath: PurePosixPath, data: bytes, *, dry_run: boo
     try:
         folder = _open_folders(root, relpath.parent.parts, make=not dry_run)
     except OSError as exc:
-        raise FeedpressError(f"{root / relpath.parent}: cannot write there ({exc.strerror}): "
-                             f"feedpress writes only into folders of its own in {root}; a link "
-                             "or a file on the way is not followed") from None
+        raise FeedpressError(f"{shown(Path(exc.filename or root))}: cannot write there "
+                             f"({exc.strerror}): feedpress writes only into folders of its "
+                             f"own in {shown(root)}; a link or a file on the way is not "
+                             "followed") from None
     if folder is None:  # a dry run, and the folder is not there yet
         return True
     try:
@@ -114,7 +147,7 @@ def _open_folders(root: Path, parts: tuple[str, ...], *, make: bool) -> int | No
         if make:
             raise
         return None
-    for part in parts:
+    for depth, part in enumerate(parts, start=1):
         try:
             try:
                 inner = os.open(part, _FOLDER_FLAGS, dir_fd=fd)
@@ -123,6 +156,8 @@ def _open_folders(root: Path, parts: tuple[str, ...], *, make: bool) -> int | No
                     return None
                 os.mkdir(part, 0o755, dir_fd=fd)
                 inner = os.open(part, _FOLDER_FLAGS, dir_fd=fd)
+        except OSError as exc:  # named as the folder that stands in the way
+            raise OSError(exc.errno, exc.strerror, str(root.joinpath(*parts[:depth]))) from None
         finally:
             os.close(fd)
         fd = inner

@@ -198,7 +198,9 @@ def new_post(config: Config, blog: str, title: str, now: datetime,
         raise UsageError(why)
     if slug is not None and (not slug or slugify(slug) != slug):
         raise UsageError(f"{slug!r} is not a slug; try {slugify(slug)!r}")
-    slug = slug or slugify(title)
+    slug = slug or _short(slugify(title))
+    if len(slug.encode("utf-8")) > _LONGEST_SLUG_BYTES:
+        raise UsageError(f"the slug {slug!r} is too long for a file name; pass a shorter --slug")
     if not slug:
         raise UsageError(f"the title {title!r} gives no slug; pass --slug")
     local = now.astimezone(ZoneInfo(config.site.timezone)).replace(microsecond=0)
@@ -210,6 +212,19 @@ def new_post(config: Config, blog: str, title: str, now: datetime,
     write_under(config.posts_dir, relpath,
                 (_post_text(title, local, post_id, draft=True) + "\n").encode("utf-8"))
     return path
+
+
+_SLUG_WORDS = 60  # characters of a title's slug that `new` keeps, cut at a word
+_LONGEST_SLUG_BYTES = 200  # with the date and ".md", under the 255 bytes of a file name
+
+
+def _short(slug: str) -> str:
+    """A slug made from a long title, cut after a whole word: a title of 125 Cyrillic
+    letters is 250 bytes of file name, too many for most file systems."""
+    if len(slug) <= _SLUG_WORDS:
+        return slug
+    cut = slug[:_SLUG_WORDS]
+    return (cut[: cut.rindex("-")] if "-" in cut else cut).strip("-")
 
 
 def _post_text(title: str, date: datetime, post_id: str, *, draft: bool) -> str:

@@ -172,12 +172,14 @@ def _build(config: Config, now: datetime, target: Path, dry_run: bool, keep_goin
         kept = None if cache_path is None else _kept(store, inputs, now, target)
         if kept is not None:
             return kept
+        unfinished = store.memo() is None  # the last build may have been killed half way
         if not dry_run:  # from here on, the last build's memo no longer describes the output
             store.remember(None)
             store.commit()
         cat, valid, problems = _catalog(config, now, store, workers, files, problems)
         cat, skipped = _usable(config, cat, problems, keep_going)
-        sink = output.Output(target, dry_run=dry_run, trust=cache_path is not None)
+        sink = output.Output(target, dry_run=dry_run, trust=cache_path is not None,
+                             sweep=unfinished)
         specs = catalog.plan(config, cat)
         try:
             _write_feeds(config, specs, store, db_path, sink, salt, workers)

@@ -31,7 +31,7 @@ from typing import NamedTuple
 
 from blake3 import blake3
 
-from feedpress.files import remove_under, write_atomic, write_under
+from feedpress.files import remove_under, sweep_temporary, write_atomic, write_under
 from feedpress.text import is_utf8
 
 MANIFEST = ".feedpress-manifest.json"
@@ -66,9 +66,12 @@ class Outcome:
 class Output:
     """One build's writes into `out_dir`, file by file, so no build holds them all."""
 
-    def __init__(self, out_dir: Path, *, dry_run: bool = False, trust: bool = True) -> None:
-        """`trust` False makes every file again instead of believing the manifest's recipes."""
+    def __init__(self, out_dir: Path, *, dry_run: bool = False, trust: bool = True,
+                 sweep: bool = True) -> None:
+        """`trust` False makes every file again instead of believing the manifest's recipes;
+        `sweep` removes the temporary files a killed build left (see `finish`)."""
         self.out_dir = out_dir  # as given: what problems and reports name
+        self.sweep = sweep
         # Where every read and write goes, resolved once: a link to the output folder
         # pointed elsewhere while the build runs cannot move it.
         self.real = Path(os.path.realpath(out_dir))
@@ -155,6 +158,8 @@ class Output:
                 self.left.append(relpath)
         if not self.dry_run and self._entries != self.previous:
             _write_manifest(self.real, self._entries)
+        if self.sweep and not self.dry_run:
+            sweep_temporary(self.real)
         self.outcome.written.sort(key=_parts)
         self.outcome.unchanged.sort(key=_parts)
         return self.outcome
