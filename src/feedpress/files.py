@@ -15,7 +15,6 @@ import itertools
 import os
 import re
 import stat
-import tempfile
 from collections.abc import Callable
 from pathlib import Path, PurePosixPath
 
@@ -23,47 +22,30 @@ from feedpress.errors import FeedpressError, shown
 
 _TEMP_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
 _FOLDER_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
+_PARENT_FLAGS = os.O_RDONLY | os.O_DIRECTORY | getattr(os, "O_CLOEXEC", 0)
 _READ_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
 _TEMP_COUNT = itertools.count()
 
 
 def write_atomic(target: Path, data: bytes, mode: int = 0o644) -> None:
     """Replace `target` with `data` in one step: a temp file in its folder, then rename.
-    `mode` 0o644 by default: readable by the web server whatever the umask."""
+    `mode` 0o644 by default: readable by the web server whatever the umask. The folder
+    is made if missing."""
     try:
-        fd, temp = _temp_beside(target)
         try:
-            with os.fdopen(fd, "wb") as stream:
-                os.fchmod(fd, mode)
-                stream.write(data)
-            os.replace(temp, target)
-        except BaseException:
-            Path(temp).unlink(missing_ok=True)
-            raise
-    except OSError as exc:
-        raise FeedpressError(f"{target}: cannot write: {exc.strerror}") from None
-
-
-def _temp_beside(target: Path) -> tuple[int, str]:
-    """A new temporary file in `target`'s folder, made first if missing.
-
-    Named by process and count, not by `tempfile`'s random names (a build
-    writes a thousand files, and those cost more than the write); a name
-    left by a killed process is skipped. The folder is made only when the
-    file cannot be: most folders exist.
-    """
-    for _ in range(3):
-        temp = f"{target.parent}{os.sep}.{target.name}.{os.getpid()}.{next(_TEMP_COUNT)}.tmp"
-        try:
-            return os.open(temp, _TEMP_FLAGS, 0o600), temp
+            folder = os.open(target.parent, _PARENT_FLAGS)
         except FileNotFoundError:
             target.parent.mkdir(parents=True, exist_ok=True)
-        except FileExistsError:
-            continue
-    return tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+            folder = os.open(target.parent, _PARENT_FLAGS)
+    except OSError as exc:
+        raise FeedpressError(f"{target}: cannot write: {exc.strerror}") from None
+    try:
+        _replace_in(folder, target.name, data, target, mode)
+    finally:
+        os.close(folder)
 
 
-# What `_replace_in` and `_temp_beside` name a file being written: ".rss.xml.<pid>.<n>.tmp".
+# What `_replace_in` names a file being written: ".rss.xml.<pid>.<n>.tmp".
 _TEMP_NAME = re.compile(r"\..+\.(\d+)\.\d+\.tmp")
 
 
@@ -128,7 +110,7 @@ def write_under(root: Path, relpath: PurePosixPath, data: bytes, *, dry_run: boo
     if folder is None:  # a dry run, and the folder is not there yet
         return True
     try:
-        if _holds(folder, relpath.name, data):
+        if _regular_bytes(folder, relpath.name, len(data)) == data:
             return False
         if not dry_run:
             _replace_in(folder, relpath.name, data, root / relpath)
@@ -142,7 +124,7 @@ def _open_folders(root: Path, parts: tuple[str, ...], *, make: bool) -> int | No
     if make:
         root.mkdir(parents=True, exist_ok=True)
     try:
-        fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY | getattr(os, "O_CLOEXEC", 0))
+        fd = os.open(root, _PARENT_FLAGS)
     except FileNotFoundError:
         if make:
             raise
@@ -164,23 +146,31 @@ def _open_folders(root: Path, parts: tuple[str, ...], *, make: bool) -> int | No
     return fd
 
 
-def _holds(folder: int, name: str, data: bytes) -> bool:
-    """Whether the regular file `name` in `folder` holds exactly `data`."""
+def _regular_bytes(folder: int, name: str, size: int | None = None) -> bytes | None:
+    """The bytes of `name` in `folder` if it is a regular file (not a link, a pipe or a
+    device), and of `size` when one is given (a file of another size is not read)."""
     try:
         fd = os.open(name, _READ_FLAGS, dir_fd=folder)
     except OSError:  # not there, or a link
-        return False
+        return None
     with os.fdopen(fd, "rb") as stream:
         found = os.fstat(fd)
-        if not stat.S_ISREG(found.st_mode) or found.st_size != len(data):
-            return False
-        return stream.read() == data
+        if not stat.S_ISREG(found.st_mode) or size not in (None, found.st_size):
+            return None
+        return stream.read()
 
 
-def _replace_in(folder: int, name: str, data: bytes, shown: Path) -> None:
-    """`write_atomic` within an open folder: a temp file beside `name`, then a rename."""
-    for _ in range(3):
-        temp = f".{name}.{os.getpid()}.{next(_TEMP_COUNT)}.tmp"
+def _replace_in(folder: int, name: str, data: bytes, shown: Path, mode: int = 0o644) -> None:
+    """Replace `name` in the open `folder` with `data`: a temp file beside it, then a
+    rename; `shown` names it in an error.
+
+    The temp file is named by process and count, not by `tempfile`'s random names (a
+    build writes a thousand files, and those cost more than the write), so that the next
+    build can tell a killed writer's (`sweep_temporary`); a name left by a killed
+    process of the same number is skipped, and after three a random one is taken.
+    """
+    names = [f".{name}.{os.getpid()}.{next(_TEMP_COUNT)}.tmp" for _ in range(3)]
+    for temp in [*names, f".{name}.{os.urandom(6).hex()}.tmp"]:
         try:
             fd = os.open(temp, _TEMP_FLAGS, 0o600, dir_fd=folder)
             break
@@ -192,7 +182,7 @@ def _replace_in(folder: int, name: str, data: bytes, shown: Path) -> None:
         raise FeedpressError(f"{shown}: cannot write: no free temporary name")
     try:
         with os.fdopen(fd, "wb") as stream:
-            os.fchmod(fd, 0o644)  # readable by the web server whatever the umask
+            os.fchmod(fd, mode)
             stream.write(data)
         os.replace(temp, name, src_dir_fd=folder, dst_dir_fd=folder)
     except BaseException as exc:
@@ -220,7 +210,8 @@ def remove_under(root: Path, relpath: PurePosixPath, wanted: Callable[[bytes], b
     if folder is None:
         return False
     try:
-        if not _file_wanted(folder, relpath.name, wanted):
+        found = _regular_bytes(folder, relpath.name)
+        if found is None or not wanted(found):
             return False
         if not dry_run:
             os.unlink(relpath.name, dir_fd=folder)
@@ -231,15 +222,6 @@ def remove_under(root: Path, relpath: PurePosixPath, wanted: Callable[[bytes], b
     if not dry_run:
         _remove_empty_folders(root, relpath.parent.parts)
     return True
-
-
-def _file_wanted(folder: int, name: str, wanted: Callable[[bytes], bool]) -> bool:
-    try:
-        fd = os.open(name, _READ_FLAGS, dir_fd=folder)
-    except OSError:  # not there, or a link
-        return False
-    with os.fdopen(fd, "rb") as stream:
-        return stat.S_ISREG(os.fstat(fd).st_mode) and wanted(stream.read())
 
 
 def _remove_empty_folders(root: Path, parts: tuple[str, ...]) -> None:
