@@ -213,7 +213,7 @@ def build(out: Path | None, dry_run: bool, keep_going: bool, no_cache: bool,
         if not code:
             _say("up to date")
     else:
-        _say(report.summary(str(_shown(out or config.output_dir))))
+        _say(report.summary(_shown(out or config.output_dir)))
     _finish(lambda: results.build(report, out or config.output_dir, code, dry_run), code)
 
 
@@ -404,7 +404,7 @@ def _preview(kind: str, folder: Path, since: datetime | None, until: datetime | 
     elif done.skipped is not None:
         _say(f"Nothing to preview: {done.skipped}.")
     for path in done.paths:
-        _say(str(_shown(path)))
+        _say(_shown(path))
     _finish(lambda: results.preview(_command(kind), done), 0)
 
 

@@ -138,8 +138,8 @@ class InvalidPostsError(FeedpressError):
     def lines(self, *, each: bool = False, warnings: bool = True) -> list[str]:
         """The problems as lines, warnings grouped by kind unless `each`, and none without
         `warnings`; then the count of errors."""
-        shown = self.problems if warnings else [p for p in self.problems if p.is_error]
-        lines = [str(p) for p in shown] if each else grouped(shown)
+        said = self.problems if warnings else [p for p in self.problems if p.is_error]
+        lines = [str(p) for p in said] if each else grouped(said)
         errors = sum(p.is_error for p in self.problems)
         return [*lines, f"error: {errors} error(s) in posts; nothing was written."]
 

@@ -77,7 +77,7 @@ class Output:
         self.real = Path(os.path.realpath(out_dir))
         self.dry_run = dry_run
         self.trust = trust
-        self.previous, self.damaged = read_manifest_checked(self.real)
+        self.previous, self.damaged = read_manifest(self.real)
         self.outcome = Outcome()
         self._entries: dict[PurePosixPath, Entry] = {}
         self._theirs: set[PurePosixPath] = set()
@@ -176,7 +176,7 @@ def _as_recorded(target: Path, entry: Entry) -> bool:
     if target.is_symlink() or not target.is_file() or not entry.digest:
         return False
     try:
-        return _has_size(target, entry.size) and digest(target.read_bytes()) == entry.digest
+        return _has_size(target, entry.size) and _matching(entry)(target.read_bytes())
     except OSError:
         return False
 
@@ -189,7 +189,7 @@ def digest(data: bytes) -> str:
 def intact(out_dir: Path, digest: str) -> list[PurePosixPath] | None:
     """The files of the manifest in `out_dir`, if its entries have `digest` and every
     file is still there at its size; otherwise None."""
-    entries, damaged = read_manifest_checked(out_dir)
+    entries, damaged = read_manifest(out_dir)
     if not entries or damaged or manifest_digest(entries) != digest:
         return None
     if not all(_has_size(os.path.join(out_dir, path), entry.size)
@@ -217,12 +217,7 @@ def place(out_dir: Path, relpath: PurePosixPath, data: bytes, dry_run: bool = Fa
     return write_under(out_dir, relpath, data, dry_run=dry_run)
 
 
-def read_manifest(out_dir: Path) -> dict[PurePosixPath, Entry]:
-    """The files an earlier build wrote (see `read_manifest_checked`)."""
-    return read_manifest_checked(out_dir)[0]
-
-
-def read_manifest_checked(out_dir: Path) -> tuple[dict[PurePosixPath, Entry], str | None]:
+def read_manifest(out_dir: Path) -> tuple[dict[PurePosixPath, Entry], str | None]:
     """The files an earlier build wrote, and what was wrong with the manifest, if anything:
     an entry that is not as feedpress writes it (a path that would leave `out_dir`, a
     size that is not one) is left out, and a manifest that does not read is none."""
