@@ -443,7 +443,7 @@ def _outside(output: Path, root: Path) -> str | None:
     """Only `--out` may send a build outside the project: a config that does so is more
     likely a mistake (`../../anywhere`) than a wish. Said of the path as written: a
     folder of the project that is a link to the web server's folder is the project's."""
-    if Path(os.path.normpath(root / output)).is_relative_to(root) and \
-            Path(os.path.normpath(root / output)) != root:
+    written = Path(os.path.normpath(root / output))
+    if written != root and written.is_relative_to(root):
         return None
     return f"{output} is outside the project; give it with `feedpress build --out` instead"

@@ -108,15 +108,15 @@ def _pyyaml(text: str) -> Any:
 # aliases nest ten lists of ten (a "billion laughs") is a billion values to whoever walks
 # it, and a document nested a thousand deep overflows any recursive reader's stack.
 _MOST_VALUES = 10_000
-_DEEPEST = 50
+DEEPEST = 50  # also what the post loader allows TOML front matter
 
 
 def _expanded(node: yaml.Node, depth: int, sizes: dict[int, int]) -> int:
     """How many values `node` holds with its aliases expanded; raises `YamlSyntaxError`
-    past `_MOST_VALUES`, past `_DEEPEST` levels, or for a value that holds itself."""
+    past `_MOST_VALUES`, past `DEEPEST` levels, or for a value that holds itself."""
     line = node.start_mark.line + 1
-    if depth > _DEEPEST:
-        raise YamlSyntaxError(f"invalid YAML: nested more than {_DEEPEST} levels deep", line)
+    if depth > DEEPEST:
+        raise YamlSyntaxError(f"invalid YAML: nested more than {DEEPEST} levels deep", line)
     known = sizes.get(id(node))
     if known == -1:
         raise YamlSyntaxError("invalid YAML: an alias makes a value hold itself", line)

@@ -294,8 +294,9 @@ def _load(split: FrontMatter, shown: Path) -> dict[str, Any] | Problem:
             return Problem(shown, line + 1 if line else None, None, f"TOML: {exc}")
         except RecursionError:
             return Problem(shown, None, None, "TOML: nested too deeply")
-        if _deeper_than(data, _DEEPEST):  # tomllib reads tables nested by dotted keys
-            return Problem(shown, None, None, f"TOML: nested more than {_DEEPEST} levels deep")
+        if _deeper_than(data, yamltext.DEEPEST):  # as deep as YAML: every reader recurses
+            return Problem(shown, None, None,
+                           f"TOML: nested more than {yamltext.DEEPEST} levels deep")
     else:
         try:
             data = yamltext.load(split.yaml)
@@ -305,9 +306,6 @@ def _load(split: FrontMatter, shown: Path) -> dict[str, Any] | Problem:
     if not isinstance(data, dict):
         return Problem(shown, 1, None, "front matter must be a mapping of fields")
     return data
-
-
-_DEEPEST = 50  # as for YAML: no front matter needs more, and every reader recurses
 
 
 def _deeper_than(value: Any, most: int) -> bool:
