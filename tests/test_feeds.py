@@ -28,6 +28,8 @@ import jsonschema
 import lxml.html
 import pytest
 from cmarkgfm.cmark import Options
+from hypothesis import given
+from hypothesis import strategies as st
 from lxml import etree
 
 from conftest import BASE_CONFIG, DATA, NOW, SAMPLE_CONFIG, Project
@@ -37,7 +39,7 @@ from feedpress.config import Config
 from feedpress.config import load as load_config
 from feedpress.errors import Severity
 from feedpress.feeds import formats
-from feedpress.feeds.markup import first_paragraph, markdown_to_html, render
+from feedpress.feeds.markup import feed_html, first_paragraph, markdown_to_html, render
 from feedpress.feeds.posts import read_body
 from feedpress.model import Author, FeedOptions, Image, Post, Tag
 
@@ -1548,3 +1550,33 @@ def test_rendering_markdown_does_not_leak_memory() -> None:
 @pytest.mark.parametrize("text", ["a & b <c> \r\n", "é ب 😀 &amp; ]]> \r", "", "plain"])
 def test_content_escaped_as_bytes_is_the_text_escape_in_utf8(text: str) -> None:
     assert formats._text_utf8(text) == formats._text(text).encode("utf-8")
+
+
+@pytest.mark.parametrize("content", ["full", "summary"])
+def test_json_items_are_what_json_dumps_writes(
+        sample: Built, hostile: Built, content: str) -> None:
+    """The content is escaped apart from the rest of the item (as bytes, for speed): the
+    item must still read back to the post's content and be byte for byte what json.dumps
+    writes for what it holds."""
+    options = FeedOptions(content=content)  # type: ignore[arg-type]
+    everyone = [*sample.posts, *hostile.posts, *edge_posts()]
+    for post in everyone:
+        body = ("Body & <b>bold</b>\r\n\ttab \\ \"q\" \x0b\x1f.\n" if post.digest.isdigit()
+                else read_body(post))
+        rendered = render(post, body)
+        ours = formats.item_fragments(post, rendered, options)["json"]
+        held = json.loads(ours)
+        assert json.dumps(held, ensure_ascii=False).encode("utf-8") == ours, post.slug
+        if content == "full":
+            assert held["content_html"] == feed_html(post, rendered)
+            assert "content_text" not in held
+        else:
+            assert held["content_text"] == rendered.summary
+            assert "content_html" not in held
+        assert held["title"] == post.title
+
+
+@given(st.text(st.characters(blacklist_categories=["Cs"])))
+def test_json_strings_escaped_as_bytes_are_what_json_dumps_writes(value: str) -> None:
+    assert formats._json_string_utf8(value) == json.dumps(
+        value, ensure_ascii=False).encode("utf-8")
