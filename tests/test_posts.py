@@ -19,7 +19,7 @@ import pytest
 from conftest import BASE_CONFIG, NOW, Project
 from feedpress.errors import InvalidPostsError, Problem, Severity
 from feedpress.feeds import build, check, default_cache, load
-from feedpress.feeds.posts import read_body
+from feedpress.feeds.posts import _web_url, read_body
 from feedpress.model import Author, Post
 
 # --------------------------------------------------------------------------- helpers
@@ -1019,3 +1019,14 @@ def test_toml_front_matter_nested_too_deep_is_an_error(project: Project, nested:
     path = project.raw("alpha/deep.md", f'+++\ntitle = "T"\ndate = 2026-11-01\n{nested}+++\nB\n')
     problem = one_error(project, path)
     assert problem.message.startswith("TOML: nested"), problem.message
+
+
+@pytest.mark.parametrize(("url", "web"), [
+    ("/images/a.jpg", True), ("  /images/a.jpg\n", True), ("/a:b/c.jpg", True),
+    ("images/a.jpg", True), ("//cdn.example.org/a.jpg", True), ("https://x.example/a", True),
+    ("javascript:alert(1)", False), (" JavaScript:alert(1)", False), ("/{{ page.x }}", False),
+    ("data:image/png;base64,AAAA", False), ("file:///etc/passwd", False),
+    ("http://[::1/a.jpg", False), ("mailto:a@example.org", False),
+])
+def test_a_post_url_is_a_web_address_or_a_path_on_the_site(url: str, web: bool) -> None:
+    assert _web_url("https://news.example.org/", url) is web

@@ -656,8 +656,11 @@ def _web_url(site_url: str, url: str) -> bool:
     other scheme (javascript:, data:, file:) could run or read something in a reader."""
     if "{{" in url or "{%" in url:  # another tool's template: a link to nowhere
         return False
+    url = url.strip()
+    if is_plain_root_path(url):  # the usual image: a path on the site, whose URL is http(s)
+        return True
     try:
-        return urlsplit(urljoin(site_url, url.strip())).scheme in ("http", "https")
+        return urlsplit(urljoin(site_url, url)).scheme in ("http", "https")
     except ValueError:
         return False
 
