@@ -19,7 +19,7 @@ import pytest
 
 from conftest import NOW, SAMPLE_CONFIG, Project
 from feedpress.errors import InvalidPostsError
-from feedpress.feeds import BuildReport, build, default_cache, parallel
+from feedpress.feeds import BuildReport, build, builder, default_cache, parallel
 from feedpress.feeds import cache as cache_module
 from feedpress.feeds.cache import open_cache
 
@@ -240,6 +240,24 @@ def test_parallel_and_serial_builds_are_byte_identical(project: Project, tmp_pat
     for relpath in one:
         first, second = (tmp_path / run / relpath for run in ("one", "two"))
         assert first.read_bytes() == second.read_bytes(), relpath
+
+
+def test_items_stored_over_many_transactions_make_the_same_feeds(
+        project: Project, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A cold build commits the items it stores every `_COMMIT_EVERY` posts, so that the
+    disk keeps up while the workers render: none may be lost or stored twice."""
+    for n in range(260):
+        project.post("alpha", f"post-{n:03d}", f"Body {n}.\n", tags=[f"tag {n % 9}"],
+                     date=f"2026-10-{1 + n % 28:02d}T{n % 24:02d}:00:00Z")
+    build(project.config(), NOW, out_dir=tmp_path / "plain", jobs=1)
+    monkeypatch.setattr(builder, "_COMMIT_EVERY", 7)
+    cached_build(project, jobs=2)
+    with sqlite3.connect(default_cache(project.config())) as db:
+        stored = db.execute("SELECT count(*), count(DISTINCT path) FROM items").fetchone()
+    assert stored == (260, 260)
+    for path in (tmp_path / "plain").rglob("*.*"):
+        assert (project.out / path.relative_to(tmp_path / "plain")).read_bytes() == \
+            path.read_bytes(), path
 
 
 def test_cached_posts_round_trip_exactly() -> None:
