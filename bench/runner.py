@@ -200,26 +200,44 @@ TRASH = BENCH / "out" / "trash"
 
 
 def set_aside(*paths: Path) -> None:
-    """Clear the way for a cold build by moving what the last one left into `TRASH`, which
-    is emptied once the benchmark is over (`empty_trash`), not by deleting it.
+    """Clear the way for a cold build: move what the last one left into `TRASH` and empty
+    its files, rather than delete them. The trash is deleted when the benchmark is over
+    (`empty_trash`).
 
-    Deleting it would slow down the build timed next, by an amount that has nothing to do
-    with the tool: on ext4 without a journal (this workplace's machines), a new file skips
-    every inode freed in the last 60 s (360 s while its inode table is unwritten), one
-    lookup each (the kernel's `recently_deleted`), so that creating N files after deleting
-    M costs N x M lookups. Removing the last build's 1,600 files before each run put 13 %
-    of a 10,000-post feedpress build's CPU time in the kernel's inode allocation, and more
-    with each run as the deleted piled up. A move frees no inode.
+    Deleting them would slow down the build timed next, by an amount that has nothing
+    to do with the tool: on ext4 without a journal (this workplace's machines), a new
+    file skips every inode freed in the last 60 s (360 s while its inode table is
+    unwritten), one lookup each (the kernel's `recently_deleted`), so that creating N
+    files after deleting M costs N x M lookups. Deleting the last build's 1,600 files
+    before each run put 13 % of a 10,000-post feedpress build's CPU time in the kernel's
+    inode allocation, more with each run as the deleted piled up. A move frees no inode.
 
-    Files that are kept are written to disk, which deleted ones mostly were not: the
-    kernel does it 30 s after they were written, in the middle of a later run. So the
-    disk is brought up to date here, before the next run starts and its clock with it.
+    Keeping the files whole would slow it down another way: their pages stay cached, so
+    the next build's output goes into memory never touched before, which on a virtual
+    machine costs the host's page faults (a fifth of a build's time in the kernel's copy
+    of written data). An emptied file gives its pages back for the next build, as a
+    deleted one does. The disk is brought up to date last, so that the kernel's writing
+    of the last run's output does not happen in the middle of the next.
     """
     TRASH.mkdir(parents=True, exist_ok=True)
     for path in paths:
         if path.exists() or path.is_symlink():
-            path.rename(Path(tempfile.mkdtemp(dir=TRASH)) / path.name)
+            moved = Path(tempfile.mkdtemp(dir=TRASH)) / path.name
+            path.rename(moved)
+            _empty_files(moved)
     os.sync()
+
+
+def _empty_files(path: Path) -> None:
+    if path.is_symlink() or not path.is_dir():
+        if path.is_file() and not path.is_symlink():
+            os.truncate(path, 0)
+        return
+    for folder, _, files in os.walk(path):
+        for name in files:
+            file = Path(folder) / name
+            if not file.is_symlink():
+                os.truncate(file, 0)
 
 
 def empty_trash() -> None:
