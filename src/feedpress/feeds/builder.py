@@ -420,8 +420,7 @@ def _write_feeds(config: Config, specs: list[catalog.FeedSpec], store: Cache, ca
                         len(work.missing))
         rows = ((key, digest, items)  # consumed as the workers deliver: no build holds them all
                 for (key, digest, _), items in zip(work.missing, made, strict=True))
-        for some in _runs_of(rows, _COMMIT_EVERY):
-            store.store_items(some)
+        while store.store_items(itertools.islice(rows, _COMMIT_EVERY)):
             store.commit()  # the disk catches up while the workers render, not after
         feeds = _counted(workers.map(_feeds_of, len(stale)), "writing feeds", len(stale))
         for (spec, todo), files in zip(stale, feeds, strict=True):
@@ -446,13 +445,6 @@ def _counted(things: Iterable[T], stage: str, total: int) -> Iterator[T]:
     for done, thing in enumerate(things, start=1):
         told(stage, done, total)
         yield thing
-
-
-def _runs_of(things: Iterable[T], size: int) -> Iterator[list[T]]:
-    """`things` in lists of `size` (the last may be shorter), taken as they come."""
-    iterator = iter(things)
-    while run := list(itertools.islice(iterator, size)):
-        yield run
 
 
 def _missing_items(stale: list[tuple[catalog.FeedSpec, tuple[Format, ...]]],

@@ -253,9 +253,11 @@ class Cache:
                 f"SELECT path, digest, {column} FROM {table} WHERE path IN ({marks})", batch)
             yield from ((path, data) for path, digest, data in rows if wanted[path] == digest)
 
-    def store_items(self, rows: Iterable[tuple[str, str, bytes]]) -> None:
-        """Keep each post's items, given as (path, digest, `pack_items(parts)`)."""
-        self._db.executemany("INSERT OR REPLACE INTO items VALUES (?, ?, ?)", rows)
+    def store_items(self, rows: Iterable[tuple[str, str, bytes]]) -> int:
+        """Keep each post's items, given as (path, digest, `pack_items(parts)`); how many
+        posts' items that was."""
+        cursor = self._db.executemany("INSERT OR REPLACE INTO items VALUES (?, ?, ?)", rows)
+        return cursor.rowcount
 
     @property
     def settled_before_ns(self) -> int:
