@@ -225,9 +225,8 @@ def _write_pages(config: Config, cat: catalog.Catalog, specs: list[catalog.FeedS
     wanted = {catalog.stylesheet(config.site.language, lang): pages.stylesheet(config, lang)
               for lang in languages}
     wanted[PurePosixPath(pages.PAGE)] = pages.site_page(config, cat, specs)
-    for blog in config.blogs:
-        wanted[catalog.blog_folder(blog.id) / pages.PAGE] = pages.blog_page(
-            config, blog, cat, specs)
+    for blog, page in pages.blog_pages(config, cat, specs).items():
+        wanted[catalog.blog_folder(blog) / pages.PAGE] = page
     return [Problem(sink.out_dir / path, None, None, "not written by feedpress, or "
                     "changed since: left as it is (remove it, or set feeds.pages: false)",
                     Severity.WARNING)

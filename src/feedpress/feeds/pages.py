@@ -17,13 +17,14 @@ so the folder reads the same from disk or from any host.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from functools import lru_cache
 from html import escape
 from pathlib import PurePosixPath
 from urllib.parse import quote
 
 from feedpress.config import Config
 from feedpress.feeds.catalog import Catalog, FeedSpec, blog_folder, feed_url, linked_format
-from feedpress.model import Blog, Format
+from feedpress.model import FEED_FILE_NAMES, Blog, Format
 from feedpress.words import direction, primary, words
 
 PAGE = "index.html"
@@ -59,11 +60,22 @@ def site_page(config: Config, catalog: Catalog, specs: list[FeedSpec]) -> bytes:
     return _page(config, site.language, site.title, alternates, parts)
 
 
-def blog_page(config: Config, blog: Blog, catalog: Catalog, specs: list[FeedSpec]) -> bytes:
-    """`<blog>/index.html`: one blog's feeds and topics, in the blog's language."""
+def blog_pages(config: Config, catalog: Catalog, specs: list[FeedSpec]) -> dict[str, bytes]:
+    """Each blog's `index.html` (see `_blog_page`), by blog id: the tags each uses found
+    in one pass over the posts, not one per blog."""
+    used: dict[str, set[str]] = {}
+    for card in catalog.posts:
+        used.setdefault(card.blog, set()).update(slug for slug, _ in card.tags)
+    return {blog.id: _blog_page(config, blog, catalog, specs, used.get(blog.id, set()))
+            for blog in config.blogs}
+
+
+def _blog_page(config: Config, blog: Blog, catalog: Catalog, specs: list[FeedSpec],
+               used: set[str]) -> bytes:
+    """`<blog>/index.html`: one blog's feeds and topics (its own tag feeds, or the site's
+    of the tags its posts use), in the blog's language."""
     said = words(blog.language)
     spec = next(s for s in specs if s.kind == "blog" and s.group == blog.id)
-    used = {slug for card in catalog.posts if card.blog == blog.id for slug, _ in card.tags}
     own = [s for s in specs if s.kind == "blog-tag" and s.group == blog.id]
     topics = own or [s for s in specs if s.kind == "tag" and s.folder.name in used]
     parts = [f"<h1>{_bdi(blog.title)}</h1>", f"<h2>{_t(said['about_blog'])}</h2>",
@@ -90,7 +102,7 @@ def _feed_list(config: Config, spec: FeedSpec, up: str) -> str:
     items = []
     for fmt in config.feeds.formats:
         url = feed_url(config.site.feeds_url, spec.folder, fmt)
-        items.append(f'<li><a href="{up}{_href(spec.file(fmt))}" type="{MIME[fmt]}">'
+        items.append(f'<li><a href="{up}{_feed_href(spec.folder, fmt)}" type="{MIME[fmt]}">'
                      f'{FORMAT_NAMES[fmt]}</a> <code dir="ltr">{_t(url)}</code></li>')
     return f'<ul class="feeds">{"".join(items)}</ul>'
 
@@ -99,7 +111,7 @@ def _topics(config: Config, catalog: Catalog, specs: Iterable[FeedSpec], up: str
             heading: str) -> str:
     """Each topic's feed, linked in the one format emails and OPML use."""
     fmt: Format = linked_format(config)
-    items = [f'<li><a href="{up}{_href(spec.file(fmt))}" type="{MIME[fmt]}">'
+    items = [f'<li><a href="{up}{_feed_href(spec.folder, fmt)}" type="{MIME[fmt]}">'
              f"<bdi>{_t(catalog.tags[spec.folder.name].name)}</bdi></a></li>"
              for spec in specs]
     if not items:
@@ -162,6 +174,11 @@ def _bdi(text: str) -> str:
 
 def _href(path: PurePosixPath) -> str:
     return quote(path.as_posix())
+
+
+@lru_cache(maxsize=4096)  # a tag's feed is linked from the site's page and its blogs'
+def _feed_href(folder: PurePosixPath, fmt: Format) -> str:
+    return _href(folder / FEED_FILE_NAMES[fmt])
 
 
 _XSL = """<?xml version="1.0" encoding="utf-8"?>
