@@ -271,19 +271,31 @@ def _json_feed(site: Site, spec: FeedSpec, items: list[bytes]) -> bytes:
 
 
 def _json_item_utf8(post: Post, rendered: Rendered, content: str | None) -> bytes:
-    """The JSON Feed item, serialised as `json.dumps` does; with `content`, that (most of
-    its bytes) is escaped apart by `_json_string_utf8` and put in the slot left for it."""
-    text = json.dumps(_json_item(post, rendered, content), ensure_ascii=False, indent=None)
+    """The JSON Feed item, written string by string as `json.dumps` (with
+    `ensure_ascii=False`) writes the same object: a test holds the two equal. With
+    `content`, that (most of its bytes) is escaped apart by `_json_string_utf8`."""
+    q = _json_text
+    fields = [f'"id": {q(post.id)}', f'"url": {q(post.url)}', f'"title": {q(post.title)}',
+              _JSON_SLOT if content is not None else f'"content_text": {q(rendered.summary)}',
+              f'"summary": {q(rendered.summary)}']
+    if post.image is not None:
+        fields.append(f'"image": {q(post.image.url)}')
+    fields += [f'"date_published": {q(_rfc3339(post.date))}',
+               f'"date_modified": {q(_rfc3339(post.modified))}',
+               f'"authors": [{", ".join(map(_json_item_author, post.authors))}]',
+               f'"tags": [{", ".join(map(q, _categories(post)))}]',
+               f'"language": {q(post.lang)}']
+    if post.image is not None or post.breaking:
+        fields.append(f'"_feedpress": {_json_extension(post)}')
+    head, _, tail = ("{" + ", ".join(fields) + "}").partition(_JSON_SLOT)
     if content is None:
-        return text.encode("utf-8")
-    # Its first place: inside a JSON string a quote is always escaped, so no value before
-    # it can hold this text.
-    head, _, tail = text.partition(_JSON_SLOT)
+        return head.encode("utf-8")
     return b"".join([head.encode("utf-8"), b'"content_html": ', _json_string_utf8(content),
                      tail.encode("utf-8")])
 
 
-_JSON_SLOT = '"content_html": ""'
+_json_text = json.JSONEncoder(ensure_ascii=False).encode  # a string, as json.dumps writes it
+_JSON_SLOT = "\0content"  # where the content goes: a NUL, which no escaped string holds
 # What json.dumps escapes besides the backslash, the quote and the newline, tab and carriage
 # return that `_json_string_utf8` escapes as bytes: control characters, rare in HTML.
 _JSON_RARE = bytes([*range(0x09), 0x0B, 0x0C, *range(0x0E, 0x20)])
@@ -300,24 +312,18 @@ def _json_string_utf8(value: str) -> bytes:
     return b'"' + data.replace(b"\t", b"\\t").replace(b"\r", b"\\r") + b'"'
 
 
-def _json_item(post: Post, rendered: Rendered, content: str | None) -> dict[str, Any]:
-    """The item as `json.dumps` takes it, its content left empty (see `_json_item_utf8`)."""
-    item: dict[str, Any] = {"id": post.id, "url": post.url, "title": post.title}
-    if content is not None:
-        item["content_html"] = ""
-    else:
-        item["content_text"] = rendered.summary
-    item["summary"] = rendered.summary
+def _json_item_author(author: Author) -> str:
+    name = f'{{"name": {_json_text(author.name)}'
+    return f'{name}, "url": {_json_text(author.url)}}}' if author.url else name + "}"
+
+
+def _json_extension(post: Post) -> str:
+    fields = [f'"breaking": {"true" if post.breaking else "false"}']
     if post.image is not None:
-        item["image"] = post.image.url
-    item["date_published"] = _rfc3339(post.date)
-    item["date_modified"] = _rfc3339(post.modified)
-    item["authors"] = [_json_author(a) for a in post.authors]
-    item["tags"] = _categories(post)
-    item["language"] = post.lang
-    if post.image is not None or post.breaking:
-        item["_feedpress"] = _json_extension(post)
-    return item
+        fields.append(f'"image_alt": {_json_text(post.image.alt)}')
+        if post.image.caption:
+            fields.append(f'"image_caption": {_json_text(post.image.caption)}')
+    return "{" + ", ".join(fields) + "}"
 
 
 _MIME: dict[Format, str] = {
@@ -343,15 +349,6 @@ def _author(author: Author) -> dict[str, str]:
 
 def _json_author(author: Author) -> dict[str, str]:
     return {"name": author.name, "url": author.url} if author.url else {"name": author.name}
-
-
-def _json_extension(post: Post) -> dict[str, Any]:
-    extension: dict[str, Any] = {"breaking": post.breaking}
-    if post.image is not None:
-        extension["image_alt"] = post.image.alt
-        if post.image.caption:
-            extension["image_caption"] = post.image.caption
-    return extension
 
 
 @lru_cache(maxsize=256)  # one call per item and format: the RSS and Atom items ask in turn
