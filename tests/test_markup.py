@@ -136,3 +136,41 @@ def test_an_opening_paragraph_is_read_without_a_parser() -> None:
     """Else the test above would pass with every body going to the parser."""
     html = '<p>One <a href="https://x/" title="a > b">two</a> &amp; three</p><p>4</p>'
     assert markup._opening_paragraph(html) == "One two & three"
+
+
+def always_autolinked(text: str) -> str:
+    return markup._cmark_html(text, markup._extensions(autolink=True))
+
+
+@pytest.mark.parametrize("text", [
+    "Visit www.example.org today.", "See https://example.org/a?b=c.", "ftp://files.example.org",
+    "Mail desk@news.example.org or mailto:desk@news.example.org.", "xmpp:desk@example.org",
+    "HTTPS://EXAMPLE.ORG/x", "*www.example.org*", "| a | b |\n|---|---|\n| www.x.org | c |",
+    "Note[^1].\n\n[^1]: at https://example.org.", "> quoted www.example.org",
+])
+def test_bare_addresses_are_linked(text: str) -> None:
+    html = markup.markdown_to_html(text)
+    assert html == always_autolinked(text)
+    assert "<a href=" in html
+
+
+@pytest.mark.parametrize("text", [
+    "A [link](https://example.org/x) and ![img](https://example.org/i.png \"www.x.org\").",
+    "<https://example.org> in angle brackets", "[www.example.org](https://example.org)",
+    "`https://example.org` in code", "<!-- www.example.org -->", '<a title="a>b" href="x">www</a>',
+    "![mail a@b.org](x.png)", "[a]: https://example.org\n\n[text][a]",
+])
+def test_addresses_in_links_code_and_html_render_as_with_the_extension(text: str) -> None:
+    assert markup.markdown_to_html(text) == always_autolinked(text)
+
+
+AUTOLINK_PIECES = [*"aw.:/@()[]<>!*_~`#|-\\\"' \n", "www.", "http://", "https://", "x.org",
+                   "mailto:", "xmpp:", "](", '<a href="', "-->", "<!--", "\n\n    ", "```\n"]
+
+
+@settings(max_examples=500, derandomize=True, deadline=None)
+@given(st.lists(st.sampled_from(AUTOLINK_PIECES), max_size=24).map("".join))
+def test_rendering_without_autolinks_first_never_changes_the_html(text: str) -> None:
+    """The autolink extension is left out where it would find nothing: never where it
+    would have made a difference."""
+    assert markup.markdown_to_html(text) == always_autolinked(text)

@@ -157,6 +157,36 @@ def nesting(body: str) -> int:
 def markdown_to_html(text: str) -> str:
     """CommonMark with GitHub's tables, strikethrough, autolinks and task lists, as HTML.
 
+    The autolink extension (bare `www.` and `https://` addresses, email
+    addresses) takes a third of cmark's time on a post, and most posts give
+    it nothing to do: their addresses are inside [links](...). So a body is
+    rendered without it first, and again with it only where that HTML holds,
+    as text, what the extension looks for (`_autolink_bait`): without one,
+    the extension would leave the document as it is.
+    """
+    html = _cmark_html(text, _extensions(autolink=False))
+    return _cmark_html(text, _extensions(autolink=True)) if _autolink_bait(html) else html
+
+
+def _autolink_bait(html: str) -> bool:
+    """Whether `html`, as cmark wrote it, has text (not a tag, where link addresses are)
+    holding "www.", "://" or "@": where the autolink extension starts a link, and
+    all it starts one at (cmark-gfm's extensions/autolink.c)."""
+    for bait in _BAIT:
+        at = html.find(bait)
+        while at != -1:
+            if html.rfind("<", 0, at) <= html.rfind(">", 0, at):  # no tag open here
+                return True
+            at = html.find(bait, at + len(bait))
+    return False
+
+
+_BAIT = ("www.", "://", "@")
+
+
+def _cmark_html(text: str, extensions: tuple[Any, ...]) -> str:
+    """cmark's HTML for `text` with `extensions`.
+
     cmarkgfm's own `markdown_to_html_with_extensions` never frees the
     syntax tree nor the HTML it renders (cmarkgfm issue #53): about 40 kB
     lost per post, 300 MB over a 10,000-post build. This is the same call
@@ -165,7 +195,7 @@ def markdown_to_html(text: str) -> str:
     """
     parser = cmark.parser_new(options=_CMARK_OPTIONS)
     try:
-        for extension in _extensions():
+        for extension in extensions:
             cmark.parser_attach_syntax_extension(parser, extension)
         cmark.parser_feed(parser, text)
         root = cmark.parser_finish(parser)
@@ -182,10 +212,11 @@ def markdown_to_html(text: str) -> str:
         cmark.parser_free(parser)
 
 
-@lru_cache(maxsize=1)
-def _extensions() -> tuple[Any, ...]:
+@lru_cache(maxsize=2)
+def _extensions(*, autolink: bool) -> tuple[Any, ...]:
     cmark.core_extensions_ensure_registered()
-    return tuple(cmark.find_syntax_extension(name) for name in _EXTENSIONS)
+    return tuple(cmark.find_syntax_extension(name) for name in _EXTENSIONS
+                 if autolink or name != "autolink")
 
 
 class _Allocator(ctypes.Structure):
