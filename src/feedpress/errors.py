@@ -21,6 +21,9 @@ class Severity(Enum):
     WARNING = "warning"
 
 
+_SEVERITIES = {severity.value: severity for severity in Severity}
+
+
 @dataclass(frozen=True, order=True)
 class Problem:
     """One thing wrong with one input file, located as precisely as known.
@@ -49,16 +52,28 @@ class Problem:
         """Plain values, for the build cache to store."""
         return (str(self.path), self.line, self.field, self.message, self.severity.value)
 
+    def placeless_row(self) -> tuple[int | None, str | None, str, str]:
+        """`as_row` without the path, for a file's own problems (see `at`)."""
+        return (self.line, self.field, self.message, self.severity.value)
+
     @classmethod
     def from_row(cls, row: Sequence[Any]) -> Problem:
         return cls.at(Path(row[0]), row[1:])
 
     @classmethod
     def at(cls, path: Path, row: Sequence[Any]) -> Problem:
-        """The problem of `as_row` without its path, in the file `path` (one `Path` for
-        all of a file's problems: a build of 10,000 warned posts makes no more)."""
+        """The problem of `placeless_row` in the file `path` (one `Path` for all of a
+        file's problems: a build of 10,000 warned posts makes no more).
+
+        Made as a frozen dataclass's `__init__` would make it, at a third of the cost:
+        a build from the cache makes one per warning, in the process that waits on
+        the workers.
+        """
         line, field, message, severity = row
-        return cls(path, line, field, message, Severity(severity))
+        problem: Problem = object.__new__(cls)
+        problem.__dict__.update(path=path, line=line, field=field, message=message,
+                                severity=_SEVERITIES[severity])
+        return problem
 
 
 def grouped(problems: Sequence[Problem], examples: int = 3,
@@ -71,19 +86,28 @@ def grouped(problems: Sequence[Problem], examples: int = 3,
     for problem in problems:
         if not problem.is_error:
             kinds.setdefault((problem.field, problem.message), []).append(problem)
-    files = {kind: len({p.path for p in found}) for kind, found in kinds.items()}
+    files = {kind: len({str(p.path) for p in found}) for kind, found in kinds.items()}
     lines = []
     for problem in problems:
         kind = (problem.field, problem.message)
         if problem.is_error or files[kind] == 1:
             lines.append(str(problem))
         elif kinds[kind][0] is problem:
-            firsts = list({p.path: p for p in reversed(kinds[kind])}.values())[::-1]
-            where = ", ".join(_place(p) for p in firsts[:examples])
+            where = ", ".join(_place(p) for p in _firsts(kinds[kind], examples))
             what = f"{problem.field}: {problem.message}" if problem.field else problem.message
             lines.append(printable(f"warning: {what} ({files[kind]:,} files, e.g. {where}; "
                                    f"{more})"))
     return lines
+
+
+def _firsts(problems: list[Problem], count: int) -> list[Problem]:
+    """The first problem of each of the first `count` files that `problems` name."""
+    firsts: dict[str, Problem] = {}
+    for problem in problems:
+        firsts.setdefault(str(problem.path), problem)
+        if len(firsts) == count:
+            break
+    return list(firsts.values())
 
 
 def _place(problem: Problem) -> str:

@@ -381,7 +381,7 @@ def pack_card(card: Card | None, problems: Iterable[Problem]) -> bytes:
     restored in CI) may be somewhere else next time.
     """
     row = None if card is None else tuple(card)
-    return marshal.dumps((row, tuple(p.as_row()[1:] for p in problems)))
+    return marshal.dumps((row, tuple(p.placeless_row() for p in problems)))
 
 
 def unpack_card(blob: bytes, folder: Path, key: str) -> Checked:
