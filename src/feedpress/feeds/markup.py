@@ -202,8 +202,8 @@ def _cmark_html(text: str, extensions: tuple[Any, ...]) -> str:
         try:
             rendered = cmark._cmark.lib.cmark_render_html(
                 root, _CMARK_OPTIONS, cmark.parser_get_syntax_extensions(parser))
-            try:
-                return str(cmark._cmark.ffi.string(rendered).decode("utf-8"))
+            try:  # a reference to U+FFFE or U+FFFF ("&#xFFFF;") comes out as a lone byte
+                return str(cmark._cmark.ffi.string(rendered).decode("utf-8", "replace"))
             finally:
                 _native().free(_address(rendered))
         finally:
