@@ -174,3 +174,23 @@ def test_rendering_without_autolinks_first_never_changes_the_html(text: str) -> 
     """The autolink extension is left out where it would find nothing: never where it
     would have made a difference."""
     assert markup.markdown_to_html(text) == always_autolinked(text)
+
+
+@pytest.mark.parametrize("body", [
+    "Raw \x01 control\x0b and \ufffe in text.", "A reference &#1; and &#x1F; and &#xFFFF;.",
+    "<p title=\"&#2;\">raw HTML &#3;</p>", "`code \x02` and &#8;", "Fine\ttab\r\nand &#233;.",
+])
+def test_rendered_html_holds_no_character_xml_forbids(body: str) -> None:
+    from datetime import UTC, datetime
+    from pathlib import Path
+
+    from feedpress.model import Post
+    from feedpress.text import has_xml_forbidden
+
+    post = Post(path=Path("x.md"), blog="b", slug="x", id="tag:x.org,2026:x", id_pinned=True,
+                title="T", url="https://x.org/b/x/", date=datetime(2026, 1, 1, tzinfo=UTC),
+                updated=None, authors=(), tags=(), breaking=False, summary=None, image=None,
+                lang="en", draft=False, digest="d")
+    rendered = markup.render(post, body)
+    assert not has_xml_forbidden(rendered.html) and not has_xml_forbidden(rendered.summary)
+    assert "é" in rendered.html or "é" not in body.replace("&#233;", "é")

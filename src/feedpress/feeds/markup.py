@@ -74,13 +74,15 @@ def render(post: Post, body: str) -> Rendered:
 def render_all(posts: list[Post], bodies: list[str], root: str = "/") -> list[Rendered]:
     """`render` for many posts, one stage at a time over all of them (see builder). `root`
     is what a "/path" in a post is under (`Site.root`)."""
-    bodies = [imported.markdown(body) for body in bodies]
+    bodies = [imported.markdown(strip_xml_forbidden(body)) for body in bodies]
     htmls = [_footnotes(markdown_to_html(body), post) for body, post in
              zip(bodies, posts, strict=True)]
     if root != "/":
         htmls = [_under(html, root) for html in htmls]
-    safe = [_after(sanitize(html, post.url), post) for html, post in
-            zip(htmls, posts, strict=True)]
+    # The bodies hold no character XML forbids now: their HTML can hold one only where a
+    # numeric reference ("&#1;") in the body was decoded, by cmark or by the sanitiser.
+    safe = [_after(sanitize(html, post.url, strip="&#" in body), post)
+            for html, body, post in zip(htmls, bodies, posts, strict=True)]
     return [Rendered(html, post.summary or _summary(body, html, post) or post.title)
             for html, body, post in zip(safe, bodies, posts, strict=True)]
 
@@ -246,8 +248,10 @@ def _address(pointer: Any) -> int:
     return int(cmark._cmark.ffi.cast("uintptr_t", pointer))
 
 
-def sanitize(html: str, base: str) -> str:
-    """Safe HTML: no script, iframe or event handler, and every URL absolute against `base`.
+def sanitize(html: str, base: str, *, strip: bool = True) -> str:
+    """Safe HTML: no script, iframe or event handler, and every URL absolute against `base`;
+    no character XML forbids, unless `strip` is False (for HTML known to hold none, nor a
+    numeric reference that could decode to one, "&#1;").
 
     ammonia resolves `href` and `src` itself; `srcset` (a list of URLs it
     does not resolve) goes through a Python filter, paid for only by the
@@ -257,14 +261,14 @@ def sanitize(html: str, base: str) -> str:
     if "srcset" not in html:
         quick = _RESOLVER.clean(html, base)
         if quick is not None:
-            return strip_xml_forbidden(quick)
+            return strip_xml_forbidden(quick) if strip else quick
 
     def srcset(tag: str, name: str, value: str) -> str | None:
         return _absolute_srcset(value, base) if name == "srcset" else value
 
     cleaned = nh3.clean(html, **_POLICY, url_relative=("rewrite_with_base", base),
                         attribute_filter=srcset if "srcset" in html else None)
-    return strip_xml_forbidden(cleaned)
+    return strip_xml_forbidden(cleaned) if strip else cleaned
 
 
 _POLICY: dict[str, Any] = {

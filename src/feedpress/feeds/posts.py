@@ -324,7 +324,8 @@ def _deeper_than(value: Any, most: int) -> bool:
 
 
 def read_body(post: Post) -> str:
-    """The Markdown body of `post`, read again from its file, XML-safe.
+    """The Markdown body of `post`, read again from its file, as written (`markup`
+    renders it without the characters XML forbids).
 
     Raises `FeedpressError` if the file changed since it was parsed: its
     body and its front matter must come from one version of the file.
@@ -337,7 +338,7 @@ def read_body(post: Post) -> str:
         raise FeedpressError(f"{post.path}: changed during the build; build again")
     split = split_front_matter(decode(data).replace("\r\n", "\n"))
     assert not isinstance(split, str), "parsed before, so it splits"
-    return strip_xml_forbidden(split.body)
+    return split.body
 
 
 def split_front_matter(text: str) -> FrontMatter | str:
