@@ -272,7 +272,9 @@ def find_feedpress(given: str | None) -> str:
     beside = Path(sys.executable).parent / "feedpress"
     found = given or (str(beside) if beside.exists() else shutil.which("feedpress"))
     if found is None:
-        raise SystemExit("feedpress is not installed: pip install -e . (from the repository)")
+        raise SystemExit(f"feedpress is not installed beside {sys.executable}: run the "
+                         "README's Quick start, which makes .venv (bench/run uses it), or "
+                         "give --feedpress PATH")
     return found
 
 
@@ -292,8 +294,8 @@ def machine(hugo: str, feedpress: str, given: bool) -> list[str]:
         memory = "unknown"
     hugo_version = subprocess.run([hugo, "version"], capture_output=True, text=True).stdout
     fp_version = subprocess.run([feedpress, "--version"], capture_output=True, text=True).stdout
-    source = f"feedpress: {feedpress} (given with --feedpress)" if given else source_state()
-    return [f"- {source}",
+    source = "given with --feedpress" if given else source_state()
+    return [f"- feedpress timed: {feedpress} ({source})",
         f"- CPU: {model}, {os.cpu_count()} CPUs (nproc {len(os.sched_getaffinity(0))}); "
         f"memory {memory}",
         f"- {platform.platform()}; Python {platform.python_version()}",
@@ -310,10 +312,10 @@ def source_state() -> str:
         changed = subprocess.run(["git", "-C", repo, "status", "--porcelain", "--", "src"],
                                  capture_output=True, text=True, check=True).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
-        return "feedpress source: not a git checkout"
+        return "this checkout is not a git one"
     dirty = f", with uncommitted changes to {len(changed.splitlines())} file(s) in src/" \
         if changed else ""
-    return f"feedpress source: commit {commit}{dirty}"
+    return f"this checkout: commit {commit}{dirty}"
 
 
 # -- corpora --------------------------------------------------------------------------------
