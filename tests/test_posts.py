@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import feedparser
 import pytest
 
 from conftest import BASE_CONFIG, NOW, Project
@@ -330,6 +331,8 @@ def test_control_characters_in_the_body_are_removed_with_a_warning(project: Proj
     assert [p.field for p in warnings(problems)] == ["body"]
     assert warnings(problems)[0].path == path
     assert "control" in warnings(problems)[0].message
+    assert warnings(problems)[0].line == path.read_text().splitlines().index(
+        "A \x07bell and a \x00nul.") + 1
     assert render(valid[0], read_body(valid[0])).html == "<p>First line.\nA bell and a nul.</p>\n"
     report = project.build()
     assert any(w.field == "body" for w in report.warnings)
@@ -1032,3 +1035,12 @@ def test_toml_front_matter_nested_too_deep_is_an_error(project: Project, nested:
 ])
 def test_a_post_url_is_a_web_address_or_a_path_on_the_site(url: str, web: bool) -> None:
     assert _web_url("https://news.example.org/", url) is web
+
+
+def test_a_soft_line_break_in_a_body_keeps_the_words_apart(project: Project) -> None:
+    """A word processor pastes a vertical tab or a form feed for a soft line break."""
+    project.post("alpha", "soft", body="alpha\x0cbeta gamma\x0bdelta and \x07bell.\n")
+    project.build()
+    entry = feedparser.parse((project.out / "alpha" / "atom.xml").read_bytes()).entries[0]
+    assert "alpha beta gamma delta and bell." in entry.content[0].value
+    assert entry.summary == "alpha beta gamma delta and bell."

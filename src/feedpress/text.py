@@ -107,3 +107,18 @@ def decode(data: bytes) -> str:
 def strip_xml_forbidden(text: str) -> str:
     """`text` without the characters XML 1.0 forbids (NUL, most C0 controls, U+FFFE/F)."""
     return _XML_FORBIDDEN.sub("", text) if has_xml_forbidden(text) else text
+
+
+def xml_safe(text: str) -> str:
+    """`text` without the characters XML 1.0 forbids, a vertical tab or form feed (what a
+    word processor pastes for a soft line break) becoming a space, so that the words on
+    either side stay apart."""
+    if not has_xml_forbidden(text):
+        return text
+    return _XML_FORBIDDEN.sub("", text.replace("\v", " ").replace("\f", " "))
+
+
+def first_xml_forbidden(text: str) -> int | None:
+    """Where in `text` the first character XML 1.0 forbids is, if it holds one."""
+    found = _XML_FORBIDDEN.search(text) if has_xml_forbidden(text) else None
+    return None if found is None else found.start()

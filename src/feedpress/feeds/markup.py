@@ -30,7 +30,7 @@ from cmarkgfm.cmark import Options
 
 from feedpress.feeds import imported
 from feedpress.model import Image, Post
-from feedpress.text import is_plain_root_path, strip_xml_forbidden
+from feedpress.text import is_plain_root_path, strip_xml_forbidden, xml_safe
 
 SUMMARY_CHARS = 400
 _CMARK_OPTIONS = Options.CMARK_OPT_UNSAFE | Options.CMARK_OPT_FOOTNOTES
@@ -74,7 +74,7 @@ def render(post: Post, body: str) -> Rendered:
 def render_all(posts: list[Post], bodies: list[str], root: str = "/") -> list[Rendered]:
     """`render` for many posts, one stage at a time over all of them (see builder). `root`
     is what a "/path" in a post is under (`Site.root`)."""
-    bodies = [imported.markdown(strip_xml_forbidden(body)) for body in bodies]
+    bodies = [imported.markdown(xml_safe(body)) for body in bodies]
     htmls = [_footnotes(markdown_to_html(body), post) for body, post in
              zip(bodies, posts, strict=True)]
     if root != "/":

@@ -32,11 +32,12 @@ from feedpress.fields import Fields
 from feedpress.model import Author, Image, Post, Tag
 from feedpress.text import (
     decode,
+    first_xml_forbidden,
     has_xml_forbidden,
     is_plain_root_path,
     is_utf8,
     slugify,
-    strip_xml_forbidden,
+    xml_safe,
 )
 
 MAX_POST_BYTES = 1_000_000
@@ -278,7 +279,7 @@ def _without_controls(split: FrontMatter, shown: Path) -> tuple[FrontMatter, lis
     problems = [Problem(shown, number + split.yaml_first_line, None,
                         "control characters that XML forbids were removed", Severity.WARNING)
                 for number, line in enumerate(lines) if has_xml_forbidden(line)]
-    text = strip_xml_forbidden(split.yaml.replace("\v", " ").replace("\f", " "))
+    text = xml_safe(split.yaml)
     return replace(split, yaml=text), problems
 
 
@@ -420,8 +421,7 @@ class _PostFields:
             return value
         self.fields.problem(key, "control characters that XML forbids were removed",
                             Severity.WARNING)
-        spaced = strip_xml_forbidden(value.replace("\v", " ").replace("\f", " "))
-        return " ".join(spaced.split())  # a soft line break between words leaves one space
+        return " ".join(xml_safe(value).split())  # a soft line break leaves one space
 
 
 def _build(
@@ -463,9 +463,10 @@ def _build(
     breaking = f.flag("breaking", False)
     draft = f.flag("draft", False)
     f.finish(Severity.WARNING)
-    if has_xml_forbidden(front.body):
-        r.problems.append(Problem(shown, None, "body",
-                                  "control characters that XML forbids were removed",
+    at = first_xml_forbidden(front.body)
+    if at is not None:
+        r.problems.append(Problem(shown, _body_line(front) + front.body.count("\n", 0, at),
+                                  "body", "control characters that XML forbids were removed",
                                   Severity.WARNING))
     r.problems.extend(_templates(shown, front))
     deep = markup.nesting(front.body)
