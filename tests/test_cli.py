@@ -1331,3 +1331,14 @@ def test_new_cuts_a_long_titles_slug_after_a_word(feedpress: Feedpress, project:
     assert slug == "-".join(["переговоры"] * 5) and len(slug) <= 60
     long_slug = feedpress("new", "--blog", "alpha", "T", "--slug", "я" * 120, "--now", NOW)
     assert long_slug.exit_code == 2 and "too long for a file name" in long_slug.stderr
+
+
+def test_a_subscriber_list_that_cannot_be_read_is_an_error_not_an_empty_list(
+    feedpress: Feedpress, tmp_path: Path
+) -> None:
+    assert feedpress("init", "newsroom", cwd=tmp_path).exit_code == 0
+    folder = tmp_path / "newsroom"
+    (folder / "subscribers.csv").unlink()
+    listed = feedpress("subscribers", "list", cwd=folder)
+    assert listed.exit_code == 1, listed.output
+    assert "error: subscribers.csv: subscribers: cannot read" in listed.stderr

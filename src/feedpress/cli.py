@@ -558,6 +558,8 @@ def subscribers_list() -> None:
         gets = ", ".join(m.gets) or "nothing (suppressed)"
         click.echo(f"{m.subscriber.email}\t{m.subscriber.name}\t{gets}")
     click.echo(f"{len(found)} subscriber(s)")
+    if any(p.is_error for p in problems):  # the list could not be read: not an empty one
+        sys.exit(1)
 
 
 @subscribers.command("check")
