@@ -649,6 +649,17 @@ def test_authors_mixes_keys_and_plain_names_in_order(project: Project) -> None:
     )
 
 
+def test_a_typo_of_an_author_key_is_published_as_a_name_with_a_warning(project: Project) -> None:
+    path = project.raw("alpha/post.md", "---\ntitle: T\ndate: 2026-11-01\n"
+                       "authors: [dsek, Guest Columnist, ann]\n---\nBody.\n")
+    valid, problems = loaded(project)
+    assert errors(problems) == []
+    assert [(w.path, w.line, w.field) for w in warnings(problems)] == [(path, 4, "authors")]
+    assert "'dsek' is not a key" in warnings(problems)[0].message
+    assert "did you mean 'desk'?" in warnings(problems)[0].message
+    assert [a.name for a in valid[0].authors] == ["dsek", "Guest Columnist", "Ann Writer"]
+
+
 def test_author_and_authors_together_are_an_error(project: Project) -> None:
     path = project.raw(
         "alpha/post.md", "---\ntitle: T\ndate: 2026-11-01\nauthor: ann\nauthors: [desk]\n---\n"

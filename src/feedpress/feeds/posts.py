@@ -11,6 +11,7 @@ and nothing here reads or writes the build cache.
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import json
 import os
@@ -608,7 +609,21 @@ def _authors(f: Fields, config: Config, r: _PostFields) -> tuple[Author, ...] | 
         return None
     key = "author" if one is not None else "authors"
     refs = [r.clean(key, ref) or "" for ref in (one if one is not None else many) or []]
+    for ref in refs:
+        near = _near_author(ref.strip(), config.authors)
+        if near is not None:
+            f.problem(key, f"{ref.strip()!r} is not a key of the config's authors (did you "
+                      f"mean {near!r}?); it is published as a name", Severity.WARNING)
     return author_refs(refs, config.authors) if refs else None
+
+
+def _near_author(ref: str, authors: dict[str, Author]) -> str | None:
+    """The config's author key that `ref`, one word that is none of them, looks like a
+    typo of; None for a name of several words (a byline, not a key) or a key."""
+    if ref in authors or not ref or len(ref.split()) > 1:
+        return None
+    near = difflib.get_close_matches(ref, authors, n=1, cutoff=0.75)
+    return near[0] if near else None
 
 
 def _tags(f: Fields, r: _PostFields) -> tuple[Tag, ...]:
