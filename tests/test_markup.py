@@ -194,3 +194,15 @@ def test_rendered_html_holds_no_character_xml_forbids(body: str) -> None:
     rendered = markup.render(post, body)
     assert not has_xml_forbidden(rendered.html) and not has_xml_forbidden(rendered.summary)
     assert "é" in rendered.html or "é" not in body.replace("&#233;", "é")
+
+
+def test_a_srcset_keeps_only_web_addresses() -> None:
+    html = markup.sanitize(
+        '<img srcset="javascript:alert(1) 1x, x.png 2x"><picture><source srcset="JavaScript:'
+        'alert(1)"></picture><img src="https://ok.example/x.png" srcset="vbscript:x 2x, '
+        'data:image/svg+xml,<svg onload=alert(1)> 1x, http://[ 3x, //cdn.example/y.png 4x">',
+        "https://news.example.org/b/p/")
+    assert "javascript" not in html.lower() and "vbscript" not in html and "data:" not in html
+    assert "onload" not in html and "svg" not in html
+    assert 'srcset="https://news.example.org/b/p/x.png 2x"' in html
+    assert 'srcset="https://cdn.example/y.png 4x"' in html

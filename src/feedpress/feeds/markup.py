@@ -410,11 +410,23 @@ def shorten(text: str, limit: int = SUMMARY_CHARS) -> str:
     return cut.rstrip(",;:.") + "…"
 
 
+_NOT_IN_URL = frozenset('<>"\'`')  # what a data: URL split at its comma leaves behind
+
+
 def _absolute_srcset(value: str, base: str) -> str:
+    """Each candidate's URL made absolute against `base`; a candidate that is not http(s)
+    (`javascript:`, `data:`, which ammonia would refuse in a `src`) is left out."""
     candidates = []
     for candidate in value.split(","):
         parts = candidate.strip().split(maxsplit=1)
-        if parts:
+        if not parts:
+            continue
+        try:
             parts[0] = urljoin(base, parts[0])
+            web = urlsplit(parts[0]).scheme in ("http", "https") and not _NOT_IN_URL & set(
+                parts[0])
+        except ValueError:  # not a URL at all ("http://[")
+            web = False
+        if web:
             candidates.append(" ".join(parts))
     return ", ".join(candidates)
