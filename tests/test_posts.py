@@ -1055,3 +1055,34 @@ def test_a_soft_line_break_in_a_body_keeps_the_words_apart(project: Project) -> 
     entry = feedparser.parse((project.out / "alpha" / "atom.xml").read_bytes()).entries[0]
     assert "alpha beta gamma delta and bell." in entry.content[0].value
     assert entry.summary == "alpha beta gamma delta and bell."
+
+
+def test_a_post_swapped_after_discovery_for_a_link_or_a_pipe_is_not_read(
+        project: Project, tmp_path: Path) -> None:
+    """`discover` refuses links to outside and pipes; a file swapped for one between the
+    listing and the read (an attacker's race) must not be read either, nor hang."""
+    from feedpress.feeds import posts
+
+    config = project.config()
+    secret = tmp_path / "outside" / "secret.md"
+    secret.parent.mkdir()
+    secret.write_text("---\ntitle: SECRET\ndate: 2026-11-01\n---\nSECRET\n")
+    path = project.post("alpha", "victim")
+    sibling = project.post("alpha", "sibling")
+    path.unlink()
+    path.symlink_to(secret)
+    found = posts.read(config, path)
+    assert isinstance(found, Problem) and "outside the posts folder" in found.message
+    path.unlink()
+    path.symlink_to(sibling)  # a link inside posts/ is read
+    assert not isinstance(posts.read(config, path), Problem)
+    path.unlink()
+    os.mkfifo(path)
+    found = posts.read(config, path)  # would block for ever on a plain open
+    assert isinstance(found, Problem) and "not a regular file" in found.message
+    alpha = project.posts / "alpha"
+    alpha.rename(tmp_path / "alpha-moved")
+    alpha.symlink_to(secret.parent)  # a folder on the way swapped for a link
+    (secret.parent / "sibling.md").write_text(secret.read_text())
+    found = posts.read(config, alpha / "sibling.md")
+    assert isinstance(found, Problem) and "outside the posts folder" in found.message

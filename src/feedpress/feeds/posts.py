@@ -20,7 +20,9 @@ import tomllib
 from collections import Counter
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from functools import lru_cache
 from pathlib import Path, PurePosixPath
+from stat import S_ISREG
 from typing import Any, NamedTuple
 from urllib.parse import quote, urljoin, urlsplit
 from zoneinfo import ZoneInfo
@@ -152,9 +154,7 @@ def _walk(config: Config, folder: Path, rel: str, real_root: Path,
                                     f"is a link to nothing ({os.readlink(entry.path)} does not "
                                     "exist); not read"))
         elif not _regular(entry):  # reading a pipe would wait for ever
-            problems.append(Problem(_show(config, folder / name), None, "path",
-                                    "is not a regular file (a pipe, socket or device); "
-                                    "not read"))
+            problems.append(_special(config, folder / name))
         elif _section_page(name, rel):
             unread["section pages (_index.md, index.md)"] += 1
         else:
@@ -194,7 +194,11 @@ def read(config: Config, path: Path) -> Source | Problem:
     file changes after that, the next build sees a newer mtime.
     """
     try:
-        stat, data = read_capped(path)
+        stat, data = read_capped(path, inside=_real_root(config.posts_dir))
+    except _NotRegular:
+        return _special(config, path)
+    except _Outside:
+        return _outside(config, path)
     except OSError as exc:
         return Problem(_show(config, path), None, None, f"cannot read: {exc.strerror}")
     if stat.st_size > MAX_POST_BYTES or len(data) > MAX_POST_BYTES:
@@ -228,16 +232,31 @@ def _relpath(config: Config, path: Path) -> PurePosixPath:
     return PurePosixPath(key)
 
 
-def read_capped(path: Path) -> tuple[os.stat_result, bytes]:
+class _NotRegular(OSError):
+    """What was opened is a pipe, a socket or a device, not a file."""
+
+
+class _Outside(OSError):
+    """What was opened lies outside the posts folder."""
+
+
+def read_capped(path: Path, *, inside: str | None = None) -> tuple[os.stat_result, bytes]:
     """The file's stat, then its bytes: none if the stat says it is too big, and no
     more than one byte over the limit if it grew since.
 
-    With the descriptor's own calls: Python's buffered file objects cost
-    several times the read of a post-sized file.
+    What `discover` found may have been swapped since for a pipe (which would
+    block the read for ever) or a link to elsewhere: the file is opened without
+    waiting, and refused unless it is a regular file and, with `inside` (a real
+    path), the file opened lies under it. With the descriptor's own calls:
+    Python's buffered file objects cost several times the read of a post-sized file.
     """
-    fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
     try:
         stat = os.fstat(fd)
+        if not S_ISREG(stat.st_mode):
+            raise _NotRegular(path)
+        if inside is not None and not _opened_under(fd, inside):
+            raise _Outside(path)
         if stat.st_size > MAX_POST_BYTES:
             return stat, b""
         data = os.read(fd, stat.st_size + 1)
@@ -722,6 +741,27 @@ def absolute_url(base: str, url: str) -> str:
 
 def _inside(path: str, real_root: Path) -> bool:
     return Path(os.path.realpath(path)).is_relative_to(real_root)
+
+
+@lru_cache(maxsize=8)
+def _real_root(posts_dir: Path) -> str:
+    return os.path.realpath(posts_dir)
+
+
+def _opened_under(fd: int, real_root: str) -> bool:
+    """Whether the file open as `fd` is under `real_root`, by where the kernel says it
+    opened it (Linux's /proc), whatever links the path went through; where there is no
+    /proc, by the check `discover` made."""
+    try:
+        where = os.readlink(f"/proc/self/fd/{fd}")
+    except OSError:
+        return True
+    return where.startswith(real_root.rstrip(os.sep) + os.sep)
+
+
+def _special(config: Config, path: Path) -> Problem:
+    return Problem(_show(config, path), None, "path",
+                   "is not a regular file (a pipe, socket or device); not read")
 
 
 def _outside(config: Config, path: Path) -> Problem:
