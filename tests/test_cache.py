@@ -603,3 +603,24 @@ def test_a_manifest_damaged_since_the_memo_is_looked_at_again(project: Project) 
     report = cached_build(project)
     assert [p.path.name for p in report.warnings] == [".feedpress-manifest.json"]
     assert "1 of its entries are not as feedpress writes them" in report.warnings[0].message
+
+
+def test_one_build_of_a_project_at_a_time(project: Project) -> None:
+    """A second build waits for the first, then stops with an error saying so: two at
+    once wrote the same output folder, each its own manifest (attacker trial)."""
+    import fcntl
+    import threading
+
+    from feedpress.errors import FeedpressError
+
+    project.post("alpha", "one")
+    db = default_cache(project.config())
+    with (cache_module.one_build(db),
+          pytest.raises(FeedpressError, match="another build of this project is running"),
+          cache_module.one_build(db, wait=0.2)):
+        pass
+    lock = os.open(db.with_name("build.lock"), os.O_RDWR)
+    fcntl.flock(lock, fcntl.LOCK_EX)
+    threading.Timer(0.5, os.close, (lock,)).start()  # the first build ends
+    report = cached_build(project)  # waits, then builds
+    assert report.outcome.written

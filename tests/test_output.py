@@ -7,7 +7,7 @@ import json
 import os
 import stat
 from collections.abc import Iterator
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import pytest
 from blake3 import blake3
@@ -199,3 +199,18 @@ def test_a_killed_writers_temporary_files_are_swept_and_a_live_ones_kept(
     theirs.write_bytes(b"not ours")
     assert files.sweep_temporary(tmp_path) == 1
     assert not left.exists() and live.exists() and theirs.exists()
+
+
+def test_a_folder_made_by_another_writer_meanwhile_is_written_into(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two builds making the same new folder: one finds it missing, the other makes it
+    before the first's mkdir; the first must write into it, not fail."""
+    real_mkdir = os.mkdir
+
+    def raced(path: str, mode: int = 0o777, *, dir_fd: int | None = None) -> None:
+        real_mkdir(path, mode, dir_fd=dir_fd)  # the other build's
+        raise FileExistsError(17, "File exists", path)
+
+    monkeypatch.setattr(files.os, "mkdir", raced)
+    assert files.write_under(tmp_path / "out", PurePosixPath("tags/new/rss.xml"), b"<rss/>")
+    assert (tmp_path / "out" / "tags" / "new" / "rss.xml").read_bytes() == b"<rss/>"

@@ -136,7 +136,8 @@ def _open_folders(root: Path, parts: tuple[str, ...], *, make: bool) -> int | No
             except FileNotFoundError:
                 if not make:
                     return None
-                os.mkdir(part, 0o755, dir_fd=fd)
+                with contextlib.suppress(FileExistsError):  # made by another writer meanwhile
+                    os.mkdir(part, 0o755, dir_fd=fd)
                 inner = os.open(part, _FOLDER_FLAGS, dir_fd=fd)
         except OSError as exc:  # named as the folder that stands in the way
             raise OSError(exc.errno, exc.strerror, str(root.joinpath(*parts[:depth]))) from None

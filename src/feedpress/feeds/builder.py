@@ -299,7 +299,8 @@ def _cache_file(cache_path: Path | None) -> Iterator[Path]:
     their items from it.
     """
     if cache_path is not None:
-        yield cache_path
+        with cache_module.one_build(cache_path):
+            yield cache_path
         return
     with tempfile.TemporaryDirectory(prefix="feedpress-") as folder:
         yield Path(folder) / "cache.sqlite"

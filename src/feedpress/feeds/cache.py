@@ -23,6 +23,7 @@ posts on its own).
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import importlib.util
 import marshal
@@ -306,6 +307,42 @@ def open_cache(db_path: Path | None, cache_salt: str) -> Iterator[Cache]:
         raise _failed(db_path, exc) from None
     finally:
         connection.close()
+
+
+@contextmanager
+def one_build(db_path: Path, wait: float = LOCK_WAIT_SECONDS) -> Iterator[None]:
+    """One build at a time of the project whose cache is `db_path`: a second one waits up
+    to `wait` seconds for the first to end, then stops with an error.
+
+    SQLite's own lock covers the cache alone, and only while a transaction is open: two
+    builds at once would write the same output folder, each its own manifest. The lock
+    is `flock` on a file beside the cache, which the kernel lets go of when the build
+    ends, however it ends (its workers hold it too, and die with it).
+    """
+    db_path.parent.mkdir(parents=True, exist_ok=True)
+    lock = db_path.with_name("build.lock")
+    try:
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o644)
+    except OSError as exc:
+        raise FeedpressError(f"{relative(lock)}: cannot open the build lock: "
+                             f"{exc.strerror}") from None
+    try:
+        _take(fd, lock, time.monotonic() + wait)
+        yield
+    finally:
+        os.close(fd)
+
+
+def _take(fd: int, lock: Path, deadline: float) -> None:
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                raise FeedpressError(f"{relative(lock)}: another build of this project is "
+                                     "running; let it finish, then build again") from None
+            time.sleep(0.05)
 
 
 def reader(db_path: Path) -> Cache:
