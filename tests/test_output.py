@@ -214,3 +214,22 @@ def test_a_folder_made_by_another_writer_meanwhile_is_written_into(
     monkeypatch.setattr(files.os, "mkdir", raced)
     assert files.write_under(tmp_path / "out", PurePosixPath("tags/new/rss.xml"), b"<rss/>")
     assert (tmp_path / "out" / "tags" / "new" / "rss.xml").read_bytes() == b"<rss/>"
+
+
+def test_a_zombie_writers_temporary_files_are_swept(tmp_path: Path) -> None:
+    """A killed build's workers stay zombies until reaped; `kill(pid, 0)` still succeeds
+    for them, and the build after must not take them for running (attacker trial)."""
+    import subprocess
+    import sys
+
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    try:
+        while open(f"/proc/{child.pid}/stat", "rb").read().rpartition(b")")[2].split()[0] \
+                != b"Z":
+            pass  # ended, not yet reaped: a zombie
+        left = tmp_path / f".feed.json.{child.pid}.24.tmp"
+        left.write_bytes(b"{")
+        assert files.sweep_temporary(tmp_path) == 1
+        assert not left.exists()
+    finally:
+        child.wait()

@@ -65,6 +65,9 @@ def sweep_temporary(root: Path) -> int:
 
 
 def _running(pid: int) -> bool:
+    """Whether process `pid` may still write: not once it is gone, nor while it is a zombie
+    (a killed build's workers are, until someone reaps them), which `kill(pid, 0)` alone
+    would take for running."""
     if pid == os.getpid():
         return True
     try:
@@ -73,7 +76,12 @@ def _running(pid: int) -> bool:
         return False
     except OSError:  # someone else's process: running
         return True
-    return True
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as stat:
+            state = stat.read().rpartition(b")")[2].split()[0]
+    except (OSError, IndexError):  # no /proc, or it ended meanwhile
+        return True
+    return state not in (b"Z", b"X")
 
 
 def rewrite(path: Path, data: bytes) -> None:
