@@ -224,8 +224,8 @@ def test_a_zombie_writers_temporary_files_are_swept(tmp_path: Path) -> None:
 
     child = subprocess.Popen([sys.executable, "-c", "pass"])
     try:
-        while open(f"/proc/{child.pid}/stat", "rb").read().rpartition(b")")[2].split()[0] \
-                != b"Z":
+        stat = Path(f"/proc/{child.pid}/stat")
+        while stat.read_bytes().rpartition(b")")[2].split()[0] != b"Z":
             pass  # ended, not yet reaped: a zombie
         left = tmp_path / f".feed.json.{child.pid}.24.tmp"
         left.write_bytes(b"{")
