@@ -1086,3 +1086,15 @@ def test_a_post_swapped_after_discovery_for_a_link_or_a_pipe_is_not_read(
     (secret.parent / "sibling.md").write_text(secret.read_text())
     found = posts.read(config, alpha / "sibling.md")
     assert isinstance(found, Problem) and "outside the posts folder" in found.message
+
+
+def test_control_characters_in_image_fields_are_reported_at_their_lines(
+        project: Project) -> None:
+    path = project.raw("alpha/img.md", '---\ntitle: T\ndate: 2026-11-01\nimage:\n'
+                       '  url: /i.png\n  alt: "A\\x07lt"\n  caption: "Cap\\x0btion"\n---\nB.\n')
+    valid, problems = loaded(project)
+    assert errors(problems) == []
+    assert [(w.path, w.line, w.field) for w in warnings(problems)] == [
+        (path, 6, "image.alt"), (path, 7, "image.caption")]
+    assert valid[0].image is not None and valid[0].image.alt == "Alt"
+    assert valid[0].image.caption == "Cap tion"

@@ -436,11 +436,13 @@ class _PostFields:
         if value is not None and self.escapes and has_xml_forbidden(value):
             self.fields.problem(key, "contains a control character, which XML forbids")
 
-    def clean(self, key: str, value: str | None) -> str | None:
+    def clean(self, key: str, value: str | None, within: Fields | None = None) -> str | None:
+        """`value`, of `key` in the front matter or in its section `within`, without the
+        characters XML forbids (with a warning at its line)."""
         if value is None or not self.escapes or not has_xml_forbidden(value):
             return value
-        self.fields.problem(key, "control characters that XML forbids were removed",
-                            Severity.WARNING)
+        (within or self.fields).problem(key, "control characters that XML forbids were "
+                                        "removed", Severity.WARNING)
         return " ".join(xml_safe(value).split())  # a soft line break leaves one space
 
 
@@ -668,8 +670,8 @@ def _image(f: Fields, r: _PostFields, config: Config) -> Image | None:
     if section is None:
         return None
     url = section.text("url", required=True)
-    alt = r.clean("image.alt", section.text("alt"))
-    caption = r.clean("image.caption", section.text("caption"))
+    alt = r.clean("alt", section.text("alt"), section)
+    caption = r.clean("caption", section.text("caption"), section)
     section.finish(Severity.WARNING)
     if not url:
         return None
