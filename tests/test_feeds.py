@@ -1580,3 +1580,21 @@ def test_json_items_are_what_json_dumps_writes(
 def test_json_strings_escaped_as_bytes_are_what_json_dumps_writes(value: str) -> None:
     assert formats._json_string_utf8(value) == json.dumps(
         value, ensure_ascii=False).encode("utf-8")
+
+
+def test_urls_a_post_gives_are_written_as_uris(project: Project) -> None:
+    """Spaces, quotes, angle brackets and bidi controls in a post's url or image url are
+    percent-encoded as a browser would send them: every format then holds a URI, as JSON
+    Feed's schema (format: uri) and feed readers want (attacker trial)."""
+    project.raw("alpha/a.md", '---\ntitle: A\ndate: 2026-11-01\nurl: " https://a.example/ x"'
+                '\n---\nA.\n')
+    project.raw("alpha/b.md", '---\ntitle: B\ndate: 2026-11-02\n'
+                'url: "https://news.example.org/a b/<x>\\"y\\u202e%zz"\nimage:\n'
+                '  url: "/i.png\\" onerror=\\"alert(1)"\n  alt: i\n---\nB.\n')
+    project.build(NOW)
+    assert invalid_feeds(project.out) == []
+    items = {item["title"]: item for item in json.loads(
+        (project.out / "alpha" / "feed.json").read_text("utf-8"))["items"]}
+    assert items["A"]["url"] == "https://a.example/%20x"
+    assert items["B"]["url"] == "https://news.example.org/a%20b/%3Cx%3E%22y%E2%80%AE%25zz"
+    assert items["B"]["image"] == "https://news.example.org/i.png%22%20onerror=%22alert(1)"

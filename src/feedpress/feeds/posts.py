@@ -706,7 +706,7 @@ def _web_url(site_url: str, url: str) -> bool:
 def _link(url: str | None, config: Config, blog: str, blog_url: str, slug: str,
           local: datetime) -> str:
     if url:
-        return urljoin(config.site.url, url.strip())
+        return as_uri(urljoin(config.site.url, url.strip()))
     return config.site.permalink.format(
         site_url=config.site.url,
         blog_url=blog_url,
@@ -726,7 +726,22 @@ def _absolute_image(image: Image | None, base: str, root: str) -> Image | None:
     url = image.url
     if root != "/" and url.startswith("/") and not url.startswith("//"):
         url = root + url[1:]
-    return Image(absolute_url(base, url), image.alt, image.caption)
+    return Image(as_uri(absolute_url(base, url)), image.alt, image.caption)
+
+
+def as_uri(url: str) -> str:
+    """`url` as a URI: each character a URI may not hold (a space, a quote, `<`, a bidi
+    control, any non-ASCII letter) written as %XX of its UTF-8, as a browser sends it, and
+    a "%" that starts no such escape as "%25". Feeds, and JSON Feed's schema, want URIs;
+    a post's front matter may give anything."""
+    if _URI_CHARS.fullmatch(url) and not _LONE_PERCENT.search(url):
+        return url
+    return quote(_LONE_PERCENT.sub("%25", url), safe=_URI_SAFE)
+
+
+_URI_SAFE = "!#$%&'()*+,/:;=?@[]~"  # with letters, digits and -._, what RFC 3986 allows as is
+_URI_CHARS = re.compile(r"[A-Za-z0-9\-._~!#$%&'()*+,/:;=?@\[\]]*")
+_LONE_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")
 
 
 def absolute_url(base: str, url: str) -> str:
