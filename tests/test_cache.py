@@ -13,7 +13,7 @@ import sqlite3
 import time
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import pytest
 
@@ -624,3 +624,60 @@ def test_one_build_of_a_project_at_a_time(project: Project) -> None:
     threading.Timer(0.5, os.close, (lock,)).start()  # the first build ends
     report = cached_build(project)  # waits, then builds
     assert report.outcome.written
+
+
+class Killed(BaseException):
+    """What `kill -9` does to a build, as far as its files go: it stops where it is, with
+    no chance to save anything."""
+
+
+def test_files_a_killed_build_wrote_are_known_to_the_next_one(
+        project: Project, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A build killed after writing a new tag's feeds but before saving its manifest; the
+    tag is then taken off again: its feeds must go, as after a build that finished
+    (attacker trial: they stayed published for good)."""
+    from feedpress.feeds import output
+
+    posts = [project.post("alpha", f"p{n}", f"Body {n}.\n", tags=["keep"]) for n in range(3)]
+    for path in posts:
+        age(path)
+    cached_build(project)
+    for n in range(len(posts)):
+        age(project.post("alpha", f"p{n}", f"Body {n}.\n", tags=["keep", "passing"]))
+
+    def killed(self: output.Output) -> output.Outcome:
+        raise Killed
+
+    with monkeypatch.context() as patched:
+        patched.setattr(output.Output, "finish", killed)
+        with pytest.raises(Killed):
+            cached_build(project)
+    stale = project.out / "tags" / "passing" / "rss.xml"
+    assert stale.is_file() and (project.out / output.PENDING).is_file()
+    assert "tags/passing" not in (project.out / output.MANIFEST).read_text()
+    for n in range(len(posts)):
+        age(project.post("alpha", f"p{n}", f"Body {n}.\n", tags=["keep"]))
+    report = cached_build(project)
+    assert not stale.exists() and not stale.parent.exists()
+    assert PurePosixPath("tags/passing/rss.xml") in report.outcome.removed
+    assert not (project.out / output.PENDING).exists()
+    build(project.config(), NOW, out_dir=tmp_path / "clean")
+    ours = sorted(p.relative_to(project.out) for p in project.out.rglob("*") if p.is_file())
+    clean = sorted(p.relative_to(tmp_path / "clean") for p in (tmp_path / "clean").rglob("*")
+                   if p.is_file())
+    assert ours == clean
+
+
+def test_a_pending_note_never_claims_a_file_someone_changed_since(project: Project) -> None:
+    from feedpress.feeds import output
+
+    age(project.post("alpha", "p", "Body.\n", tags=["keep"]))
+    cached_build(project)
+    theirs = project.out / "tags" / "theirs" / "rss.xml"
+    theirs.parent.mkdir(parents=True)
+    theirs.write_bytes(b"<rss>someone's</rss>")
+    (project.out / output.PENDING).write_text(
+        '["tags/theirs/rss.xml", 21, "' + "0" * 64 + '"]\n["../../etc/passwd", 1, "x"]\n'
+        '["tags/theirs/rss.xml", 2')  # the digest of other bytes; a path out; a cut line
+    cached_build(project)
+    assert theirs.read_bytes() == b"<rss>someone's</rss>"

@@ -491,8 +491,9 @@ def _feeds_of(work: _Work, index: int) -> list[tuple[int, str, bool]]:
         data = formats.feed(work.config.site, spec, fmt, [formats.item(found[key], fmt)
                                                         for key, _ in keys],
                             stylesheet=work.config.feeds.pages)
-        done.append((len(data), output.digest(data),
-                     output.place(work.out_dir, spec.file(fmt), data, work.dry_run)))
+        summed = output.digest(data)
+        done.append((len(data), summed, output.place(work.out_dir, spec.file(fmt), data,
+                                                     work.dry_run, noted=summed)))
     return done
 
 

@@ -21,6 +21,7 @@ each in place, and removes only what its own manifest lists.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import stat
@@ -31,10 +32,14 @@ from typing import NamedTuple
 
 from blake3 import blake3
 
+from feedpress.errors import FeedpressError, shown
 from feedpress.files import remove_under, sweep_temporary, write_atomic, write_under
 from feedpress.text import is_utf8
 
 MANIFEST = ".feedpress-manifest.json"
+# Beside it, the files a build is about to put in place, noted before each one is: a build
+# killed before it saves its manifest leaves the next one knowing them for its own.
+PENDING = ".feedpress-manifest.pending"
 
 
 class Entry(NamedTuple):
@@ -78,6 +83,7 @@ class Output:
         self.dry_run = dry_run
         self.trust = trust
         self.previous, self.damaged = read_manifest(self.real)
+        self.previous.update(_pending(self.real))
         self.outcome = Outcome()
         self._entries: dict[PurePosixPath, Entry] = {}
         self._theirs: set[PurePosixPath] = set()
@@ -105,8 +111,9 @@ class Output:
     def put(self, relpath: PurePosixPath, data: bytes, recipe: str = "") -> None:
         """Make the file hold `data`, writing it only if its bytes differ."""
         self.expect([relpath])
-        written = place(self.real, relpath, data, self.dry_run)
-        self.record(relpath, Entry(recipe, len(data), digest(data)), written)
+        entry = Entry(recipe, len(data), digest(data))
+        self.record(relpath, entry, place(self.real, relpath, data, self.dry_run,
+                                          noted=entry.digest))
 
     def put_own(self, relpath: PurePosixPath, data: bytes) -> bool:
         """Like `put`, for a file that people may keep their own of (a page): the file is
@@ -145,6 +152,7 @@ class Output:
         learns those written so far, so that the next build still knows them all."""
         if not self.dry_run and self._entries:
             _write_manifest(self.real, {**self.previous, **self._entries})
+            _forget_pending(self.real)
 
     def finish(self) -> Outcome:
         """Remove what an earlier build wrote that this one did not; save the manifest."""
@@ -158,6 +166,8 @@ class Output:
                 self.left.append(relpath)
         if not self.dry_run and self._entries != self.previous:
             _write_manifest(self.real, self._entries)
+        if not self.dry_run:
+            _forget_pending(self.real)
         if self.sweep and not self.dry_run:
             sweep_temporary(self.real)
         self.outcome.written.sort(key=_parts)
@@ -206,15 +216,63 @@ def manifest_digest(entries: dict[PurePosixPath, Entry]) -> str:
     return summed.hexdigest()
 
 
-def place(out_dir: Path, relpath: PurePosixPath, data: bytes, dry_run: bool = False) -> bool:
+def place(out_dir: Path, relpath: PurePosixPath, data: bytes, dry_run: bool = False, *,
+          noted: str | None = None) -> bool:
     """Make `out_dir/relpath` hold `data`; True if that took (or with `dry_run` would take)
-    a write, False if the file already held exactly those bytes.
+    a write, False if the file already held exactly those bytes. With `noted` (the bytes'
+    digest), the file is first noted as pending (see `PENDING`).
 
     Raises `FeedpressError` if a link (or a file) stands where a folder on the way should
     be: a build writes into folders of its own in its output folder, and never through
     a link, even one swapped in while it runs (see `files.write_under`).
     """
+    if noted is not None and not dry_run:
+        _note_pending(out_dir, relpath, len(data), noted)
     return write_under(out_dir, relpath, data, dry_run=dry_run)
+
+
+_PENDING_FLAGS = (os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW
+                  | getattr(os, "O_CLOEXEC", 0))
+
+
+def _note_pending(out_dir: Path, relpath: PurePosixPath, size: int, digest: str) -> None:
+    """One line appended (one `write`: the workers' lines do not mix) to `PENDING`."""
+    line = json.dumps([relpath.as_posix(), size, digest], ensure_ascii=False) + "\n"
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        fd = os.open(out_dir / PENDING, _PENDING_FLAGS, 0o644)
+        try:
+            os.write(fd, line.encode("utf-8"))
+        finally:
+            os.close(fd)
+    except OSError as exc:
+        raise FeedpressError(f"{shown(out_dir / PENDING)}: cannot write: "
+                             f"{exc.strerror}") from None
+
+
+def _pending(out_dir: Path) -> dict[PurePosixPath, Entry]:
+    """The files a killed build noted as pending that are there as it noted them: its own,
+    to be removed like any the manifest lists once they are no longer built."""
+    try:
+        lines = _manifest_bytes(out_dir / PENDING).splitlines()
+    except OSError:  # none (the usual case), or not a file of ours
+        return {}
+    found = {}
+    for line in lines:
+        try:
+            path, size, digest = json.loads(line)
+        except (ValueError, TypeError):  # a line cut short by the kill
+            continue
+        entry = _entry(path, {"recipe": "", "size": size, "digest": digest})
+        if entry is not None and entry[1].digest and _as_recorded(out_dir / entry[0],
+                                                                   entry[1]):
+            found[entry[0]] = entry[1]
+    return found
+
+
+def _forget_pending(out_dir: Path) -> None:
+    with contextlib.suppress(OSError):
+        os.unlink(out_dir / PENDING)
 
 
 def read_manifest(out_dir: Path) -> tuple[dict[PurePosixPath, Entry], str | None]:
