@@ -377,7 +377,8 @@ def test_the_size_limit_is_one_million_bytes(
     project.raw("alpha/edge.md", head + b"x" * (1_000_000 - len(head) + extra))
     _, problems = loaded(project)
     errors = [p.message for p in problems if p.is_error]
-    assert errors == ([] if accepted else ["file is 1.0 MB; a post may be at most 1 MB"])
+    assert errors == ([] if accepted else ["file is 1,000,001 bytes; a post may be at most "
+                                           "1 MB (1,000,000 bytes)"])
 
 
 def test_a_long_post_under_the_limit_is_accepted(project: Project) -> None:

@@ -202,9 +202,10 @@ def read(config: Config, path: Path) -> Source | Problem:
     except OSError as exc:
         return Problem(_show(config, path), None, None, f"cannot read: {exc.strerror}")
     if stat.st_size > MAX_POST_BYTES or len(data) > MAX_POST_BYTES:
-        mb = max(stat.st_size, len(data)) / 1_000_000
-        return Problem(_show(config, path), None, None,
-                       f"file is {mb:.1f} MB; a post may be at most 1 MB")
+        size = max(stat.st_size, len(data))  # the read stops one byte over, if it grew
+        said = f"{size:,} bytes" if size < 1_100_000 else f"{size / 1_000_000:.1f} MB"
+        return Problem(_show(config, path), None, None, f"file is {said}; a post may be "
+                       f"at most 1 MB ({MAX_POST_BYTES:,} bytes)")
     return Source(path, _relpath(config, path), data, stat.st_size, stat.st_mtime_ns)
 
 
