@@ -1342,3 +1342,12 @@ def test_a_subscriber_list_that_cannot_be_read_is_an_error_not_an_empty_list(
     listed = feedpress("subscribers", "list", cwd=folder)
     assert listed.exit_code == 1, listed.output
     assert "error: subscribers.csv: subscribers: cannot read" in listed.stderr
+
+
+def test_an_empty_out_is_a_usage_error_not_the_current_folder(
+    feedpress: Feedpress, tmp_path: Path
+) -> None:
+    assert feedpress("init", "newsroom", cwd=tmp_path).exit_code == 0
+    built = feedpress("build", "--out", "", cwd=tmp_path / "newsroom")
+    assert built.exit_code == 2
+    assert "'--out': is empty" in built.stderr and "project's own folder" not in built.stderr

@@ -102,6 +102,16 @@ def _problems(problems: list[Problem]) -> None:
             click.echo(str(problem), err=True)
 
 
+def _folder(value: str | None) -> Path | None:
+    """A folder given on the command line, `~` expanded (`--out=~/x`: no shell expands
+    that ~); an empty one is a usage error, not the current folder."""
+    if value is None:
+        return None
+    if not value.strip():
+        raise click.BadParameter("is empty; give the folder to write the feeds into")
+    return Path(value).expanduser()
+
+
 def _warnings(problems: list[Problem]) -> None:
     """A run's warnings: one line per kind, each on its own with --verbose, none with
     --quiet."""
@@ -170,7 +180,7 @@ def cli(ctx: click.Context, config_path: Path | None, now: datetime | None) -> N
 @cli.command()
 @common
 @_json_option("build")
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path),
+@click.option("--out", metavar="DIR", callback=lambda ctx, param, value: _folder(value),
               help="Write feeds here instead of the config's output_dir.")
 @click.option("--check", "dry_run", is_flag=True,
               help="Write nothing; list the files that would change and exit 1 if any would.")
@@ -197,7 +207,6 @@ def build(out: Path | None, dry_run: bool, keep_going: bool, no_cache: bool,
     from feedpress.feeds import default_cache
 
     config = _config()
-    out = None if out is None else out.expanduser()  # `--out=~/x`: no shell expands that ~
     bar = _BuildProgress()
     try:
         report = run_build(config, _now(), out_dir=out, dry_run=dry_run, keep_going=keep_going,
