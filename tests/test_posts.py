@@ -1099,3 +1099,16 @@ def test_control_characters_in_image_fields_are_reported_at_their_lines(
         (path, 6, "image.alt"), (path, 7, "image.caption")]
     assert valid[0].image is not None and valid[0].image.alt == "Alt"
     assert valid[0].image.caption == "Cap tion"
+
+
+def test_a_reference_to_a_character_xml_forbids_is_warned_of_at_its_line(
+        project: Project) -> None:
+    path = project.post("alpha", "refs", body="Fine &#233; and &#x2014;.\n\nA bell &#7; "
+                        "and &#x1F; here.\n")
+    valid, problems = loaded(project)
+    assert [(w.line, w.field) for w in warnings(problems)] == [(7, "body")]
+    assert "&#7; names a character that XML forbids" in warnings(problems)[0].message
+    assert warnings(problems)[0].path == path
+    project.build()
+    feed = (project.out / "alpha" / "atom.xml").read_text("utf-8")
+    assert "A bell  and  here." in feed and "é" in feed

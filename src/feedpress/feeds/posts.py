@@ -486,6 +486,12 @@ def _build(
     breaking = f.flag("breaking", False)
     draft = f.flag("draft", False)
     f.finish(Severity.WARNING)
+    reference = next((found for found in _REFERENCE.finditer(front.body)
+                      if _xml_forbids(found)), None) if "&#" in front.body else None
+    if reference is not None:
+        r.problems.append(Problem(shown, _body_line(front) + front.body.count(
+            "\n", 0, reference.start()), "body", f"{reference[0]} names a character that XML "
+            "forbids; it is not published", Severity.WARNING))
     at = first_xml_forbidden(front.body)
     if at is not None:
         r.problems.append(Problem(shown, _body_line(front) + front.body.count("\n", 0, at),
@@ -523,6 +529,18 @@ def _build(
         digest=hashlib.sha256(source.data).hexdigest(),
     )
     return post, r.problems
+
+
+# A numeric character reference, which Markdown turns into the character it names.
+_REFERENCE = re.compile(r"&#(?:[xX]0*([0-9A-Fa-f]{1,6})|0*([0-9]{1,7}));")
+
+
+def _xml_forbids(reference: re.Match[str]) -> bool:
+    """Whether the character a reference names is one XML forbids (not NUL, which
+    Markdown turns into U+FFFD, nor a number past Unicode's, which it turns into that)."""
+    code = int(reference[1], 16) if reference[1] else int(reference[2])
+    return (0 < code < 0x20 and code not in (9, 10, 13)) or code in (0xFFFE, 0xFFFF) \
+        or 0xD800 <= code <= 0xDFFF
 
 
 def _templates(shown: Path, front: FrontMatter) -> list[Problem]:
