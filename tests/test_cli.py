@@ -1213,6 +1213,11 @@ def test_a_failed_build_heeds_quiet_and_verbose(feedpress: Feedpress, project: P
         "error: 1 error(s) in posts; nothing was written."]
     verbose = feedpress("build", "-v")
     assert verbose.exit_code == 1 and verbose.stderr.count("colour: unknown key") == 2
+    project.raw("alpha/zz-bad.md", "---\ntitle: T\n---\nB\n")
+    lines = feedpress("build").stderr.splitlines()  # errors first, then warnings together
+    assert [line.split(":", 2)[:2] for line in lines[:2]] == [
+        ["error", " posts/alpha/bad.md"], ["error", " posts/alpha/zz-bad.md"]]
+    assert "colour: unknown key" in lines[2] and lines[3].startswith("error: 2 error(s)")
 
 
 def test_out_reads_a_tilde_as_the_home_folder(feedpress: Feedpress, project: Project,

@@ -162,10 +162,14 @@ class InvalidPostsError(FeedpressError):
     def lines(self, *, each: bool = False, warnings: bool = True) -> list[str]:
         """The problems as lines, warnings grouped by kind unless `each`, and none without
         `warnings`; then the count of errors."""
-        said = self.problems if warnings else [p for p in self.problems if p.is_error]
-        lines = [str(p) for p in said] if each else grouped(said)
-        errors = sum(p.is_error for p in self.problems)
-        return [*lines, f"error: {errors} error(s) in posts; nothing was written."]
+        errors = [p for p in self.problems if p.is_error]
+        if each:
+            said = self.problems if warnings else errors
+            lines = [str(p) for p in said]
+        else:  # the errors, which stopped the build, first; the warnings together after
+            kept = [p for p in self.problems if not p.is_error] if warnings else []
+            lines = [str(p) for p in errors] + grouped(kept)
+        return [*lines, f"error: {len(errors)} error(s) in posts; nothing was written."]
 
 
 class UsageError(FeedpressError):
