@@ -1105,7 +1105,7 @@ def test_a_reference_to_a_character_xml_forbids_is_warned_of_at_its_line(
         project: Project) -> None:
     path = project.post("alpha", "refs", body="Fine &#233; and &#x2014;.\n\nA bell &#7; "
                         "and &#x1F; here.\n")
-    valid, problems = loaded(project)
+    _, problems = loaded(project)
     assert [(w.line, w.field) for w in warnings(problems)] == [(7, "body")]
     assert "&#7; names a character that XML forbids" in warnings(problems)[0].message
     assert warnings(problems)[0].path == path
