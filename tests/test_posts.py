@@ -1112,3 +1112,16 @@ def test_a_reference_to_a_character_xml_forbids_is_warned_of_at_its_line(
     project.build()
     feed = (project.out / "alpha" / "atom.xml").read_text("utf-8")
     assert "A bell  and  here." in feed and "é" in feed
+
+
+def test_raw_control_characters_in_front_matter_are_warned_of_with_their_field(
+        project: Project) -> None:
+    path = project.raw("alpha/raw.md", "---\ntitle: Prime\x0bMinister\ndate: 2026-11-01\n"
+                       "summary: >\n  one\n  two\x07 lines\nimage:\n  url: /i.png\n"
+                       "  alt: A\x01lt\n---\nB.\n")
+    valid, problems = loaded(project)
+    assert errors(problems) == []
+    assert [(w.path, w.line, w.field) for w in warnings(problems)] == [
+        (path, 2, "title"), (path, 6, "summary"), (path, 9, "image.alt")]
+    assert valid[0].title == "Prime Minister" and valid[0].image is not None
+    assert valid[0].image.alt == "Alt"

@@ -11,6 +11,7 @@ and nothing here reads or writes the build cache.
 
 from __future__ import annotations
 
+import bisect
 import difflib
 import hashlib
 import json
@@ -296,12 +297,29 @@ def _without_controls(split: FrontMatter, shown: Path) -> tuple[FrontMatter, lis
     words on either side stay apart."""
     if not has_xml_forbidden(split.yaml):
         return split, []
-    lines = split.yaml.split("\n")
-    problems = [Problem(shown, number + split.yaml_first_line, None,
+    text = xml_safe(split.yaml)  # the same lines: only characters within them go
+    keys = _key_lines(text)
+    problems = [Problem(shown, number + split.yaml_first_line, _field_at(keys, number + 1),
                         "control characters that XML forbids were removed", Severity.WARNING)
-                for number, line in enumerate(lines) if has_xml_forbidden(line)]
-    text = xml_safe(split.yaml)
+                for number, line in enumerate(split.yaml.split("\n"))
+                if has_xml_forbidden(line)]
     return replace(split, yaml=text), problems
+
+
+def _key_lines(yaml_text: str) -> list[tuple[int, str]]:
+    """Each key's line and its field ("image.alt"), in line order; read again, but only
+    for a header that held control characters."""
+    try:
+        located = yamltext.key_lines(yaml_text)
+    except (yamltext.YamlSyntaxError, RecursionError):
+        return []
+    return sorted((line, ".".join(path)) for path, line in located.items())
+
+
+def _field_at(keys: list[tuple[int, str]], line: int) -> str | None:
+    """The field that `line` is part of: the nearest key at or above it."""
+    at = bisect.bisect_right(keys, (line, "\uffff")) - 1
+    return keys[at][1] if at >= 0 else None
 
 
 def _load(split: FrontMatter, shown: Path) -> dict[str, Any] | Problem:
