@@ -873,6 +873,8 @@ def test_the_group_has_help_with_an_example(feedpress: Feedpress) -> None:
     (".git/public", "inside a .git or .feedpress folder"),
     ('"~"', "is the home folder"), ("~/public", "is outside the project"),
     ("~", "is empty"), ('""', "is empty"), ("feedpress.yaml", "is a file, not a folder"),
+    ("email_templates", "overlaps the email templates folder"),
+    ("email_templates/public", "overlaps the email templates folder"),
 ])
 def test_an_output_folder_that_could_harm_is_refused(feedpress: Feedpress, project: Project,
                                                      where: str, why: str) -> None:
@@ -1356,3 +1358,11 @@ def test_an_empty_out_is_a_usage_error_not_the_current_folder(
     built = feedpress("build", "--out", "", cwd=tmp_path / "newsroom")
     assert built.exit_code == 2
     assert "'--out': is empty" in built.stderr and "project's own folder" not in built.stderr
+
+
+def test_out_may_not_be_the_email_templates_folder(feedpress: Feedpress,
+                                                   project: Project) -> None:
+    project.post("alpha", "one")
+    run = feedpress("build", "--out", "email_templates")
+    assert run.exit_code == 2 and "overlaps the email templates folder" in run.stderr
+    assert not (project.root / "email_templates" / "rss.xml").exists()

@@ -121,6 +121,9 @@ def _read(top: Fields, path: Path, fingerprint: str) -> Config | None:
     if why:
         top.problem("output_dir", why)
     email = read_email(top.section("email"), root, site.domain if site else "example.org")
+    if not why and not wrong_posts and overlaps(output_dir, email.templates):
+        top.problem("output_dir", f"{output_dir} overlaps the email templates folder "
+                    f"{email.templates}; give another folder")
     hubs = _read_hubs(top.section("websub"))
     categories_as_tags = _read_import(top.section("import"))
     top.finish()
@@ -437,6 +440,15 @@ def unsafe_output(output: Path, root: Path, posts_dir: Path) -> str | None:
     if target.exists() and not target.is_dir():
         return f"{output} is a file, not a folder"
     return None
+
+
+def overlaps(one: Path, other: Path) -> bool:
+    """Whether either folder is, or holds, the other (as they resolve)."""
+    try:
+        first, second = one.resolve(), other.resolve()
+    except OSError:
+        return False
+    return first == second or first in second.parents or second in first.parents
 
 
 def _outside(output: Path, root: Path) -> str | None:
