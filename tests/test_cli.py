@@ -1159,9 +1159,15 @@ def test_a_link_to_nothing_among_the_posts_is_said_to_be_one(
         feedpress: Feedpress, project: Project) -> None:
     project.post("alpha", "one")
     (project.posts / "alpha" / "gone.md").symlink_to("nowhere.md")
+    (project.posts / "alpha" / "loop1.md").symlink_to("loop2.md")
+    (project.posts / "alpha" / "loop2.md").symlink_to("loop1.md")
+    (project.posts / "alpha" / "here.md").symlink_to(".")
     run = feedpress("check")
     assert "gone.md: path: is a link to nothing (nowhere.md does not exist); not read" \
         in run.stderr, run.output
+    for loop in ("loop1.md", "loop2.md"):
+        assert f"{loop}: path: is a loop of links; not read" in run.stderr, run.output
+    assert "here.md: path: is a link to a folder, which is not followed" in run.stderr
 
 
 def test_a_damaged_manifest_is_a_warning_and_the_build_goes_on(feedpress: Feedpress,

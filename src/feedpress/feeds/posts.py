@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import bisect
 import difflib
+import errno
 import hashlib
 import json
 import os
@@ -152,14 +153,27 @@ def _walk(config: Config, folder: Path, rel: str, real_root: Path,
             _walk(config, folder / name, f"{rel}{name}/", real_root, found, problems, unread)
         elif entry.is_symlink() and not os.path.exists(entry.path):
             problems.append(Problem(_show(config, folder / name), None, "path",
-                                    f"is a link to nothing ({os.readlink(entry.path)} does not "
-                                    "exist); not read"))
+                                    f"{_unfollowable(entry.path)}; not read"))
+        elif entry.is_symlink() and entry.is_dir():
+            problems.append(Problem(_show(config, folder / name), None, "path",
+                                    "is a link to a folder, which is not followed (it could "
+                                    "lead in circles); link the posts themselves"))
         elif not _regular(entry):  # reading a pipe would wait for ever
             problems.append(_special(config, folder / name))
         elif _section_page(name, rel):
             unread["section pages (_index.md, index.md)"] += 1
         else:
             found[rel + name] = _stat(entry)
+
+
+def _unfollowable(link: str) -> str:
+    """Why the link `link` leads to no file: a loop of links, or a target that is not there."""
+    try:
+        os.stat(link)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return "is a loop of links"
+    return f"is a link to nothing ({os.readlink(link)} does not exist)"
 
 
 def _regular(entry: os.DirEntry[str]) -> bool:
