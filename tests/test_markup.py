@@ -206,3 +206,14 @@ def test_a_srcset_keeps_only_web_addresses() -> None:
     assert "onload" not in html and "svg" not in html
     assert 'srcset="https://news.example.org/b/p/x.png 2x"' in html
     assert 'srcset="https://cdn.example/y.png 4x"' in html
+
+
+def test_a_srcset_in_capitals_and_a_cite_carry_no_script() -> None:
+    html = markup.sanitize(
+        '<img SRCSET="javascript:alert(1) 1x, file:///etc/passwd 3x, /ok.png 4x" src="/a.jpg">'
+        '<picture><SOURCE SrcSet="javascript:alert(2)"></picture>'
+        '<blockquote cite="javascript:alert(8)">q</blockquote><q cite="vbscript:x">q</q>'
+        '<del cite="data:text/html,x">d</del>', "https://news.example.org/b/p/")
+    assert "javascript" not in html and "vbscript" not in html and "data:" not in html
+    assert "file:" not in html and "cite=" not in html
+    assert 'srcset="https://news.example.org/ok.png 4x"' in html

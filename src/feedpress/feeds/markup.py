@@ -39,7 +39,9 @@ _CMARK_OPTIONS = Options.CMARK_OPT_UNSAFE | Options.CMARK_OPT_FOOTNOTES
 _EXTENSIONS = ["table", "strikethrough", "autolink", "tasklist"]
 _TAGS = nh3.ALLOWED_TAGS | {"section", "picture", "source", "figure", "figcaption", "input"}
 _ATTRIBUTES: dict[str, set[str]] = {
-    **{tag: set(attrs) for tag, attrs in nh3.ALLOWED_ATTRIBUTES.items()},
+    # Without `cite`: a URL that ammonia does not check the scheme of (javascript:), and
+    # that no reader shows.
+    **{tag: set(attrs) - {"cite"} for tag, attrs in nh3.ALLOWED_ATTRIBUTES.items()},
     "*": {"lang", "dir", "title"},
     "img": {"src", "srcset", "sizes", "alt", "width", "height"},
     "source": {"srcset", "sizes", "media", "type"},
@@ -258,7 +260,8 @@ def sanitize(html: str, base: str, *, strip: bool = True) -> str:
     posts that have one. Most posts take a quicker road to the same result
     (see `_Resolver`).
     """
-    if "srcset" not in html:
+    has_srcset = "srcset" in html or "srcset" in html.lower()  # SRCSET="..." is one too
+    if not has_srcset:
         quick = _RESOLVER.clean(html, base)
         if quick is not None:
             return strip_xml_forbidden(quick) if strip else quick
@@ -267,7 +270,7 @@ def sanitize(html: str, base: str, *, strip: bool = True) -> str:
         return _absolute_srcset(value, base) if name == "srcset" else value
 
     cleaned = nh3.clean(html, **_POLICY, url_relative=("rewrite_with_base", base),
-                        attribute_filter=srcset if "srcset" in html else None)
+                        attribute_filter=srcset if has_srcset else None)
     return strip_xml_forbidden(cleaned) if strip else cleaned
 
 
