@@ -1044,6 +1044,10 @@ def test_toml_front_matter_nested_too_deep_is_an_error(project: Project, nested:
     ("javascript:alert(1)", False), (" JavaScript:alert(1)", False), ("/{{ page.x }}", False),
     ("data:image/png;base64,AAAA", False), ("file:///etc/passwd", False),
     ("http://[::1/a.jpg", False), ("mailto:a@example.org", False),
+    ("https://example.org:abc/x", False), ("http://[fe80::1%eth0]/x.jpg", False),
+    ("https://exa mple.org/x.jpg", False), ("//javascript:alert(1)/x.jpg", False),
+    ("https://" + "a" * 70 + ".org/x", False), ("https://bücher.example/x", True),
+    ("http://[::1]:8080/x", True), ("https://example.org:443/x", True),
 ])
 def test_a_post_url_is_a_web_address_or_a_path_on_the_site(url: str, web: bool) -> None:
     assert _web_url("https://news.example.org/", url) is web

@@ -269,8 +269,12 @@ def sanitize(html: str, base: str, *, strip: bool = True) -> str:
     def srcset(tag: str, name: str, value: str) -> str | None:
         return _absolute_srcset(value, base) if name == "srcset" else value
 
-    cleaned = nh3.clean(html, **_POLICY, url_relative=("rewrite_with_base", base),
-                        attribute_filter=srcset if has_srcset else None)
+    try:
+        cleaned = nh3.clean(html, **_POLICY, url_relative=("rewrite_with_base", base),
+                            attribute_filter=srcset if has_srcset else None)
+    except ValueError:  # a base ammonia refuses: relative URLs, which need one, are dropped
+        cleaned = nh3.clean(html, **_POLICY, url_relative="deny",
+                            attribute_filter=srcset if has_srcset else None)
     return strip_xml_forbidden(cleaned) if strip else cleaned
 
 
@@ -328,9 +332,12 @@ def _origin(base: str) -> str | None:
     parts = urlsplit(base)
     key = (parts.scheme, parts.netloc)
     if key not in _ROOTS:
-        found = _ROOT_LINK.fullmatch(nh3.clean(
-            '<a href="/"></a>', tags={"a"}, attributes={"a": {"href"}}, link_rel=None,
-            url_relative=("rewrite_with_base", base)))
+        try:
+            found = _ROOT_LINK.fullmatch(nh3.clean(
+                '<a href="/"></a>', tags={"a"}, attributes={"a": {"href"}}, link_rel=None,
+                url_relative=("rewrite_with_base", base)))
+        except ValueError:  # not a base ammonia takes (a port that is no number)
+            found = None
         _ROOTS[key] = None if found is None else unescape(found[1])
     return _ROOTS[key]
 

@@ -26,7 +26,7 @@ from functools import lru_cache
 from pathlib import Path, PurePosixPath
 from stat import S_ISREG
 from typing import Any, NamedTuple
-from urllib.parse import quote, urljoin, urlsplit
+from urllib.parse import SplitResult, quote, urljoin, urlsplit
 from zoneinfo import ZoneInfo
 
 from feedpress import yamltext
@@ -749,9 +749,25 @@ def _web_url(site_url: str, url: str) -> bool:
     if is_plain_root_path(url):  # the usual image: a path on the site, whose URL is http(s)
         return True
     try:
-        return urlsplit(urljoin(site_url, url)).scheme in ("http", "https")
-    except ValueError:
+        parts = urlsplit(urljoin(site_url, url))
+        return parts.scheme in ("http", "https") and _web_host(parts)
+    except ValueError:  # a port that is no number, "http://[": no URL at all
         return False
+
+
+def _web_host(parts: SplitResult) -> bool:
+    """Whether the URL's host and port are ones a browser (and the sanitiser, which takes a
+    post's URL as the base of its links) would take: a port that is a number, and a host
+    name without spaces, zone ids or labels DNS refuses."""
+    parts.port  # noqa: B018 -- raises ValueError for "example.org:abc"
+    host = parts.hostname or ""
+    if not host or "%" in host or any(character.isspace() for character in host):
+        return False
+    try:
+        host.encode("idna")
+    except UnicodeError:  # an empty label, or one over 63 characters
+        return False
+    return True
 
 
 def _link(url: str | None, config: Config, blog: str, blog_url: str, slug: str,
