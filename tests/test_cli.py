@@ -1372,3 +1372,34 @@ def test_out_may_not_be_the_email_templates_folder(feedpress: Feedpress,
     run = feedpress("build", "--out", "email_templates")
     assert run.exit_code == 2 and "overlaps the email templates folder" in run.stderr
     assert not (project.root / "email_templates" / "rss.xml").exists()
+
+
+def test_pin_ids_never_writes_a_post_swapped_since_it_was_read(
+        project: Project, tmp_path: Path) -> None:
+    """A post swapped, after it was loaded, for a link to a file outside the posts folder,
+    or for a pipe: pinning its id must neither write that file nor hang (second attacker
+    round: the outside file was overwritten)."""
+    from feedpress.errors import FeedpressError
+    from feedpress.feeds import load
+    from feedpress.scaffold import pin_id
+
+    path = project.raw("alpha/victim.md", "---\ntitle: T\ndate: 2026-11-01\n---\nB\n")
+    from conftest import NOW as CLOCK
+
+    post = next(p for p in load(project.config(), CLOCK).valid if p.path == path)
+    precious = tmp_path / "precious.md"
+    precious.write_text("PRECIOUS")
+    moved = tmp_path / "victim.md"
+    path.rename(moved)
+    path.symlink_to(precious)
+    with pytest.raises(FeedpressError):
+        pin_id(post)
+    assert precious.read_text() == "PRECIOUS"
+    path.unlink()
+    os.mkfifo(path)
+    with pytest.raises(FeedpressError):
+        pin_id(post)  # would block for ever on a plain open
+    path.unlink()
+    moved.rename(path)
+    pin_id(post)  # the same file back: pinned
+    assert "id: " in path.read_text()

@@ -11,6 +11,7 @@ changed, is the caller's.
 from __future__ import annotations
 
 import contextlib
+import errno
 import itertools
 import os
 import re
@@ -84,18 +85,40 @@ def _running(pid: int) -> bool:
     return state not in (b"Z", b"X")
 
 
-def rewrite(path: Path, data: bytes) -> None:
-    """Give the file at `path` new contents, as `write_atomic` does, keeping what it is: a
-    link's target is the file rewritten (the link stays), and its mode and owner stay."""
-    target = Path(os.path.realpath(path))
+def read_regular(path: Path) -> tuple[bytes, os.stat_result]:
+    """The bytes and stat of the regular file at `path`: not through a link at its name,
+    and not a pipe (which would block) or a device; else an `OSError`."""
+    fd = os.open(path, _READ_FLAGS)
+    with os.fdopen(fd, "rb") as stream:
+        found = os.fstat(fd)
+        if not stat.S_ISREG(found.st_mode):
+            raise OSError(errno.EINVAL, "not a regular file", str(path))
+        return stream.read(), found
+
+
+def rewrite(path: Path, data: bytes, was: os.stat_result) -> None:
+    """Give the regular file at `path`, read as `was` (`read_regular`), new contents as
+    `write_atomic` does, keeping its mode and owner: in its folder, by a temporary file
+    renamed over it, so never through a link; and not at all if another file has taken
+    its name since it was read (a link swapped in would otherwise lead the write out)."""
     try:
-        before = os.stat(target)
+        folder = os.open(path.parent, _PARENT_FLAGS)
     except OSError as exc:
-        raise FeedpressError(f"{path}: cannot write: {exc.strerror}") from None
-    write_atomic(target, data, stat.S_IMODE(before.st_mode))
-    with contextlib.suppress(OSError):  # only root may give a file away: then it does
-        if (before.st_uid, before.st_gid) != (os.getuid(), os.getgid()):
-            os.chown(target, before.st_uid, before.st_gid)
+        raise FeedpressError(f"{shown(path)}: cannot write: {exc.strerror}") from None
+    try:
+        try:
+            now = os.stat(path.name, dir_fd=folder, follow_symlinks=False)
+        except OSError as exc:
+            raise FeedpressError(f"{shown(path)}: cannot write: {exc.strerror}") from None
+        if (now.st_dev, now.st_ino) != (was.st_dev, was.st_ino):
+            raise FeedpressError(f"{shown(path)}: replaced since it was read; not written")
+        _replace_in(folder, path.name, data, path, stat.S_IMODE(was.st_mode))
+        with contextlib.suppress(OSError):  # only root may give a file away: then it does
+            if (was.st_uid, was.st_gid) != (os.getuid(), os.getgid()):
+                os.chown(path.name, was.st_uid, was.st_gid, dir_fd=folder,
+                         follow_symlinks=False)
+    finally:
+        os.close(folder)
 
 
 def write_under(root: Path, relpath: PurePosixPath, data: bytes, *, dry_run: bool = False

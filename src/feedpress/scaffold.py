@@ -8,6 +8,7 @@ to pin an id.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -19,7 +20,7 @@ from zoneinfo import ZoneInfo
 from feedpress.config import CONFIG_NAME, Config, unknown_blog
 from feedpress.errors import FeedpressError, UsageError, relative
 from feedpress.feeds import default_id
-from feedpress.files import rewrite, write_atomic, write_under
+from feedpress.files import read_regular, rewrite, write_atomic, write_under
 from feedpress.model import Post
 from feedpress.text import slugify
 from feedpress.version import __version__
@@ -252,12 +253,19 @@ def pin_id(post: Post) -> None:
         raise FeedpressError(f"{relative(post.path)}: a link to another post's file: its id is "
                              "not pinned (it would go into that file); give it a file of its "
                              "own")
-    text = post.path.read_bytes().decode("utf-8")
+    try:
+        data, was = read_regular(post.path)
+    except OSError as exc:
+        raise FeedpressError(f"{relative(post.path)}: cannot read: {exc.strerror}") from None
+    if hashlib.sha256(data).hexdigest() != post.digest:  # not the file that was checked
+        raise FeedpressError(f"{relative(post.path)}: changed since it was read; run "
+                             "pin-ids again")
+    text = data.decode("utf-8")
     bom = "\ufeff" if text.startswith("\ufeff") else ""
     text = text.removeprefix(bom)
     newline = "\r\n" if text.split("\n", 1)[0].endswith("\r") else "\n"
     at, line = _id_line(text, json.dumps(post.id, ensure_ascii=False), newline, post)
-    rewrite(post.path, (bom + text[:at] + line + text[at:]).encode("utf-8"))
+    rewrite(post.path, (bom + text[:at] + line + text[at:]).encode("utf-8"), was)
 
 
 def _id_line(text: str, quoted: str, newline: str, post: Post) -> tuple[int, str]:
