@@ -681,3 +681,43 @@ def test_a_pending_note_never_claims_a_file_someone_changed_since(project: Proje
         '["tags/theirs/rss.xml", 2')  # the digest of other bytes; a path out; a cut line
     cached_build(project)
     assert theirs.read_bytes() == b"<rss>someone's</rss>"
+
+
+def test_a_pending_note_after_a_build_that_finished_is_no_builds(project: Project) -> None:
+    """Whoever can write into the output folder could forge a note naming their own files
+    with their digests; only after a build that did not finish is a note a build's
+    (second attacker round: a forged note removed robots.txt)."""
+    from blake3 import blake3
+
+    from feedpress.feeds import output
+
+    age(project.post("alpha", "p", "Body.\n"))
+    cached_build(project)
+    mine = project.out / "robots.txt"
+    mine.write_bytes(b"User-agent: *\nDisallow:\n")
+    (project.out / output.PENDING).write_text(
+        f'["robots.txt", {mine.stat().st_size}, "{blake3(mine.read_bytes()).hexdigest()}"]\n')
+    age(project.post("alpha", "q", "Another.\n"))
+    cached_build(project)
+    assert mine.read_bytes() == b"User-agent: *\nDisallow:\n"
+    assert not (project.out / output.PENDING).exists()
+
+
+def test_a_pipe_or_a_link_where_feedpress_keeps_notes_or_its_lock_is_an_error(
+        project: Project, tmp_path: Path) -> None:
+    from feedpress.errors import FeedpressError
+    from feedpress.feeds import output
+
+    age(project.post("alpha", "p", "Body.\n"))
+    cached_build(project)
+    os.mkfifo(project.out / output.PENDING)
+    age(project.post("alpha", "q", "Body.\n"))
+    with pytest.raises(FeedpressError, match="remove it"):
+        build(project.config(), NOW)  # no cache: it would hang on the pipe
+    (project.out / output.PENDING).unlink()
+    lock = default_cache(project.config()).with_name("build.lock")
+    lock.unlink()
+    lock.symlink_to(tmp_path / "made-by-the-lock")
+    with pytest.raises(FeedpressError, match="remove it if it is not a plain file"):
+        cached_build(project)
+    assert not (tmp_path / "made-by-the-lock").exists()

@@ -23,6 +23,7 @@ posts on its own).
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import hashlib
 import importlib.util
@@ -30,6 +31,7 @@ import marshal
 import os
 import re
 import sqlite3
+import stat
 import time
 import zoneinfo
 from collections.abc import Iterable, Iterator, Mapping
@@ -322,10 +324,14 @@ def one_build(db_path: Path, wait: float = LOCK_WAIT_SECONDS) -> Iterator[None]:
     db_path.parent.mkdir(parents=True, exist_ok=True)
     lock = db_path.with_name("build.lock")
     try:
-        fd = os.open(lock, os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o644)
-    except OSError as exc:
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK
+                     | getattr(os, "O_CLOEXEC", 0), 0o644)
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            os.close(fd)
+            raise OSError(errno.EINVAL, "not a plain file")
+    except OSError as exc:  # a link, a pipe, a folder: not the lock feedpress makes
         raise FeedpressError(f"{relative(lock)}: cannot open the build lock: "
-                             f"{exc.strerror}") from None
+                             f"{exc.strerror}; remove it if it is not a plain file") from None
     try:
         _take(fd, lock, time.monotonic() + wait)
         yield

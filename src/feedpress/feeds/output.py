@@ -74,7 +74,9 @@ class Output:
     def __init__(self, out_dir: Path, *, dry_run: bool = False, trust: bool = True,
                  sweep: bool = True) -> None:
         """`trust` False makes every file again instead of believing the manifest's recipes;
-        `sweep` removes the temporary files a killed build left (see `finish`)."""
+        `sweep`, for when the last build did not finish, removes the temporary files a
+        killed build left (see `finish`) and takes the files it noted (`PENDING`) for
+        feedpress's own: after a build that finished, a note there is no build's."""
         self.out_dir = out_dir  # as given: what problems and reports name
         self.sweep = sweep
         # Where every read and write goes, resolved once: a link to the output folder
@@ -83,7 +85,10 @@ class Output:
         self.dry_run = dry_run
         self.trust = trust
         self.previous, self.damaged = read_manifest(self.real)
-        self.previous.update(_pending(self.real))
+        if sweep:  # the last build may have been killed: the files it noted are its own
+            self.previous.update(_pending(self.real))
+        elif not dry_run:  # it finished, and took its notes away: any there are no build's
+            _forget_pending(self.real)
         self.outcome = Outcome()
         self._entries: dict[PurePosixPath, Entry] = {}
         self._theirs: set[PurePosixPath] = set()
@@ -231,8 +236,8 @@ def place(out_dir: Path, relpath: PurePosixPath, data: bytes, dry_run: bool = Fa
     return write_under(out_dir, relpath, data, dry_run=dry_run)
 
 
-_PENDING_FLAGS = (os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW
-                  | getattr(os, "O_CLOEXEC", 0))
+_PENDING_FLAGS = (os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK
+                  | getattr(os, "O_CLOEXEC", 0))  # a link or a pipe there is an error
 
 
 def _note_pending(out_dir: Path, relpath: PurePosixPath, size: int, digest: str) -> None:
@@ -246,8 +251,9 @@ def _note_pending(out_dir: Path, relpath: PurePosixPath, size: int, digest: str)
         finally:
             os.close(fd)
     except OSError as exc:
-        raise FeedpressError(f"{shown(out_dir / PENDING)}: cannot write: "
-                             f"{exc.strerror}") from None
+        raise FeedpressError(f"{shown(out_dir / PENDING)}: cannot write: {exc.strerror} (it "
+                             "is feedpress's note of the files it is writing: if it is not "
+                             "a plain file, remove it)") from None
 
 
 def _pending(out_dir: Path) -> dict[PurePosixPath, Entry]:
