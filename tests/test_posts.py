@@ -1129,3 +1129,16 @@ def test_raw_control_characters_in_front_matter_are_warned_of_with_their_field(
         (path, 2, "title"), (path, 6, "summary"), (path, 9, "image.alt")]
     assert valid[0].title == "Prime Minister" and valid[0].image is not None
     assert valid[0].image.alt == "Alt"
+
+
+def test_a_post_swapped_for_a_pipe_before_its_body_is_read_again_says_so(
+        project: Project) -> None:
+    from feedpress.errors import FeedpressError
+
+    path = project.post("alpha", "pipe")
+    post = next(p for p in loaded(project)[0] if p.path == path)
+    path.unlink()
+    os.mkfifo(path)
+    with pytest.raises(FeedpressError) as raised:
+        read_body(post)
+    assert str(raised.value).endswith("alpha/pipe.md: cannot read: not a regular file")

@@ -31,7 +31,7 @@ from zoneinfo import ZoneInfo
 
 from feedpress import yamltext
 from feedpress.config import Config, author_refs, unknown_blog
-from feedpress.errors import FeedpressError, Problem, Severity
+from feedpress.errors import FeedpressError, Problem, Severity, relative
 from feedpress.feeds import imported, markup
 from feedpress.fields import Fields
 from feedpress.model import Author, Image, Post, Tag
@@ -270,9 +270,9 @@ def read_capped(path: Path, *, inside: str | None = None) -> tuple[os.stat_resul
     try:
         stat = os.fstat(fd)
         if not S_ISREG(stat.st_mode):
-            raise _NotRegular(path)
+            raise _NotRegular(errno.EINVAL, "not a regular file", str(path))
         if inside is not None and not _opened_under(fd, inside):
-            raise _Outside(path)
+            raise _Outside(errno.EXDEV, "outside the posts folder", str(path))
         if stat.st_size > MAX_POST_BYTES:
             return stat, b""
         data = os.read(fd, stat.st_size + 1)
@@ -387,9 +387,9 @@ def read_body(post: Post) -> str:
     try:
         _, data = read_capped(post.path)
     except OSError as exc:
-        raise FeedpressError(f"{post.path}: cannot read: {exc.strerror}") from None
+        raise FeedpressError(f"{relative(post.path)}: cannot read: {exc.strerror}") from None
     if hashlib.sha256(data).hexdigest() != post.digest:
-        raise FeedpressError(f"{post.path}: changed during the build; build again")
+        raise FeedpressError(f"{relative(post.path)}: changed during the build; build again")
     split = split_front_matter(decode(data).replace("\r\n", "\n"))
     assert not isinstance(split, str), "parsed before, so it splits"
     return split.body
