@@ -116,14 +116,11 @@ def _read(top: Fields, path: Path, fingerprint: str) -> Config | None:
     wrong_posts = _unsafe_posts(posts_dir, root)
     if wrong_posts:
         top.problem("posts_dir", wrong_posts)
-    why = None if wrong_posts else unsafe_output(output_dir, root, posts_dir) or _outside(
-        output_dir, root)
+    email = read_email(top.section("email"), root, site.domain if site else "example.org")
+    why = None if wrong_posts else unsafe_output(
+        output_dir, root, posts_dir, email.templates) or _outside(output_dir, root)
     if why:
         top.problem("output_dir", why)
-    email = read_email(top.section("email"), root, site.domain if site else "example.org")
-    if not why and not wrong_posts and overlaps(output_dir, email.templates):
-        top.problem("output_dir", f"{output_dir} overlaps the email templates folder "
-                    f"{email.templates}; give another folder")
     hubs = _read_hubs(top.section("websub"))
     categories_as_tags = _read_import(top.section("import"))
     top.finish()
@@ -408,13 +405,12 @@ _SYSTEM = frozenset({"bin", "boot", "dev", "etc", "lib", "lib32", "lib64", "proc
                      "sbin", "sys", "usr"})
 
 
-def unsafe_output(output: Path, root: Path, posts_dir: Path) -> str | None:
+def unsafe_output(output: Path, root: Path, posts_dir: Path, templates: Path) -> str | None:
     """Why `output` must not be a build's output folder, or None. A build writes and
     removes files there: never over the system, a home, the project, its posts, its
-    cache or a Git repository's own folder, and only into a folder."""
+    email templates, its cache or a Git repository's own folder, and only into a folder."""
     try:
         target = output.resolve()
-        posts = posts_dir.resolve()
     except OSError as exc:  # a loop of links, a folder that may not be looked into
         return f"{output} cannot be followed to a folder ({exc.strerror})"
     if ".." in output.parts:
@@ -431,8 +427,10 @@ def unsafe_output(output: Path, root: Path, posts_dir: Path) -> str | None:
         return f"{output} is the project's own folder; give a folder inside it, e.g. public"
     if target in root.resolve().parents:
         return f"{output} holds the project; give a folder of its own"
-    if target == posts or posts in target.parents or target in posts.parents:
+    if _overlaps(target, posts_dir):
         return f"{output} overlaps the posts folder {posts_dir}; give another folder"
+    if _overlaps(target, templates):
+        return f"{output} overlaps the email templates folder {templates}; give another folder"
     if {".git", CACHE_FOLDER} & {part.lower() for part in target.parts}:  # any case: macOS
         return f"{output} is inside a .git or {CACHE_FOLDER} folder; give a folder of its own"
     if (target / CONFIG_NAME).exists():
@@ -442,7 +440,7 @@ def unsafe_output(output: Path, root: Path, posts_dir: Path) -> str | None:
     return None
 
 
-def overlaps(one: Path, other: Path) -> bool:
+def _overlaps(one: Path, other: Path) -> bool:
     """Whether either folder is, or holds, the other (as they resolve)."""
     try:
         first, second = one.resolve(), other.resolve()

@@ -35,7 +35,7 @@ from functools import partial
 from pathlib import Path, PurePosixPath
 from typing import Any, TypeVar
 
-from feedpress.config import CACHE_FOLDER, Config, overlaps, unsafe_output
+from feedpress.config import CACHE_FOLDER, Config, unsafe_output
 from feedpress.errors import (
     FeedpressError,
     InvalidPostsError,
@@ -152,10 +152,8 @@ def build(
     started = clock()
     token = _PROGRESS.set(progress)
     if out_dir is not None:
-        why = unsafe_output(out_dir, config.path.parent, config.posts_dir)
-        if not why and overlaps(out_dir, config.email.templates):
-            why = (f"{out_dir} overlaps the email templates folder "
-                   f"{config.email.templates}; give another folder")
+        why = unsafe_output(out_dir, config.path.parent, config.posts_dir,
+                            config.email.templates)
         if why:
             raise UsageError(f"--out: {why}")
     try:
