@@ -85,15 +85,18 @@ def _running(pid: int) -> bool:
     return state not in (b"Z", b"X")
 
 
-def read_regular(path: Path) -> tuple[bytes, os.stat_result]:
+def read_regular(path: Path, most: int | None = None) -> tuple[bytes, os.stat_result]:
     """The bytes and stat of the regular file at `path`: not through a link at its name,
-    and not a pipe (which would block) or a device; else an `OSError`."""
+    not a pipe (which would block) or a device, and of at most `most` bytes when given;
+    else an `OSError` (`FileNotFoundError` if nothing is there)."""
     fd = os.open(path, _READ_FLAGS)
     with os.fdopen(fd, "rb") as stream:
         found = os.fstat(fd)
         if not stat.S_ISREG(found.st_mode):
             raise OSError(errno.EINVAL, "not a regular file", str(path))
-        return stream.read(), found
+        if most is not None and found.st_size > most:
+            raise OSError(errno.EFBIG, "too big", str(path))
+        return stream.read() if most is None else stream.read(most + 1), found
 
 
 def rewrite(path: Path, data: bytes, was: os.stat_result) -> None:

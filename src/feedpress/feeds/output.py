@@ -24,7 +24,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import stat
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -33,7 +32,13 @@ from typing import NamedTuple
 from blake3 import blake3
 
 from feedpress.errors import FeedpressError, shown
-from feedpress.files import remove_under, sweep_temporary, write_atomic, write_under
+from feedpress.files import (
+    read_regular,
+    remove_under,
+    sweep_temporary,
+    write_atomic,
+    write_under,
+)
 from feedpress.text import is_utf8
 
 MANIFEST = ".feedpress-manifest.json"
@@ -260,7 +265,7 @@ def _pending(out_dir: Path) -> dict[PurePosixPath, Entry]:
     """The files a killed build noted as pending that are there as it noted them: its own,
     to be removed like any the manifest lists once they are no longer built."""
     try:
-        lines = _manifest_bytes(out_dir / PENDING).splitlines()
+        lines = read_regular(out_dir / PENDING, _MANIFEST_MOST)[0].splitlines()
     except OSError:  # none (the usual case), or not a file of ours
         return {}
     found = {}
@@ -286,7 +291,7 @@ def read_manifest(out_dir: Path) -> tuple[dict[PurePosixPath, Entry], str | None
     an entry that is not as feedpress writes it (a path that would leave `out_dir`, a
     size that is not one) is left out, and a manifest that does not read is none."""
     try:
-        listed = json.loads(_manifest_bytes(out_dir / MANIFEST))["files"]
+        listed = json.loads(read_regular(out_dir / MANIFEST, _MANIFEST_MOST)[0])["files"]
         items = list(listed.items())
     except FileNotFoundError:
         return {}, _missing(out_dir)
@@ -300,17 +305,6 @@ def read_manifest(out_dir: Path) -> tuple[dict[PurePosixPath, Entry], str | None
 
 
 _MANIFEST_MOST = 64 * 1024 * 1024  # 100,000 feeds' worth is a tenth of it
-
-
-def _manifest_bytes(path: Path) -> bytes:
-    """The manifest's bytes, if it is a regular file (not a link, a pipe or a device) of a
-    size a manifest can have; else an `OSError` (`FileNotFoundError` if it is not there)."""
-    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
-    with os.fdopen(fd, "rb") as stream:
-        found = os.fstat(fd)
-        if not stat.S_ISREG(found.st_mode) or found.st_size > _MANIFEST_MOST:
-            raise OSError(f"{path}: not a manifest")
-        return stream.read(_MANIFEST_MOST + 1)
 
 
 def _missing(out_dir: Path) -> str | None:
