@@ -269,12 +269,11 @@ def sanitize(html: str, base: str, *, strip: bool = True) -> str:
     def srcset(tag: str, name: str, value: str) -> str | None:
         return _absolute_srcset(value, base) if name == "srcset" else value
 
+    options = {**_POLICY, "attribute_filter": srcset if has_srcset else None}
     try:
-        cleaned = nh3.clean(html, **_POLICY, url_relative=("rewrite_with_base", base),
-                            attribute_filter=srcset if has_srcset else None)
+        cleaned = nh3.clean(html, **options, url_relative=("rewrite_with_base", base))
     except ValueError:  # a base ammonia refuses: relative URLs, which need one, are dropped
-        cleaned = nh3.clean(html, **_POLICY, url_relative="deny",
-                            attribute_filter=srcset if has_srcset else None)
+        cleaned = nh3.clean(html, **options, url_relative="deny")
     return strip_xml_forbidden(cleaned) if strip else cleaned
 
 

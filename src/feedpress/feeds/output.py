@@ -249,8 +249,11 @@ def _note_pending(out_dir: Path, relpath: PurePosixPath, size: int, digest: str)
     """One line appended (one `write`: the workers' lines do not mix) to `PENDING`."""
     line = json.dumps([relpath.as_posix(), size, digest], ensure_ascii=False) + "\n"
     try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        fd = os.open(out_dir / PENDING, _PENDING_FLAGS, 0o644)
+        try:
+            fd = os.open(out_dir / PENDING, _PENDING_FLAGS, 0o644)
+        except FileNotFoundError:  # the first file of a new output folder
+            out_dir.mkdir(parents=True, exist_ok=True)
+            fd = os.open(out_dir / PENDING, _PENDING_FLAGS, 0o644)
         try:
             os.write(fd, line.encode("utf-8"))
         finally:

@@ -521,13 +521,13 @@ def _build(
     reference = next((found for found in _REFERENCE.finditer(front.body)
                       if _xml_forbids(found)), None) if "&#" in front.body else None
     if reference is not None:
-        r.problems.append(Problem(shown, _body_line(front) + front.body.count(
-            "\n", 0, reference.start()), "body", f"{reference[0]} names a character that XML "
-            "forbids; it is not published", Severity.WARNING))
+        r.problems.append(Problem(shown, _line_in_body(front, reference.start()), "body",
+                                  f"{reference[0]} names a character that XML forbids; it is "
+                                  "not published", Severity.WARNING))
     at = first_xml_forbidden(front.body)
     if at is not None:
-        r.problems.append(Problem(shown, _body_line(front) + front.body.count("\n", 0, at),
-                                  "body", "control characters that XML forbids were removed",
+        r.problems.append(Problem(shown, _line_in_body(front, at), "body",
+                                  "control characters that XML forbids were removed",
                                   Severity.WARNING))
     r.problems.extend(_templates(shown, front))
     deep = markup.nesting(front.body)
@@ -571,8 +571,7 @@ def _xml_forbids(reference: re.Match[str]) -> bool:
     """Whether the character a reference names is one XML forbids (not NUL, which
     Markdown turns into U+FFFD, nor a number past Unicode's, which it turns into that)."""
     code = int(reference[1], 16) if reference[1] else int(reference[2])
-    return (0 < code < 0x20 and code not in (9, 10, 13)) or code in (0xFFFE, 0xFFFF) \
-        or 0xD800 <= code <= 0xDFFF
+    return 0 < code <= 0x10FFFF and has_xml_forbidden(chr(code))
 
 
 def _templates(shown: Path, front: FrontMatter) -> list[Problem]:
@@ -594,6 +593,11 @@ def _templates(shown: Path, front: FrontMatter) -> list[Problem]:
 
 def _body_line(front: FrontMatter) -> int:
     return front.body_line or front.yaml_first_line + front.yaml.count("\n") + 1
+
+
+def _line_in_body(front: FrontMatter, at: int) -> int:
+    """The file's line of the body's character `at`."""
+    return _body_line(front) + front.body.count("\n", 0, at)
 
 
 def locate(path: Path, field: str) -> int | None:
