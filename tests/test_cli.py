@@ -1403,3 +1403,29 @@ def test_pin_ids_never_writes_a_post_swapped_since_it_was_read(
     moved.rename(path)
     pin_id(post)  # the same file back: pinned
     assert "id: " in path.read_text()
+
+
+def test_the_installed_command_says_all_it_has_to_and_keeps_its_exit_code(
+        project: Project) -> None:
+    """`python -m feedpress` (what the `feedpress` script runs) leaves without Python's
+    teardown: what it printed must still all arrive, and its exit code be main's."""
+    import subprocess
+
+    project.post("alpha", "hello", summary="Hi.")
+
+    def command(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "feedpress", "--config",
+                               str(project.config_path), *args], capture_output=True,
+                              text=True, timeout=60, check=False)
+
+    built = command("--now", NOW, "build", "--json")
+    assert built.returncode == 0, built.stderr
+    assert json.loads(built.stdout)["build"]["posts"] == 1  # the whole object, to its last brace
+    assert SUMMARY.match(command("--now", NOW, "build").stdout.strip())
+    refused = command("build", "--out", "")
+    assert refused.returncode == 2
+    assert "--out" in refused.stderr
+    project.raw("alpha/broken.md", "---\ntitle: [\n---\n")
+    failed = command("--now", NOW, "build")
+    assert failed.returncode == 1
+    assert failed.stderr.startswith("error: ")

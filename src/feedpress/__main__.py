@@ -1,5 +1,5 @@
 """`python -m feedpress`: the same as the `feedpress` command."""
 
-from feedpress.cli import main
+from feedpress.cli import run
 
-main()
+run()
