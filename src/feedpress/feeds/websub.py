@@ -14,18 +14,21 @@ from __future__ import annotations
 
 import json
 import time
-import urllib.error
 import urllib.parse
-import urllib.request
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING
 
 from feedpress.config import CACHE_FOLDER, Config
 from feedpress.errors import FeedpressError
 from feedpress.feeds.catalog import feed_url
 from feedpress.files import write_atomic
 from feedpress.model import FEED_FILE_NAMES, Format
+
+if TYPE_CHECKING:
+    from urllib.request import OpenerDirector
 
 STATE_NAME = Path(CACHE_FOLDER) / "websub.json"
 TRIES = 3  # per hub and URL
@@ -128,14 +131,18 @@ def _tell(hub: str, urls: list[str], sleep: Callable[[float], None],
     return report
 
 
-class _NoRedirects(urllib.request.HTTPRedirectHandler):
-    """A redirected publish would arrive as a GET without its body: never follow one."""
+@lru_cache(maxsize=1)
+def _opener() -> OpenerDirector:
+    """An opener that never follows a redirect: a redirected publish would arrive as a GET
+    without its body. Made when a ping first needs it (urllib's HTTP and TLS code is a
+    tenth of a build's start-up)."""
+    import urllib.request
 
-    def redirect_request(self, *args: object, **kwargs: object) -> None:
-        return None
+    class NoRedirects(urllib.request.HTTPRedirectHandler):
+        def redirect_request(self, *args: object, **kwargs: object) -> None:
+            return None
 
-
-_OPENER = urllib.request.build_opener(_NoRedirects)
+    return urllib.request.build_opener(NoRedirects)
 
 
 def _publish(hub: str, url: str, sleep: Callable[[float], None],
@@ -143,26 +150,29 @@ def _publish(hub: str, url: str, sleep: Callable[[float], None],
     """POST `hub.mode=publish` for `url`, trying up to `TRIES` times with a doubling wait.
     None when the hub took it (2xx); else the last reason, and whether it was about this
     URL alone (a 4xx other than 408 and 429, not worth another try)."""
+    from urllib.error import HTTPError, URLError
+    from urllib.request import Request
+
     data = urllib.parse.urlencode({"hub.mode": "publish", "hub.url": url}).encode("ascii")
     error = ""
     for attempt in range(TRIES):
         if attempt:
             sleep(2.0 ** (attempt - 1))
-        request = urllib.request.Request(hub, data=data, method="POST", headers={
+        request = Request(hub, data=data, method="POST", headers={
             "Content-Type": "application/x-www-form-urlencoded",
             "User-Agent": "feedpress WebSub publisher"})
         try:
-            with _OPENER.open(request, timeout=timeout) as answer:
+            with _opener().open(request, timeout=timeout) as answer:
                 if 200 <= answer.status < 300:
                     return None, False
                 error = f"{hub} answered {answer.status}"
-        except urllib.error.HTTPError as exc:
+        except HTTPError as exc:
             error = f"{hub} answered {exc.code} {exc.reason}"
             if 300 <= exc.code < 400:
                 return f"{error}: give the hub's own address in websub.hubs", False
             if 400 <= exc.code < 500 and exc.code not in (408, 429):
                 return error, True
-        except (urllib.error.URLError, OSError, ValueError) as exc:
+        except (URLError, OSError, ValueError) as exc:
             error = f"cannot reach {hub}: {getattr(exc, 'reason', exc)}"
     return error, False
 
