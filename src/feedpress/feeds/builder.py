@@ -183,11 +183,14 @@ def _build(config: Config, now: datetime, target: Path, dry_run: bool, keep_goin
         sink = output.Output(target, dry_run=dry_run, trust=cache_path is not None,
                              sweep=unfinished)
         specs = catalog.plan(config, cat)
-        try:
-            _write_feeds(config, specs, store, db_path, sink, salt, workers)
+        def own_files() -> list[Problem]:  # this process's, while the workers write feeds
             sink.put(OPML_NAME, formats.opml(config.site.title, specs, config.site.feeds_url,
                                              catalog.linked_format(config)))
-            problems += _write_pages(config, cat, specs, sink)
+            return _write_pages(config, cat, specs, sink)
+
+        try:
+            problems += _write_feeds(config, specs, store, db_path, sink, salt, workers,
+                                     meanwhile=own_files)
         except FeedpressError:
             sink.keep_record()
             raise
@@ -393,8 +396,10 @@ class _Work:
 
 
 def _write_feeds(config: Config, specs: list[catalog.FeedSpec], store: Cache, cache_path: Path,
-                 sink: output.Output, salt: str, jobs: int) -> None:
-    """Make every feed whose recipe changed, building only the items not cached yet.
+                 sink: output.Output, salt: str, jobs: int, *,
+                 meanwhile: Callable[[], T]) -> T:
+    """Make every feed whose recipe changed, building only the items not cached yet; and
+    `meanwhile`, in this process while the workers write the feeds. Its result.
 
     The items of new and changed posts are built by the workers and stored
     here; then the workers write the feeds, reading the items back from
@@ -423,13 +428,16 @@ def _write_feeds(config: Config, specs: list[catalog.FeedSpec], store: Cache, ca
                 for (key, digest, _), items in zip(work.missing, made, strict=True))
         while store.store_items(itertools.islice(rows, _COMMIT_EVERY)):
             store.commit()  # the disk catches up while the workers render, not after
-        feeds = _counted(workers.map(_feeds_of, len(stale)), "writing feeds", len(stale))
+        under_way = workers.map(_feeds_of, len(stale))
+        result = meanwhile()
+        feeds = _counted(under_way, "writing feeds", len(stale))
         for (spec, todo), files in zip(stale, feeds, strict=True):
             for fmt, (size, digest, written) in zip(todo, files, strict=True):
                 sink.record(spec.file(fmt), output.Entry(recipes[spec.folder, fmt], size, digest),
                             written)
     if before is not None:  # now only the feeds that were written, as they came out
         websub.remember(config, websub.feed_urls(config, sink.outcome.written), before)
+    return result
 
 
 Progress = Callable[[str, int, int], None]  # a stage, how many done, of how many

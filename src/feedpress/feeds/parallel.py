@@ -68,16 +68,17 @@ class Shared(Generic[S]):
             units: int | None = None) -> Iterator[R]:
         """`func(state, i)` for each i in range(count), in order.
 
-        `units` is how much work the tasks hold in all, when each holds
-        several posts (default: one per task): it decides whether the work
-        is worth processes.
+        The workers start on the tasks at once, while the caller goes on;
+        in this process (too little work for processes) each task runs as
+        its result is asked for. `units` is how much work the tasks hold in
+        all, when each holds several posts (default: one per task): it
+        decides whether the work is worth processes.
         """
         if not _worth_processes(self.jobs, count if units is None else units):
-            yield from (func(self.state, i) for i in range(count))
-            return
+            return (func(self.state, i) for i in range(count))
         pool = self._pool or self._start()
         calls = [(func, i) for i in range(count)]
-        yield from pool.map(_call, calls, chunksize=_chunk(count, self.jobs))
+        return pool.map(_call, calls, chunksize=_chunk(count, self.jobs))
 
     def _start(self) -> ProcessPoolExecutor:
         # Frozen objects are out of the workers' garbage collections, which would
@@ -134,5 +135,7 @@ def _worth_processes(jobs: int, units: int) -> bool:
 
 
 def _chunk(count: int, jobs: int) -> int:
-    """Big enough to spare round trips, small enough to keep every worker busy to the end."""
-    return max(1, min(64, count // (jobs * 16)))
+    """Big enough to spare round trips, small enough to keep every worker busy to the end:
+    a stage ends when its last chunk does, and meanwhile the other workers wait (a chunk
+    is a 64th of a worker's share)."""
+    return max(1, min(64, count // (jobs * 64)))
