@@ -10,12 +10,16 @@ quick road declines.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+from pathlib import Path
+
 import nh3
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from feedpress.feeds import markup
+from feedpress.feeds import imported, markup
+from feedpress.model import Post
 
 BASES = [
     "https://news.example.org/al-marsad/2026/11/26/a-post/",
@@ -71,6 +75,8 @@ def reference(html: str, base: str) -> str:
 
     cleaned = nh3.clean(html, tags=markup._TAGS, clean_content_tags=markup._DROPPED_WITH_CONTENT,
                         attributes=markup._ATTRIBUTES, link_rel=None,
+                        tag_attribute_values={"input": {"checked": {""}}},
+                        set_tag_attribute_values={"input": {"type": "checkbox", "disabled": ""}},
                         url_relative=("rewrite_with_base", base),
                         attribute_filter=srcset if "srcset" in html else None)
     return markup.strip_xml_forbidden(cleaned)
@@ -217,3 +223,74 @@ def test_a_srcset_in_capitals_and_a_cite_carry_no_script() -> None:
     assert "javascript" not in html and "vbscript" not in html and "data:" not in html
     assert "file:" not in html and "cite=" not in html
     assert 'srcset="https://news.example.org/ok.png 4x"' in html
+
+
+def _post(url: str) -> Post:
+    return Post(path=Path("x.md"), blog="b", slug="x", id="tag:x.org,2026:x", id_pinned=True,
+                title="T", url=url, date=datetime(2026, 1, 1, tzinfo=UTC), updated=None,
+                authors=(), tags=(), breaking=False, summary=None, image=None, lang="en",
+                draft=False, digest="d")
+
+
+# Markdown as posts write it, with every URL above in links and images, and what cmark
+# turns into other elements, entities, quotes and spaces that ammonia writes its own way.
+PLAIN_PIECES = [
+    "word", " ", "\n", "\n\n", "*em*", "**strong**", "~~gone~~", "`co\"de`", "&amp;", "&quot;",
+    "&nbsp;", "\xa0", "&copy;", "&#39;", "&#x27;", "&#34;", "'s'", '"q"', "a & b", "x > y",
+    "\\*", "é", "مرحبا", "  \n", "> ", "- ", "1. ", "07. ", "# ", "## ", "---\n", "\n    code",
+    "\n```py\nx = '<'\n```\n", "\n```c#\n\"s\"\n```\n", "\n```\nplain\n```\n", "www.example.org",
+    "https://example.org/a?b=1&c=2", "desk@example.org", "[^1]", "\n\n[^1]: note",
+    "| a | b |\n|---|---|\n| 1 | 2 |\n", "[ref]", "\n\n[ref]: /r.jpg",
+    *(f"[link]({url})" for url in URLS if " " not in url and "\n" not in url),
+    *(f'![alt "q" & <a>]({url} "title & \'t\'")' for url in URLS[:12]),
+    '[t](https://example.org/x "a title")', "[t](<https://example.org/a b>)",
+    "[t](https://ex-ample.org:8080/x)", "[t](https://1.2.3.4/x)", "[t](https://xn--zz.org/)",
+    "[t](https://u@example.org/)", "[t](https://example.org./)", "[t](https://-x.org/)",
+    "[t](https://a.b-.org/)", "[t](http://localhost/)", "[t](https://example.0x1/)",
+    "[[in](/a)](/b)", "[www.example.org](https://example.org/)", "[a ![i](/i.png)](/l)",
+    "<b>raw</b>", "<p>inner</p>", "<https://example.org>", "a<b",
+]
+
+
+@settings(max_examples=1500, derandomize=True, deadline=None)
+@given(st.lists(st.sampled_from(PLAIN_PIECES), max_size=16).map("".join),
+       st.sampled_from(BASES))
+def test_a_rendered_post_is_cleaned_as_ammonia_cleans_it(body: str, base: str) -> None:
+    """`render` skips ammonia for HTML in cmark's plain form (`markup._as_cleaned`): its
+    HTML must be what ammonia makes of cmark's, whatever the body."""
+    post = _post(base)
+    markdown = imported.markdown(markup.xml_safe(body))
+    cmark = markup._footnotes(markup.markdown_to_html(markdown), post)
+    expected = markup._after(reference(cmark, base), post)
+    assert markup.render(post, body).html == expected
+
+
+def test_plain_markdown_skips_ammonia_and_the_rest_does_not() -> None:
+    """Else the test above would pass with every post cleaned by ammonia."""
+    base = BASES[0]
+
+    def plain(body: str) -> str | None:
+        return markup._as_cleaned(markup.markdown_to_html(body), base)
+
+    assert plain('# T\n\nA *b* "c" [d](https://example.org/?x=1&y=2) ![e](/i.png "f")\n\n'
+                 "> g\n\n1. h\n2. i\n\n```py\nj\n```\n\n---\n") is not None
+    for body in ["[x](javascript:alert(1))", "[x](relative.html)", "[x](#top)", "a[^1]\n\n[^1]: n",
+                 "| a |\n|---|\n| 1 |", "- [ ] t", "[x](https://1.2.3.4/)", "a\xa0b",
+                 "[x](//cdn.example/)", "[x](/a/../b)", "[x](https://example.org:444/)"]:
+        assert plain(body) is None, body
+    assert markup._as_cleaned('<p>word<p>inner</p></p>', base) is not None  # hence `markdown`:
+    assert markup.sanitize("<p>word<p>inner</p></p>", base) == "<p>word</p><p>inner</p><p></p>"
+
+
+def test_a_task_box_is_written_the_same_by_every_build() -> None:
+    """ammonia sets a box's attributes in an order that changes from process to process:
+    cold builds on two CI runners wrote two versions of the same feed."""
+    import subprocess
+    import sys
+
+    script = ("from feedpress.feeds import markup; print(markup.sanitize("
+              "markup.markdown_to_html('- [x] done\\n- [ ] to do'), 'https://x.org/'))")
+    runs = {subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                           check=True).stdout for _ in range(6)}
+    assert runs == {'<ul>\n<li><input type="checkbox" disabled="" checked=""> done</li>\n'
+                    '<li><input type="checkbox" disabled=""> to do</li>\n</ul>\n\n'}

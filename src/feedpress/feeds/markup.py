@@ -83,7 +83,7 @@ def render_all(posts: list[Post], bodies: list[str], root: str = "/") -> list[Re
         htmls = [_under(html, root) for html in htmls]
     # The bodies hold no character XML forbids now: their HTML can hold one only where a
     # numeric reference ("&#1;") in the body was decoded, by cmark or by the sanitiser.
-    safe = [_after(sanitize(html, post.url, strip="&#" in body), post)
+    safe = [_after(sanitize(html, post.url, strip="&#" in body, markdown="<" not in body), post)
             for html, body, post in zip(htmls, bodies, posts, strict=True)]
     return [Rendered(html, post.summary or _summary(body, html, post) or post.title)
             for html, body, post in zip(safe, bodies, posts, strict=True)]
@@ -103,7 +103,7 @@ def _summary(body: str, html: str, post: Post) -> str:
     head = _FOOTNOTE_REF.sub("", body[:cut])  # their notes are past the cut
     # Link definitions may be anywhere: those past the cut still serve links before it.
     head += "\n\n" + "\n".join(_LINK_DEFINITION.findall(body[cut:]))
-    before = sanitize(markdown_to_html(head), post.url)
+    before = sanitize(markdown_to_html(head), post.url, markdown="<" not in head)
     return shorten(" ".join(lxml.html.fragment_fromstring(
         before or "<p></p>", create_parent="div").text_content().split()))
 
@@ -250,31 +250,105 @@ def _address(pointer: Any) -> int:
     return int(cmark._cmark.ffi.cast("uintptr_t", pointer))
 
 
-def sanitize(html: str, base: str, *, strip: bool = True) -> str:
+def sanitize(html: str, base: str, *, strip: bool = True, markdown: bool = False) -> str:
     """Safe HTML: no script, iframe or event handler, and every URL absolute against `base`;
     no character XML forbids, unless `strip` is False (for HTML known to hold none, nor a
-    numeric reference that could decode to one, "&#1;").
+    numeric reference that could decode to one, "&#1;"). `markdown` says that `html` is
+    cmark's rendering of Markdown without a "<" (so without raw HTML): written by cmark
+    alone, its elements nest as HTML allows (see `_as_cleaned`).
 
     ammonia resolves `href` and `src` itself; `srcset` (a list of URLs it
     does not resolve) goes through a Python filter, paid for only by the
     posts that have one. Most posts take a quicker road to the same result
     (see `_Resolver`).
     """
-    has_srcset = "srcset" in html or "srcset" in html.lower()  # SRCSET="..." is one too
-    if not has_srcset:
-        quick = _RESOLVER.clean(html, base)
-        if quick is not None:
-            return strip_xml_forbidden(quick) if strip else quick
-
-    def srcset(tag: str, name: str, value: str) -> str | None:
-        return _absolute_srcset(value, base) if name == "srcset" else value
-
-    options = {**_POLICY, "attribute_filter": srcset if has_srcset else None}
-    try:
-        cleaned = nh3.clean(html, **options, url_relative=("rewrite_with_base", base))
-    except ValueError:  # a base ammonia refuses: relative URLs, which need one, are dropped
-        cleaned = nh3.clean(html, **options, url_relative="deny")
+    cleaned = _as_cleaned(html, base) if markdown else None
+    if cleaned is None:
+        cleaned = _ammonia(html, base)
     return strip_xml_forbidden(cleaned) if strip else cleaned
+
+
+def _ammonia(html: str, base: str) -> str:
+    """`html` cleaned by ammonia: by the shared cleaner where it can, else with `base`."""
+    has_srcset = "srcset" in html or "srcset" in html.lower()  # SRCSET="..." is one too
+    cleaned = None if has_srcset else _RESOLVER.clean(html, base)
+    if cleaned is None:
+        def srcset(tag: str, name: str, value: str) -> str | None:
+            return _absolute_srcset(value, base) if name == "srcset" else value
+
+        options = {**_POLICY, "attribute_filter": srcset if has_srcset else None}
+        try:
+            cleaned = nh3.clean(html, **options, url_relative=("rewrite_with_base", base))
+        except ValueError:  # a base ammonia refuses: relative URLs, which need one, are dropped
+            cleaned = nh3.clean(html, **options, url_relative="deny")
+    return _BOX.sub(_steady_box, cleaned) if "<input" in cleaned else cleaned
+
+
+# A task list's box as ammonia leaves it (`_POLICY`): the attributes it sets come in an order
+# that changes from one process to the next, and so would the feeds of a cold build.
+_BOX = re.compile(r'<input(?: (?:checked|disabled|type)="[^"]*")*>')
+
+
+def _steady_box(box: re.Match[str]) -> str:
+    checked = ' checked=""' if " checked=" in box[0] else ""
+    return f'<input type="checkbox" disabled=""{checked}>'
+
+
+# What cmark writes for plain Markdown (no raw HTML, table, footnote or task list), with
+# links and images to http(s) addresses or to paths from the site's root: only what
+# ammonia allows, written as it writes it but for three things (see `_as_cleaned`).
+_URL_HOST = r"(?:(?![Xx][Nn]--)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)*" \
+            r"(?![Xx][Nn]--)[A-Za-z](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"  # no IP address, port
+_URL = (rf"(?:https?://{_URL_HOST}(?:[/?#](?:[A-Za-z0-9\-._~!$()*+,;=:@/%?#]|&amp;)*)?"
+        r"|(?!//)(?:/(?!\.|%2[Ee])(?:[A-Za-z0-9\-_~!$()*+,=:@%.]|&amp;)*)+)")
+_VALUE = r'(?:[^<>&"\xa0\r\x00]|&amp;)*'  # what ammonia writes as cmark did
+_PLAIN_TAG = (
+    r"<(?:/?(?:p|em|strong|li|h[1-6]|ul|blockquote|code|del)>|/(?:ol|pre|a)>"
+    rf'|a href="{_URL}"(?: title="{_VALUE}")?>'
+    rf'|img src="{_URL}" alt="{_VALUE}"(?: title="{_VALUE}")? />'
+    r'|ol(?: start="[0-9]{1,9}")?>|pre>(?=<code[ >])'
+    r'|code class="language-[A-Za-z0-9_+#.-]{1,64}">|(?:hr|br) />)')
+_TEXT_RUN = r'[^<>&"\xa0\r\x00]*+'
+_PLAIN_HTML = re.compile(
+    rf"{_TEXT_RUN}(?:(?:&(?:amp|lt|gt|quot);|{_PLAIN_TAG}){_TEXT_RUN})*+")
+_PLAIN_ORIGIN = re.compile(r"https?://[A-Za-z0-9.-]+(?::[0-9]{1,5})?/")
+
+
+def _as_cleaned(html: str, base: str) -> str | None:
+    """`html`, which cmark wrote for Markdown without raw HTML, as ammonia would clean it
+    against `base`, where it is in the plain form cmark writes for most posts
+    (`_PLAIN_HTML`); else None.
+
+    ammonia parses the HTML and writes it out again: most of the time of
+    rendering a post, to give back what it was given. Plain HTML holds
+    nothing it removes (no other tag or attribute, no URL but a web
+    address or a path from the root), and cmark's elements nest as HTML
+    allows (raw HTML in a post could nest a paragraph in a paragraph,
+    which a parser takes apart), so all it changes is: each path from the
+    root made absolute (as `_Resolver` does), a void element's " />"
+    written ">", and "&quot;" in text written as a plain quote.
+    """
+    origin = _origin(base)
+    if (origin is None or _PLAIN_ORIGIN.fullmatch(origin) is None
+            or _PLAIN_HTML.fullmatch(html) is None or _nests_links(html)):
+        return None
+    if '="/' in html:
+        html = html.replace(' href="/', f' href="{origin}').replace(' src="/', f' src="{origin}')
+    if " />" in html:
+        html = html.replace(" />", ">")
+    return html.replace("&quot;", '"') if "&quot;" in html else html
+
+
+def _nests_links(html: str) -> bool:
+    """Whether a link opens inside another (which an HTML parser would take apart)."""
+    at = html.find("<a ")
+    while at != -1:
+        end = html.find("</a>", at)
+        inner = html.find("<a ", at + 3)
+        if inner != -1 and (end == -1 or inner < end):
+            return True
+        at = inner
+    return False
 
 
 _POLICY: dict[str, Any] = {
