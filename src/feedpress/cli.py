@@ -731,6 +731,14 @@ def _shown(path: Path) -> str:
     return printable(shown(path.absolute()))
 
 
+def _one_line(exc: click.ClickException) -> str:
+    """click's message for `exc` on one line (every line feedpress prints says what it
+    is), and for a usage error, where the usage is."""
+    message = " ".join(exc.format_message().split())
+    ctx = exc.ctx if isinstance(exc, click.UsageError) else None
+    return f"{message} (see: {ctx.command_path} --help)" if ctx is not None else message
+
+
 def main(argv: list[str] | None = None) -> None:
     """The console script: turns feedpress's errors into messages and exit codes."""
     args = sys.argv[1:] if argv is None else argv
@@ -741,10 +749,10 @@ def main(argv: list[str] | None = None) -> None:
     try:
         cli.main(args=args, prog_name="feedpress", standalone_mode=False)
     except click.exceptions.Abort:
-        click.echo("Aborted.", err=True)
+        click.echo("error: aborted", err=True)
         sys.exit(1)
     except click.ClickException as exc:
-        exc.show()
+        click.echo(printable(f"error: {_one_line(exc)}"), err=True)
         if _JSON["command"] is not None:
             from feedpress import results
 
