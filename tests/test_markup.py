@@ -294,3 +294,11 @@ def test_a_task_box_is_written_the_same_by_every_build() -> None:
                            check=True).stdout for _ in range(6)}
     assert runs == {'<ul>\n<li><input type="checkbox" disabled="" checked=""> done</li>\n'
                     '<li><input type="checkbox" disabled=""> to do</li>\n</ul>\n\n'}
+
+
+def test_a_summary_leaves_out_the_footnotes_numbers() -> None:
+    """The first paragraph's text read "paid in gold1 and fuel.2" (new user's trial)."""
+    body = "Paid in gold[^1] and fuel.[^fuel]\n\n[^1]: one\n[^fuel]: two\n"
+    rendered = markup.render(_post(BASES[0]), body)
+    assert rendered.summary == "Paid in gold and fuel."
+    assert 'id="fnref-' in rendered.html  # the content keeps them

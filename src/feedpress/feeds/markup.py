@@ -55,6 +55,7 @@ _DROPPED_WITH_CONTENT = {"script", "style", "iframe", "object", "embed", "templa
 _ROOT_RELATIVE = re.compile(r'(\b(?:href|src)=")/(?!/)')
 _FOOTNOTE_REF = re.compile(r"\[\^[^\]\s]{1,100}\]")
 _LINK_DEFINITION = re.compile(r"^ {0,3}\[[^\]^\n]{1,200}\]:[^\n]{1,2000}$", re.MULTILINE)
+_FOOTNOTE_MARK = re.compile(r'<sup><a href="#fn-[^"<>]*" id="fnref-[^"<>]*">[^<>]*</a></sup>')
 _FOOTNOTE_ID = re.compile(r'\b(id|href)="(#?)(fn|fnref)-([^"]+)"')
 _HTML_SPACE = " \t\n\r\f"
 _TOKEN = re.compile(r'<(?:[^">]|"[^"]*")*>|[^<]+')  # a tag, or text
@@ -98,8 +99,8 @@ def _summary(body: str, html: str, post: Post) -> str:
     """The automatic summary: the text before `<!--more-->` where the body has one (as
     Jekyll, Hugo and WordPress read it), else the first paragraph's."""
     cut = imported.more(body)
-    if cut is None:
-        return first_paragraph(html)
+    if cut is None:  # without the footnotes' numbers, as the cut below leaves them out
+        return first_paragraph(_FOOTNOTE_MARK.sub("", html) if "#fn-" in html else html)
     head = _FOOTNOTE_REF.sub("", body[:cut])  # their notes are past the cut
     # Link definitions may be anywhere: those past the cut still serve links before it.
     head += "\n\n" + "\n".join(_LINK_DEFINITION.findall(body[cut:]))
