@@ -235,3 +235,23 @@ def test_a_document_past_pyyamls_own_nesting_limit_is_an_error_too() -> None:
 
 def test_aliases_within_bounds_still_read() -> None:
     assert yamltext.load(laughs(3))["a2"][9] == [["lol"] * 10] * 10  # 1,111 values
+
+
+@pytest.mark.parametrize(("text", "line", "what"), [
+    ('title: "Broken: a post\ndate: 2026-01-01\ntags: [a]\n', 1, "quoted scalar"),
+    ("title: ok\ndate: 2026-01-01\ntags: [a, b\nsummary: s\n", 3, "flow sequence"),
+    ("title: ok\nimage: {url: /x.jpg\nsummary: s\n", 2, "flow mapping"),
+])
+def test_a_quote_or_bracket_never_closed_is_an_error_where_it_opens(text: str, line: int,
+                                                                    what: str) -> None:
+    """PyYAML notices at the end of the text: the error named the closing '---' (trial)."""
+    with pytest.raises(yamltext.YamlSyntaxError) as raised:
+        yamltext.load(text)
+    assert raised.value.line == line
+    assert what in str(raised.value) and "opened on this line" in str(raised.value)
+
+
+def test_any_other_syntax_error_is_where_pyyaml_found_it() -> None:
+    with pytest.raises(yamltext.YamlSyntaxError) as raised:
+        yamltext.load("title: T\ndate: 2026\n  bad: indent\n")
+    assert raised.value.line == 3

@@ -53,12 +53,25 @@ def load(text: str) -> Any:
         what = f"U+{ord(char):04X}" if isinstance(char, str) else f"U+{char:04X}"
         raise YamlSyntaxError(f"invalid YAML: the character {what} is not allowed", at) from None
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark is not None else None
-        problem = exc.problem or str(exc)
-        raise YamlSyntaxError(f"invalid YAML: {problem}", line) from None
+        raise _syntax_error(exc) from None
     except yaml.YAMLError as exc:
         raise YamlSyntaxError(f"invalid YAML: {exc}", None) from None
+
+
+def _syntax_error(exc: yaml.MarkedYAMLError) -> YamlSyntaxError:
+    """PyYAML's error at the line to fix: for a quote or bracket never closed, the line it
+    opens on, not the end of the text where PyYAML noticed."""
+    problem = exc.problem or str(exc)
+    opened, found = exc.context_mark, exc.problem_mark
+    if (opened is not None and found is not None and opened.line < found.line
+            and (exc.context or "").startswith(_UNCLOSED)):
+        return YamlSyntaxError(f"invalid YAML: {problem} {exc.context} opened on this line",
+                               opened.line + 1)
+    mark = found or opened
+    return YamlSyntaxError(f"invalid YAML: {problem}", mark.line + 1 if mark else None)
+
+
+_UNCLOSED = ("while scanning a quoted scalar", "while parsing a flow")
 
 
 def key_lines(text: str) -> dict[tuple[str, ...], int]:
