@@ -112,6 +112,26 @@ def test_invalid_yaml_is_located_by_its_line_in_the_file(project: Project, varia
     assert "Traceback" not in problem.message
 
 
+def test_a_key_given_twice_is_a_warning_at_its_second_line(project: Project) -> None:
+    """YAML keeps the last; the first title was lost without a word (new user's trial)."""
+    path = project.raw("alpha/repeated.md", "---\ntitle: First\ndate: 2026-11-01\ntitle: Second\n"
+                       "image:\n  url: /a.jpg\n  alt: A\n  url: /b.jpg\n---\nBody.\n")
+    found = [p for p in check(project.config(), NOW) if p.path == path and "twice" in p.message]
+    assert [(p.line, p.field, p.severity) for p in found] == [
+        (4, "title", Severity.WARNING), (8, "image.url", Severity.WARNING)]
+    assert "lines 2 and 4" in found[0].message
+    [post] = [p for p in load(project.config(), NOW).valid if p.path == path]
+    assert post.title == "Second" and post.image is not None
+    assert post.image.url.endswith("/b.jpg")
+
+
+def test_keys_given_once_say_nothing_however_the_yaml_is_read(project: Project) -> None:
+    project.raw("alpha/plain.md", VALID)  # the quick reader's
+    project.raw("alpha/pyyaml.md", "---\n# a comment sends it to PyYAML\ntitle: T\n"
+                "date: 2026-11-01\ntags: {a: 1}\n---\nBody.\n")
+    assert not [p for p in check(project.config(), NOW) if "twice" in p.message]
+
+
 @pytest.mark.parametrize(
     "front",
     ["- a list\n- of items\n", "just a sentence\n", "42\n"],

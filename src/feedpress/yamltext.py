@@ -148,6 +148,32 @@ def _expanded(node: yaml.Node, depth: int, sizes: dict[int, int]) -> int:
     return total
 
 
+def repeated_keys(text: str) -> list[tuple[str, int, int]]:
+    """Each key given twice in one mapping of `text`, which `load` read: its path
+    ("image.url"), the line of its first and of its last giving (PyYAML keeps the last).
+
+    The quick reader leaves any such text to PyYAML, whose composed tree
+    `load` kept: no second reading.
+    """
+    if _quick_read(text) is not None:
+        return []
+    root = _COMPOSED.get(text)
+    found: list[tuple[str, int, int]] = []
+    waiting = [(root, "")]
+    while waiting:
+        node, path = waiting.pop()
+        if isinstance(node, yaml.MappingNode):
+            first: dict[str, int] = {}
+            for key, value in node.value:
+                name = f"{path}{key.value}"
+                line = key.start_mark.line + 1
+                if name in first:
+                    found.append((name, first[name], line))
+                first.setdefault(name, line)
+                waiting.append((value, f"{name}."))
+    return sorted(found, key=lambda repeat: repeat[2])
+
+
 def _walk(node: yaml.Node | None, path: tuple[str, ...], out: dict[tuple[str, ...], int]) -> None:
     if isinstance(node, yaml.MappingNode):
         for key, value in node.value:

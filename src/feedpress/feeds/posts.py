@@ -299,6 +299,8 @@ def parse(source: Source, config: Config) -> tuple[Post | None, list[Problem]]:
     loaded = _load(split, shown)
     if isinstance(loaded, Problem):
         return None, [*removed, loaded]
+    if not split.toml and not split.pelican:
+        removed += _repeated(split, shown)
     data, notes = imported.adopt(loaded, categories_as_tags=config.categories_as_tags)
     post, problems = _build(shown, source, split, data, config, notes)
     return post, [*removed, *problems]
@@ -318,6 +320,15 @@ def _without_controls(split: FrontMatter, shown: Path) -> tuple[FrontMatter, lis
                 for number, line in enumerate(split.yaml.split("\n"))
                 if has_xml_forbidden(line)]
     return replace(split, yaml=text), problems
+
+
+def _repeated(split: FrontMatter, shown: Path) -> list[Problem]:
+    """A warning for each key given twice: YAML keeps the last, as Jekyll and Hugo do,
+    and the first is lost without a word."""
+    offset = split.yaml_first_line - 1
+    return [Problem(shown, line + offset, key, f"given twice (lines {first + offset} and "
+                    f"{line + offset}): the last is used", Severity.WARNING)
+            for key, first, line in yamltext.repeated_keys(split.yaml)]
 
 
 def _key_lines(yaml_text: str) -> list[tuple[int, str]]:
