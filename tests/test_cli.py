@@ -788,7 +788,7 @@ def test_a_missing_config_exits_1_naming_it(
     empty.mkdir()
     run = feedpress("build", cwd=empty)
     assert run.exit_code == 1, run.output
-    assert "no feedpress.yaml here or in any folder above" in run.stderr
+    assert "feedpress.yaml: not found in this folder or any folder above" in run.stderr
     assert "feedpress init DIR" in run.stderr
     assert_no_traceback(run)
     named = feedpress("build", "--config", str(empty / "feedpress.yaml"), cwd=empty)

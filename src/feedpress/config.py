@@ -363,8 +363,8 @@ def find(start: Path | None) -> Path:
     for folder in (here, *here.parents):
         if (folder / CONFIG_NAME).is_file():
             return folder / CONFIG_NAME
-    raise ConfigError([Problem(here / CONFIG_NAME, None, None, "no feedpress.yaml here or "
-                               "in any folder above; make a project with `feedpress init "
+    raise ConfigError([Problem(here / CONFIG_NAME, None, None, "not found in this folder or "
+                               "any folder above; make a project with `feedpress init "
                                "DIR`, or give --config FILE")])
 
 
