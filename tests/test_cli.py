@@ -1429,3 +1429,11 @@ def test_the_installed_command_says_all_it_has_to_and_keeps_its_exit_code(
     failed = command("--now", NOW, "build")
     assert failed.returncode == 1
     assert failed.stderr.startswith("error: ")
+
+
+def test_the_command_list_says_what_each_command_does_in_full(feedpress: Feedpress) -> None:
+    """click cuts a long first sentence short with "..." (six of eleven were cut)."""
+    run = feedpress("--help")
+    commands = run.stdout.split("Commands:", 1)[1].strip().splitlines()
+    assert len(commands) >= 11
+    assert [line for line in commands if line.endswith("...")] == []

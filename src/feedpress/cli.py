@@ -227,7 +227,7 @@ def build(out: Path | None, dry_run: bool, keep_going: bool, no_cache: bool,
     _finish(lambda: results.build(report, out or config.output_dir, code, dry_run), code)
 
 
-@cli.command()
+@cli.command(short_help="Validate the config and every post.")
 @common
 @_json_option("check")
 def check() -> None:
@@ -248,7 +248,7 @@ def check() -> None:
     _finish(lambda: results.check(problems, 1 if errors else 0), 1 if errors else 0)
 
 
-@cli.command()
+@cli.command(short_help="Tell the WebSub hubs which feeds changed.")
 @common
 @_json_option("ping")
 def ping() -> None:
@@ -279,7 +279,7 @@ def ping() -> None:
     _finish(lambda: results.ping(done), 0)
 
 
-@cli.command("pin-ids")
+@cli.command("pin-ids", short_help="Write each post's current id into its file.")
 @common
 def pin_ids() -> None:
     """Write each post's current id into its file, so renames never change it.
@@ -312,7 +312,7 @@ def pin_ids() -> None:
         sys.exit(1)
 
 
-@cli.command()
+@cli.command(short_help="Create a draft post, its id pinned.")
 @common
 @click.option("--blog", required=True, help="The blog id, as in feedpress.yaml.")
 @click.option("--slug", help="The URL slug (default: from the title).")
@@ -540,7 +540,7 @@ _mail_command("alert", """Preview or send breaking-news alerts.
     """)
 
 
-@cli.group()
+@cli.group(short_help="The subscriber list, as the next send sees it.")
 def subscribers() -> None:
     """The subscriber list (the CSV), with the ledger's unsubscribes and bounces.
 
@@ -641,7 +641,7 @@ _suppression_command("resubscribe", False, """Undo an unsubscribe or a bounce fo
     """)
 
 
-@cli.group()
+@cli.group(short_help="The send ledger: what was sent to whom.")
 def state() -> None:
     """The send ledger: what was sent to whom, and who is suppressed.
 
@@ -687,7 +687,7 @@ def state_copy(to: str | None) -> None:
     click.echo(f"sends use it while {variable} holds its URL", err=True)
 
 
-@cli.command("serve-unsubscribe")
+@cli.command("serve-unsubscribe", short_help="Serve the unsubscribe links and pages.")
 @common
 @click.option("--host", default="127.0.0.1", show_default=True,
               help="The address to listen on (behind a reverse proxy: loopback).")
