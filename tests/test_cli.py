@@ -1429,6 +1429,12 @@ def test_the_installed_command_says_all_it_has_to_and_keeps_its_exit_code(
     failed = command("--now", NOW, "build")
     assert failed.returncode == 1
     assert failed.stderr.startswith("error: ")
+    # Started with its output closed (`feedpress build >&-`): Python gives it no stream.
+    closed = subprocess.run([sys.executable, "-m", "feedpress", "--config",
+                             str(project.config_path), "bogus"], stderr=subprocess.DEVNULL,
+                            stdout=subprocess.PIPE, timeout=60, check=False,
+                            preexec_fn=lambda: os.close(2))
+    assert closed.returncode == 2
 
 
 def test_the_command_list_says_what_each_command_does_in_full(feedpress: Feedpress) -> None:

@@ -789,11 +789,12 @@ def run() -> None:
         code = 0
     except SystemExit as exc:  # main exits with a number, or none for 0
         code = exc.code if isinstance(exc.code, int) else 0 if exc.code is None else 1
-    try:
-        sys.stdout.flush()
-        sys.stderr.flush()
-    except OSError:  # a closed pipe: what Python's own exit reports as code 120
-        code = code or 120
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            if stream is not None:  # None: started with the descriptor closed (`>&-`)
+                stream.flush()
+        except (OSError, ValueError):  # a closed pipe: Python's own exit says 120
+            code = code or 120
     os._exit(code)
 
 
