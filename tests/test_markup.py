@@ -165,6 +165,10 @@ def test_bare_addresses_are_linked(text: str) -> None:
     "<https://example.org> in angle brackets", "[www.example.org](https://example.org)",
     "`https://example.org` in code", "<!-- www.example.org -->", '<a title="a>b" href="x">www</a>',
     "![mail a@b.org](x.png)", "[a]: https://example.org\n\n[text][a]",
+    # Many baits in one tag (each was looked back from to the tag's start: the square of
+    # the length), then one in text after it, or in the next tag.
+    "[a](https://a.org/" + "@" * 20_000 + ") and b@c.org", '<a title="' + "@>" * 5_000 + '">x</a>',
+    "![" + "@" * 20_000 + "](/i.png) www.x.org", '[a](/x "' + "www." * 5_000 + '") [b](/y "@")',
 ])
 def test_addresses_in_links_code_and_html_render_as_with_the_extension(text: str) -> None:
     assert markup.markdown_to_html(text) == always_autolinked(text)

@@ -177,16 +177,24 @@ def _autolink_bait(html: str) -> bool:
     """Whether `html`, as cmark wrote it, has text (not a tag, where link addresses are)
     holding "www.", "://" or "@": where the autolink extension starts a link, and
     all it starts one at (cmark-gfm's extensions/autolink.c)."""
-    for bait in _BAIT:
+    for bait in _BAITS:
         at = html.find(bait)
+        opened = closed = searched = -1  # the last "<" and ">" before `at`
         while at != -1:
-            if html.rfind("<", 0, at) <= html.rfind(">", 0, at):  # no tag open here
+            # Only what lies after the last bait is searched: looking back to the start
+            # from each bait took the square of the length (a million "@" in a URL, 10 s).
+            opened = max(opened, html.rfind("<", searched + 1, at))
+            closed = max(closed, html.rfind(">", searched + 1, at))
+            if opened <= closed:  # no tag open here
                 return True
-            at = html.find(bait, at + len(bait))
+            searched = closed = html.find(">", at)  # the end of the tag it is in
+            if closed == -1:
+                break
+            at = html.find(bait, closed)
     return False
 
 
-_BAIT = ("www.", "://", "@")
+_BAITS = ("www.", "://", "@")
 
 
 def _cmark_html(text: str, extensions: tuple[Any, ...]) -> str:
