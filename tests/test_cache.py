@@ -703,6 +703,53 @@ def test_a_pending_note_after_a_build_that_finished_is_no_builds(project: Projec
     assert not (project.out / output.PENDING).exists()
 
 
+def test_a_note_left_by_a_killed_build_without_the_cache_is_taken_up(project: Project) -> None:
+    """`build --no-cache` leaves the cache no word of itself: killed, its note said the
+    only thing that its files are feedpress's (attacker's trial: a tag's feeds stayed
+    published for good). Only files named as a build names its own are taken."""
+    from blake3 import blake3
+
+    from feedpress.feeds import output
+
+    age(project.post("alpha", "p", "Body.\n"))
+    cached_build(project)
+    orphan = project.out / "tags" / "zap" / "rss.xml"
+    orphan.parent.mkdir(parents=True)
+    orphan.write_bytes(b"<rss>a tag gone since</rss>")
+    mine = project.out / "robots.txt"
+    mine.write_bytes(b"User-agent: *\n")
+    (project.out / output.PENDING).write_text("".join(
+        f'["{path.relative_to(project.out)}", {path.stat().st_size}, '
+        f'"{blake3(path.read_bytes()).hexdigest()}"]\n' for path in (orphan, mine)))
+    age(project.post("alpha", "q", "Another.\n"))
+    report = cached_build(project)
+    assert PurePosixPath("tags/zap/rss.xml") in report.outcome.removed
+    assert not orphan.exists() and mine.read_bytes() == b"User-agent: *\n"
+    assert not (project.out / output.PENDING).exists()
+
+
+def test_feeds_written_while_a_page_fails_are_known_to_the_next_build(project: Project) -> None:
+    """The pages and the OPML file are written while the workers write the feeds: when
+    they fail, the feeds written meanwhile must be in the manifest the build leaves, or
+    no later build removes them (attacker's trial)."""
+    from feedpress.errors import FeedpressError
+
+    age(project.post("alpha", "p", "Body.\n"))
+    cached_build(project)
+    (project.out / "feeds.opml").unlink()
+    (project.out / "feeds.opml" / "x").mkdir(parents=True)  # a folder where the file goes
+    age(project.post("alpha", "zap", "Zap.\n", tags=["zap"]))
+    with pytest.raises(FeedpressError, match=r"feeds\.opml: cannot write"):
+        cached_build(project)  # an error, not a traceback
+    assert (project.out / "tags" / "zap" / "rss.xml").exists()
+    (project.out / "feeds.opml" / "x").rmdir()
+    (project.out / "feeds.opml").rmdir()
+    (project.posts / "alpha" / "zap.md").unlink()
+    report = cached_build(project)
+    assert PurePosixPath("tags/zap/rss.xml") in report.outcome.removed
+    assert not (project.out / "tags" / "zap").exists()
+
+
 def test_a_pipe_or_a_link_where_feedpress_keeps_notes_or_its_lock_is_an_error(
         project: Project, tmp_path: Path) -> None:
     from feedpress.errors import FeedpressError

@@ -188,11 +188,14 @@ def _regular_bytes(folder: int, name: str, size: int | None = None) -> bytes | N
         fd = os.open(name, _READ_FLAGS, dir_fd=folder)
     except OSError:  # not there, or a link
         return None
-    with os.fdopen(fd, "rb") as stream:
+    try:
         found = os.fstat(fd)
         if not stat.S_ISREG(found.st_mode) or size not in (None, found.st_size):
-            return None
-        return stream.read()
+            return None  # a folder too: a file object refuses to open one
+        with os.fdopen(os.dup(fd), "rb") as stream:
+            return stream.read()
+    finally:
+        os.close(fd)
 
 
 def _replace_in(folder: int, name: str, data: bytes, shown: Path, mode: int = 0o644) -> None:

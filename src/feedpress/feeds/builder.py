@@ -20,6 +20,7 @@ items) is as the manifest says is not made again.
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import hashlib
 import itertools
@@ -69,7 +70,6 @@ from feedpress.feeds.posts import Stat
 from feedpress.model import Card, Format, to_us
 from feedpress.words import primary
 
-OPML_NAME = PurePosixPath("feeds.opml")
 CACHE_NAME = Path(CACHE_FOLDER) / "cache.sqlite"
 _STORE_BATCH = 256  # parses stored at once: fewer calls into SQLite, little held
 _RUN = 32  # posts whose items a worker makes in one task, stage by stage
@@ -181,10 +181,10 @@ def _build(config: Config, now: datetime, target: Path, dry_run: bool, keep_goin
         cat, valid, problems = _catalog(config, now, store, workers, files, problems)
         cat, skipped = _usable(config, cat, problems, keep_going)
         sink = output.Output(target, dry_run=dry_run, trust=cache_path is not None,
-                             sweep=unfinished)
+                             sweep=unfinished, named=catalog.named_as_built)
         specs = catalog.plan(config, cat)
         def own_files() -> list[Problem]:  # this process's, while the workers write feeds
-            sink.put(OPML_NAME, formats.opml(config.site.title, specs, config.site.feeds_url,
+            sink.put(catalog.OPML, formats.opml(config.site.title, specs, config.site.feeds_url,
                                              catalog.linked_format(config)))
             return _write_pages(config, cat, specs, sink)
 
@@ -192,7 +192,8 @@ def _build(config: Config, now: datetime, target: Path, dry_run: bool, keep_goin
             problems += _write_feeds(config, specs, store, db_path, sink, salt, workers,
                                      meanwhile=own_files)
         except FeedpressError:
-            sink.keep_record()
+            with contextlib.suppress(FeedpressError):  # the build's own error says why
+                sink.keep_record()  # else the note of the files put in place stays
             raise
         outcome = sink.finish()
         problems += [Problem(target / path, None, None, "no longer built, but not removed: it "
@@ -228,9 +229,9 @@ def _write_pages(config: Config, cat: catalog.Catalog, specs: list[catalog.FeedS
                               [config.site.language, *(b.language for b in config.blogs)])
     wanted = {catalog.stylesheet(config.site.language, lang): pages.stylesheet(config, lang)
               for lang in languages}
-    wanted[PurePosixPath(pages.PAGE)] = pages.site_page(config, cat, specs)
+    wanted[PurePosixPath(catalog.PAGE)] = pages.site_page(config, cat, specs)
     for blog, page in pages.blog_pages(config, cat, specs).items():
-        wanted[catalog.blog_folder(blog) / pages.PAGE] = page
+        wanted[catalog.blog_folder(blog) / catalog.PAGE] = page
     return [Problem(sink.out_dir / path, None, None, "not written by feedpress, or "
                     "changed since: left as it is (remove it, or set feeds.pages: false)",
                     Severity.WARNING)
@@ -428,16 +429,26 @@ def _write_feeds(config: Config, specs: list[catalog.FeedSpec], store: Cache, ca
                 for (key, digest, _), items in zip(work.missing, made, strict=True))
         while store.store_items(itertools.islice(rows, _COMMIT_EVERY)):
             store.commit()  # the disk catches up while the workers render, not after
-        under_way = workers.map(_feeds_of, len(stale))
-        result = meanwhile()
-        feeds = _counted(under_way, "writing feeds", len(stale))
-        for (spec, todo), files in zip(stale, feeds, strict=True):
-            for fmt, (size, digest, written) in zip(todo, files, strict=True):
-                sink.record(spec.file(fmt), output.Entry(recipes[spec.folder, fmt], size, digest),
-                            written)
+        under_way = _counted(workers.map(_feeds_of, len(stale)), "writing feeds", len(stale))
+        try:
+            result = meanwhile()
+        except FeedpressError:  # the feeds the workers write are recorded all the same, for
+            _record(stale, under_way, recipes, sink)  # the manifest the build leaves
+            raise
+        _record(stale, under_way, recipes, sink)
     if before is not None:  # now only the feeds that were written, as they came out
         websub.remember(config, websub.feed_urls(config, sink.outcome.written), before)
     return result
+
+
+def _record(stale: list[tuple[catalog.FeedSpec, tuple[Format, ...]]],
+            written: Iterable[list[tuple[int, str, bool]]],
+            recipes: dict[tuple[PurePosixPath, Format], str], sink: output.Output) -> None:
+    """Account in `sink` for each feed file the workers wrote, as they deliver them."""
+    for (spec, todo), files in zip(stale, written, strict=True):
+        for fmt, (size, digest, was_written) in zip(todo, files, strict=True):
+            sink.record(spec.file(fmt), output.Entry(recipes[spec.folder, fmt], size, digest),
+                        was_written)
 
 
 Progress = Callable[[str, int, int], None]  # a stage, how many done, of how many

@@ -69,6 +69,9 @@ def feed_url(feeds_url: str, folder: PurePosixPath, fmt: Format) -> str:
 
 
 SITE_FOLDER = PurePosixPath(".")
+PAGE = "index.html"  # each folder's subscribe page (see `pages`)
+OPML = PurePosixPath("feeds.opml")
+_BUILT_NAMES = frozenset({*FEED_FILE_NAMES.values(), PAGE, OPML.name})
 STYLESHEET = PurePosixPath("feed.xsl")  # what RSS and Atom feeds ask a browser to show them with
 
 
@@ -78,6 +81,14 @@ def stylesheet(site_language: str, language: str) -> PurePosixPath:
     if primary(language) == primary(site_language):
         return STYLESHEET
     return PurePosixPath(f"feed.{primary(language)}.xsl")
+
+
+def named_as_built(path: PurePosixPath) -> bool:
+    """Whether a build writes files of `path`'s name: a feed, a page, the OPML file or a
+    feed stylesheet (`feed.xsl`, `feed.ar.xsl`)."""
+    name = path.name
+    return (name in _BUILT_NAMES or (name.startswith("feed.") and name.endswith(".xsl")
+            and name.count(".") <= 2))
 
 
 def blog_folder(blog_id: str) -> PurePosixPath:

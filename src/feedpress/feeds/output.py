@@ -77,23 +77,31 @@ class Output:
     """One build's writes into `out_dir`, file by file, so no build holds them all."""
 
     def __init__(self, out_dir: Path, *, dry_run: bool = False, trust: bool = True,
-                 sweep: bool = True) -> None:
+                 sweep: bool = True,
+                 named: Callable[[PurePosixPath], bool] = lambda path: False) -> None:
         """`trust` False makes every file again instead of believing the manifest's recipes;
         `sweep`, for when the last build did not finish, removes the temporary files a
         killed build left (see `finish`) and takes the files it noted (`PENDING`) for
-        feedpress's own: after a build that finished, a note there is no build's."""
+        feedpress's own.
+
+        A note there says a build did not finish, whatever `sweep` says (a build
+        takes its note away when it finishes or fails; one with `--no-cache`,
+        killed, leaves the cache no word of itself). Then only the files it
+        notes that are `named` as a build names its files are taken: whoever
+        can write into the folder could forge a note naming their own.
+        """
         self.out_dir = out_dir  # as given: what problems and reports name
-        self.sweep = sweep
         # Where every read and write goes, resolved once: a link to the output folder
         # pointed elsewhere while the build runs cannot move it.
         self.real = Path(os.path.realpath(out_dir))
+        noted = os.path.lexists(self.real / PENDING)
+        self.sweep = sweep or noted
         self.dry_run = dry_run
         self.trust = trust
         self.previous, self.damaged = read_manifest(self.real)
-        if sweep:  # the last build may have been killed: the files it noted are its own
-            self.previous.update(_pending(self.real))
-        elif not dry_run:  # it finished, and took its notes away: any there are no build's
-            _forget_pending(self.real)
+        if noted:  # the last build may have been killed: the files it noted are its own
+            self.previous.update((path, entry) for path, entry in _pending(self.real).items()
+                                 if sweep or named(path))
         self.outcome = Outcome()
         self._entries: dict[PurePosixPath, Entry] = {}
         self._theirs: set[PurePosixPath] = set()

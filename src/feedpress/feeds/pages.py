@@ -23,11 +23,17 @@ from pathlib import PurePosixPath
 from urllib.parse import quote
 
 from feedpress.config import Config
-from feedpress.feeds.catalog import Catalog, FeedSpec, blog_folder, feed_url, linked_format
+from feedpress.feeds.catalog import (
+    PAGE,
+    Catalog,
+    FeedSpec,
+    blog_folder,
+    feed_url,
+    linked_format,
+)
 from feedpress.model import FEED_FILE_NAMES, Blog, Format
 from feedpress.words import direction, primary, words
 
-PAGE = "index.html"
 FORMAT_NAMES = {"rss": "RSS", "atom": "Atom", "json": "JSON Feed"}
 MIME = {"rss": "application/rss+xml", "atom": "application/atom+xml",
         "json": "application/feed+json"}
