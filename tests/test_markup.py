@@ -10,6 +10,7 @@ quick road declines.
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -306,3 +307,17 @@ def test_a_summary_leaves_out_the_footnotes_numbers() -> None:
     rendered = markup.render(_post(BASES[0]), body)
     assert rendered.summary == "Paid in gold and fuel."
     assert 'id="fnref-' in rendered.html  # the content keeps them
+
+
+@pytest.mark.parametrize(("body", "said"), [
+    ('Set `<div id="main">` in the template.', '<div id="main">'),
+    ('Give the element id="main" so it shows.', 'element id="main" so'),
+    ('Write `href="https://x.org/b/x/#fn-1"` to link a note.[^1]\n\n[^1]: A note.',
+     'href="https://x.org/b/x/#fn-1"'),
+])
+def test_text_that_looks_like_an_attribute_is_published_as_written(body: str, said: str) -> None:
+    """Ids were taken out of the whole HTML, text and code included (attacker's trial)."""
+    from html import unescape
+
+    html = markup.render(_post("https://x.org/b/x/"), body).html
+    assert said in unescape(re.sub(r"<[^>]*>", "", html))

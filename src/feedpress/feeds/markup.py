@@ -125,13 +125,22 @@ def footnote_prefix(post: Post) -> str:
 def _after(html: str, post: Post) -> str:
     """Footnote links back to fragments of the content itself (the sanitiser made them
     absolute: they point into the item, not at the website), and no id but this post's
-    footnotes' (an author's own could take another post's, shown beside it)."""
-    if "#fn" in html:
-        html = html.replace(f'href="{escape(post.url)}#fn', 'href="#fn')
-    if ' id="' in html:
-        prefix = footnote_prefix(post)
-        html = re.sub(rf' id="(?!(?:fn|fnref)-{prefix}-)[^"]*"', "", html)
-    return html
+    footnotes' (an author's own could take another post's, shown beside it). In tags
+    only: a post's text may well say `id="main"`."""
+    if "#fn" not in html and ' id="' not in html:
+        return html
+    absolute = f' href="{escape(post.url)}#fn'
+    foreign = re.compile(rf' id="(?!(?:fn|fnref)-{footnote_prefix(post)}-)[^"]*"')
+
+    def mended(tag: re.Match[str]) -> str:
+        written = tag[0].replace(absolute, ' href="#fn')
+        return foreign.sub("", written) if ' id="' in written else written
+
+    return _SANITISED_TAG.sub(mended, html)
+
+
+# A tag as the sanitiser writes one: a quote in a value is "&quot;", a "<" in text "&lt;".
+_SANITISED_TAG = re.compile(r'<[A-Za-z][^>"]*(?:"[^"]*"[^>"]*)*>')
 
 
 # How deep a body's elements may nest. The sanitiser's time grows with the square of the
