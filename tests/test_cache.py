@@ -728,6 +728,25 @@ def test_a_note_left_by_a_killed_build_without_the_cache_is_taken_up(project: Pr
     assert not (project.out / output.PENDING).exists()
 
 
+def test_a_killed_first_build_says_which_files_it_takes_for_its_own(project: Project) -> None:
+    """Its manifest is missing, and the warning said feedpress took none of the folder's
+    files for its own, while it took those the note named (attacker's trial)."""
+    from blake3 import blake3
+
+    from feedpress.feeds import output
+
+    age(project.post("alpha", "p", "Body.\n"))
+    cached_build(project)
+    (project.out / output.MANIFEST).unlink()
+    feed = project.out / "rss.xml"
+    (project.out / output.PENDING).write_text(
+        f'["rss.xml", {feed.stat().st_size}, "{blake3(feed.read_bytes()).hexdigest()}"]\n')
+    age(project.post("alpha", "q", "Another.\n"))
+    report = cached_build(project)
+    [said] = [w.message for w in report.warnings if w.path.name == output.MANIFEST]
+    assert said.startswith("missing: feedpress takes for its own only the 1 file its last")
+
+
 def test_feeds_written_while_a_page_fails_are_known_to_the_next_build(project: Project) -> None:
     """The pages and the OPML file are written while the workers write the feeds: when
     they fail, the feeds written meanwhile must be in the manifest the build leaves, or

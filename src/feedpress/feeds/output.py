@@ -100,8 +100,15 @@ class Output:
         self.trust = trust
         self.previous, self.damaged = read_manifest(self.real)
         if noted:  # the last build may have been killed: the files it noted are its own
-            self.previous.update((path, entry) for path, entry in _pending(self.real).items()
-                                 if sweep or named(path))
+            taken = {path: entry for path, entry in _pending(self.real).items()
+                     if sweep or named(path)}
+            self.previous.update(taken)
+            if taken and self.damaged == _MISSING:  # a first build, killed
+                files = f"{len(taken):,} file{'' if len(taken) == 1 else 's'}"
+                self.damaged = (f"missing: feedpress takes for its own only the {files} its "
+                                "last build, stopped before it could save it, noted as it "
+                                "wrote them (it removes no other, and says which it writes "
+                                "over)")
         self.outcome = Outcome()
         self._entries: dict[PurePosixPath, Entry] = {}
         self._theirs: set[PurePosixPath] = set()
@@ -326,7 +333,10 @@ def _missing(out_dir: Path) -> str | None:
                 return None
     except OSError:
         return None
-    return ("missing, in a folder that already holds files: feedpress takes none of them for "
+    return _MISSING
+
+
+_MISSING = ("missing, in a folder that already holds files: feedpress takes none of them for "
             "its own (it removes none, and says which it writes over)")
 
 
