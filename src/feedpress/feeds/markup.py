@@ -319,14 +319,14 @@ _URL_HOST = r"(?:(?![Xx][Nn]--)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)*
             r"(?![Xx][Nn]--)[A-Za-z](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"  # no IP address, port
 _URL = (rf"(?:https?://{_URL_HOST}(?:[/?#](?:[A-Za-z0-9\-._~!$()*+,;=:@/%?#]|&amp;)*)?"
         r"|(?!//)(?:/(?!\.|%2[Ee])(?:[A-Za-z0-9\-_~!$()*+,=:@%.]|&amp;)*)+)")
-_VALUE = r'(?:[^<>&"\xa0\r\x00]|&amp;)*'  # what ammonia writes as cmark did
+_VALUE = r'(?:[^<>&"\r\x00]|&amp;)*'  # what ammonia writes as cmark did, but U+00A0
 _PLAIN_TAG = (
     r"<(?:/?(?:p|em|strong|li|h[1-6]|ul|blockquote|code|del)>|/(?:ol|pre|a)>"
     rf'|a href="{_URL}"(?: title="{_VALUE}")?>'
     rf'|img src="{_URL}" alt="{_VALUE}"(?: title="{_VALUE}")? />'
     r'|ol(?: start="[0-9]{1,9}")?>|pre>(?=<code[ >])'
     r'|code class="language-[A-Za-z0-9_+#.-]{1,64}">|(?:hr|br) />)')
-_TEXT_RUN = r'[^<>&"\xa0\r\x00]*+'
+_TEXT_RUN = r'[^<>&"\r\x00]*+'
 _PLAIN_HTML = re.compile(
     rf"{_TEXT_RUN}(?:(?:&(?:amp|lt|gt|quot);|{_PLAIN_TAG}){_TEXT_RUN})*+")
 _PLAIN_ORIGIN = re.compile(r"https?://[A-Za-z0-9.-]+(?::[0-9]{1,5})?/")
@@ -344,7 +344,8 @@ def _as_cleaned(html: str, base: str) -> str | None:
     allows (raw HTML in a post could nest a paragraph in a paragraph,
     which a parser takes apart), so all it changes is: each path from the
     root made absolute (as `_Resolver` does), a void element's " />"
-    written ">", and "&quot;" in text written as a plain quote.
+    written ">", "&quot;" in text written as a plain quote, and a no-break
+    space as "&nbsp;".
     """
     origin = _origin(base)
     if (origin is None or _PLAIN_ORIGIN.fullmatch(origin) is None
@@ -354,6 +355,8 @@ def _as_cleaned(html: str, base: str) -> str | None:
         html = html.replace(' href="/', f' href="{origin}').replace(' src="/', f' src="{origin}')
     if " />" in html:
         html = html.replace(" />", ">")
+    if "\xa0" in html:  # in text and values alike (and ammonia's parser is slow on many)
+        html = html.replace("\xa0", "&nbsp;")
     return html.replace("&quot;", '"') if "&quot;" in html else html
 
 
