@@ -365,16 +365,9 @@ def _reader(db_path: Path, pid: int) -> Cache:
     try:
         connection = sqlite3.connect(f"{db_path.resolve().as_uri()}?mode=ro", uri=True,
                                      timeout=LOCK_WAIT_SECONDS)
-        # The workers that write feeds read every item of every feed (250 MB at 10,000
-        # posts): mapped, SQLite reads them in place instead of copying each page first,
-        # at half the cost. The build holds the cache's lock: nobody truncates it meanwhile.
-        connection.execute(f"PRAGMA mmap_size = {_MAPPED}")
     except sqlite3.Error as exc:
         raise _failed(db_path, exc) from None
     return Cache(connection, time.time_ns())
-
-
-_MAPPED = 1 << 30  # bytes of the cache a reader maps, at most (address space, not memory)
 
 
 def _connect(db_path: Path | None) -> sqlite3.Connection:
