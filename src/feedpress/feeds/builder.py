@@ -183,9 +183,11 @@ def _build(config: Config, now: datetime, target: Path, dry_run: bool, keep_goin
         sink = output.Output(target, dry_run=dry_run, trust=cache_path is not None,
                              sweep=unfinished, named=catalog.named_as_built)
         specs = catalog.plan(config, cat)
+
         def own_files() -> list[Problem]:  # this process's, while the workers write feeds
-            sink.put(catalog.OPML, formats.opml(config.site.title, specs, config.site.feeds_url,
-                                             catalog.linked_format(config)))
+            sink.put(catalog.OPML, formats.opml(config.site.title, specs,
+                                                config.site.feeds_url,
+                                                catalog.linked_format(config)))
             return _write_pages(config, cat, specs, sink)
 
         try:
