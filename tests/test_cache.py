@@ -747,11 +747,54 @@ def test_a_killed_first_build_says_which_files_it_takes_for_its_own(project: Pro
     assert said.startswith("missing: feedpress takes for its own only the 1 file its last")
 
 
+def _note(project: Project, *paths: Path) -> None:
+    """A note as a build writes it, naming `paths` (in the output folder) as they are."""
+    from blake3 import blake3
+
+    from feedpress.feeds import output
+
+    (project.out / output.PENDING).write_text("".join(
+        f'["{path.relative_to(project.out)}", {path.stat().st_size}, '
+        f'"{blake3(path.read_bytes()).hexdigest()}"]\n' for path in paths))
+
+
+def test_a_note_names_only_files_named_as_a_build_names_its_own(project: Project) -> None:
+    """After a build the cache does not vouch for (it left no memo), a forged note
+    took every file it named (second attacker round: .htaccess and an image went)."""
+    age(project.post("alpha", "p", "Body.\n"))
+    cached_build(project)
+    with sqlite3.connect(project.root / ".feedpress" / "cache.sqlite") as cache:
+        cache.execute("DELETE FROM meta WHERE key = 'memo'")  # as after a troubled build
+    theirs = [project.out / ".htaccess", project.out / "images" / "logo.png"]
+    theirs[1].parent.mkdir()
+    for path in theirs:
+        path.write_bytes(b"someone's")
+    _note(project, *theirs)
+    age(project.post("alpha", "q", "Another.\n"))
+    cached_build(project)
+    assert all(path.read_bytes() == b"someone's" for path in theirs)
+
+
+def test_a_note_left_since_the_last_build_is_read_however_little_changed(
+        project: Project) -> None:
+    """A killed `--no-cache` build whose inputs were then put back: the next build took
+    the shortcut for nothing changed, and never read the note (second attacker round)."""
+    age(project.post("alpha", "p", "Body.\n"))
+    cached_build(project)
+    orphan = project.out / "tags" / "zzz" / "rss.xml"
+    orphan.parent.mkdir(parents=True)
+    orphan.write_bytes(b"<rss>from a killed build</rss>")
+    _note(project, orphan)
+    report = cached_build(project)
+    assert PurePosixPath("tags/zzz/rss.xml") in report.outcome.removed
+
+
 def test_feeds_written_while_a_page_fails_are_known_to_the_next_build(project: Project) -> None:
     """The pages and the OPML file are written while the workers write the feeds: when
     they fail, the feeds written meanwhile must be in the manifest the build leaves, or
     no later build removes them (attacker's trial)."""
     from feedpress.errors import FeedpressError
+    from feedpress.feeds import output
 
     age(project.post("alpha", "p", "Body.\n"))
     cached_build(project)
@@ -761,6 +804,8 @@ def test_feeds_written_while_a_page_fails_are_known_to_the_next_build(project: P
     with pytest.raises(FeedpressError, match=r"feeds\.opml: cannot write"):
         cached_build(project)  # an error, not a traceback
     assert (project.out / "tags" / "zap" / "rss.xml").exists()
+    # Kept: workers may have written files that one worker's error kept from the record.
+    assert (project.out / output.PENDING).exists()
     (project.out / "feeds.opml" / "x").rmdir()
     (project.out / "feeds.opml").rmdir()
     (project.posts / "alpha" / "zap.md").unlink()

@@ -85,10 +85,10 @@ class Output:
         feedpress's own.
 
         A note there says a build did not finish, whatever `sweep` says (a build
-        takes its note away when it finishes or fails; one with `--no-cache`,
-        killed, leaves the cache no word of itself). Then only the files it
-        notes that are `named` as a build names its files are taken: whoever
-        can write into the folder could forge a note naming their own.
+        takes its note away when it finishes; one with `--no-cache`, killed,
+        leaves the cache no word of itself). Only the files it notes that are
+        `named` as a build names its files are taken: a build notes no other,
+        and whoever can write into the folder could forge a note naming theirs.
         """
         self.out_dir = out_dir  # as given: what problems and reports name
         # Where every read and write goes, resolved once: a link to the output folder
@@ -101,7 +101,7 @@ class Output:
         self.previous, self.damaged = read_manifest(self.real)
         if noted:  # the last build may have been killed: the files it noted are its own
             taken = {path: entry for path, entry in _pending(self.real).items()
-                     if sweep or named(path)}
+                     if named(path)}
             self.previous.update(taken)
             if taken and self.damaged == _MISSING:  # a first build, killed
                 files = f"{len(taken):,} file{'' if len(taken) == 1 else 's'}"
@@ -174,10 +174,11 @@ class Output:
 
     def keep_record(self) -> None:
         """For a build that stops half way: the manifest keeps every file it listed and
-        learns those written so far, so that the next build still knows them all."""
+        learns those recorded so far, so that the next build still knows them all. The
+        note stays: workers may have put files in place that never came to be recorded
+        (one worker's error ends the recording of the others')."""
         if not self.dry_run and self._entries:
             _write_manifest(self.real, {**self.previous, **self._entries})
-            _forget_pending(self.real)
 
     def finish(self) -> Outcome:
         """Remove what an earlier build wrote that this one did not; save the manifest."""
@@ -223,7 +224,10 @@ def digest(data: bytes) -> str:
 
 def intact(out_dir: Path, digest: str) -> list[PurePosixPath] | None:
     """The files of the manifest in `out_dir`, if its entries have `digest` and every
-    file is still there at its size; otherwise None."""
+    file is still there at its size, and no build left a note since (one killed with
+    `--no-cache` tells the cache nothing); otherwise None."""
+    if os.path.lexists(os.path.join(out_dir, PENDING)):
+        return None
     entries, damaged = read_manifest(out_dir)
     if not entries or damaged or manifest_digest(entries) != digest:
         return None
