@@ -321,3 +321,12 @@ def test_text_that_looks_like_an_attribute_is_published_as_written(body: str, sa
 
     html = markup.render(_post("https://x.org/b/x/"), body).html
     assert said in unescape(re.sub(r"<[^>]*>", "", html))
+
+
+@pytest.mark.parametrize("body", ['![x id=](/i.png "t")', '[a id=](https://x.org/ "b id=")',
+                                  '<img alt="a id=" src="https://e.example/p.png">'])
+def test_a_value_that_ends_like_an_id_keeps_what_follows_it(body: str) -> None:
+    """An alt text "x id=" took the title with it (second attacker round)."""
+    post = _post(BASES[0])
+    html = markup.markdown_to_html(body)
+    assert markup.render(post, body).html == reference(html, BASES[0])  # no id to take

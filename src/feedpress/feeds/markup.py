@@ -129,18 +129,27 @@ def _after(html: str, post: Post) -> str:
     only: a post's text may well say `id="main"`."""
     if "#fn" not in html and ' id="' not in html:
         return html
-    absolute = f' href="{escape(post.url)}#fn'
-    foreign = re.compile(rf' id="(?!(?:fn|fnref)-{footnote_prefix(post)}-)[^"]*"')
+    absolute = f'href="{escape(post.url)}#fn'
+    own = (f"fn-{footnote_prefix(post)}-", f"fnref-{footnote_prefix(post)}-")
+
+    def attribute(found: re.Match[str]) -> str:
+        name, value = found[1], found[2]
+        if name == "id":
+            return found[0] if value.startswith(own) else ""
+        if name == "href" and found[0].startswith(f" {absolute}"):
+            return f' href="#fn{found[0][len(absolute) + 1:]}'
+        return found[0]
 
     def mended(tag: re.Match[str]) -> str:
-        written = tag[0].replace(absolute, ' href="#fn')
-        return foreign.sub("", written) if ' id="' in written else written
+        return _ATTRIBUTE.sub(attribute, tag[0]) if "=" in tag[0] else tag[0]
 
     return _SANITISED_TAG.sub(mended, html)
 
 
-# A tag as the sanitiser writes one: a quote in a value is "&quot;", a "<" in text "&lt;".
+# A tag as the sanitiser writes one: a quote in a value is "&quot;", a "<" in text "&lt;";
+# and each attribute in it, read from the tag's start, so that a value is never read as one.
 _SANITISED_TAG = re.compile(r'<[A-Za-z][^>"]*(?:"[^"]*"[^>"]*)*>')
+_ATTRIBUTE = re.compile(r' ([^\s"=/>]+)="([^"]*)"')
 
 
 # How deep a body's elements may nest. The sanitiser's time grows with the square of the
