@@ -1443,3 +1443,25 @@ def test_the_command_list_says_what_each_command_does_in_full(feedpress: Feedpre
     commands = run.stdout.split("Commands:", 1)[1].strip().splitlines()
     assert len(commands) >= 11
     assert [line for line in commands if line.endswith("...")] == []
+
+
+def test_feedpress_alone_shows_its_help(feedpress: Feedpress) -> None:
+    """It came out as one 'error:' line holding the whole help (second attacker round)."""
+    run = feedpress()
+    assert run.exit_code == 2
+    assert run.stdout.startswith("Usage: ") and "Commands:" in run.stdout
+    assert "error:" not in run.output
+
+
+def test_a_command_started_with_its_output_closed_still_builds(project: Project) -> None:
+    """`feedpress build 2>&-`: the progress bar asked a stream that is None if it was a
+    terminal, and the build failed (second attacker round)."""
+    import subprocess
+
+    project.post("alpha", "hello")
+    run = subprocess.run([sys.executable, "-m", "feedpress", "--config",
+                          str(project.config_path), "--now", NOW, "build"],
+                         stdout=subprocess.DEVNULL, timeout=60, check=False,
+                         preexec_fn=lambda: os.close(2))
+    assert run.returncode == 0
+    assert (project.out / "rss.xml").is_file()

@@ -16,9 +16,10 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import wraps
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TextIO, TypeVar
 
 import click
+from click.exceptions import NoArgsIsHelpError
 
 from feedpress.config import Config, find
 from feedpress.config import load as load_config
@@ -468,7 +469,7 @@ class _BuildProgress:
     AFTER_SECONDS = 1.0
 
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
-        self.shown = sys.stderr.isatty() and not _VOICE["quiet"] and _JSON["command"] is None
+        self.shown = _terminal(sys.stderr) and not _VOICE["quiet"] and _JSON["command"] is None
         self.clock = clock
         self.started = clock()
         self.drawn = False
@@ -502,7 +503,7 @@ class _Progress:
     def __init__(self) -> None:
         self.count = 0
         self.total = 0
-        self.tty = sys.stdout.isatty()
+        self.tty = _terminal(sys.stdout)
 
     def start(self, total: int, label: str) -> None:
         self.total += total
@@ -731,6 +732,12 @@ def _shown(path: Path) -> str:
     return printable(shown(path.absolute()))
 
 
+def _terminal(stream: TextIO | None) -> bool:
+    """Whether `stream` is a terminal: not when it is None (the command was started with
+    that descriptor closed, `2>&-`), where Python gives no stream at all."""
+    return stream is not None and stream.isatty()
+
+
 def _one_line(exc: click.ClickException) -> str:
     """click's message for `exc` on one line (every line feedpress prints says what it
     is), and for a usage error, where the usage is."""
@@ -752,7 +759,10 @@ def main(argv: list[str] | None = None) -> None:
         click.echo("error: aborted", err=True)
         sys.exit(1)
     except click.ClickException as exc:
-        click.echo(printable(f"error: {_one_line(exc)}"), err=True)
+        if isinstance(exc, NoArgsIsHelpError):  # `feedpress` alone: the help, as it is
+            click.echo(exc.format_message())
+        else:
+            click.echo(printable(f"error: {_one_line(exc)}"), err=True)
         if _JSON["command"] is not None:
             from feedpress import results
 
