@@ -255,3 +255,20 @@ def test_any_other_syntax_error_is_where_pyyaml_found_it() -> None:
     with pytest.raises(yamltext.YamlSyntaxError) as raised:
         yamltext.load("title: T\ndate: 2026\n  bad: indent\n")
     assert raised.value.line == 3
+
+
+@pytest.mark.parametrize(("text", "repeats"), [
+    ("title: a\ndate: 2026-01-01\ntitle: b\n", [("title", 1, 3)]),
+    ("# read by PyYAML\nimage:\n  url: /a\n  url: /b\n", [("image.url", 3, 4)]),
+    ("base: &b {url: /x, alt: base}\nimage: {<<: *b, alt: local}\n", []),  # a merge is no repeat
+    ("title: t\n<<: {title: m}\n", []),
+    ("a: &m {k: 1, k: 2}\nb: *m\nc: *m\n", [("a.k", 1, 1)]),  # once, however many aliases
+    ('1: one\n"1": other\n', []),  # two keys to YAML: an int and a string
+    ("items:\n  - {k: 1, k: 2}\n", [("items.0.k", 2, 2)]),
+])
+def test_repeated_keys_are_those_yaml_keeps_one_of(text: str,
+                                                    repeats: list[tuple[str, int, int]]) -> None:
+    """Merge keys, aliases and keys of other types gave wrong warnings (second attacker
+    round): repeats are found in the tree as PyYAML composed it, before merging."""
+    yamltext.load(text)
+    assert yamltext.repeated_keys(text) == repeats

@@ -9,6 +9,7 @@ times faster, which matters with thousands of posts.
 from __future__ import annotations
 
 import re
+from collections import deque
 from functools import lru_cache
 from typing import Any, NamedTuple
 
@@ -98,6 +99,7 @@ def key_lines(text: str) -> dict[tuple[str, ...], int]:
 
 # The trees PyYAML composed for the last few documents `load` read, for `key_lines`.
 _COMPOSED: dict[str, Any] = {}
+_REPEATS: dict[str, tuple[tuple[str, int, int], ...]] = {}  # the same documents' repeated keys
 _COMPOSED_KEPT = 64
 
 
@@ -108,12 +110,15 @@ def _pyyaml(text: str) -> Any:
         root = loader.get_single_node()
         if root is not None:
             _expanded(root, 0, {})
+        repeats = _repeats(root)  # before constructing, which merges `<<` keys in place
         data = None if root is None else loader.construct_document(root)
     finally:
         loader.dispose()
     if len(_COMPOSED) >= _COMPOSED_KEPT:
         del _COMPOSED[next(iter(_COMPOSED))]  # the oldest
+        del _REPEATS[next(iter(_REPEATS))]
     _COMPOSED[text] = root
+    _REPEATS[text] = repeats
     return data
 
 
@@ -152,26 +157,39 @@ def repeated_keys(text: str) -> list[tuple[str, int, int]]:
     """Each key given twice in one mapping of `text`, which `load` read: its path
     ("image.url"), the line of its first and of its last giving (PyYAML keeps the last).
 
-    The quick reader leaves any such text to PyYAML, whose composed tree
-    `load` kept: no second reading.
+    Found by `load` in the tree PyYAML composed, before merge keys (`<<`) were
+    merged into it; the quick reader leaves any such text to PyYAML.
     """
-    if _quick_read(text) is not None:
-        return []
-    root = _COMPOSED.get(text)
+    return list(_REPEATS.get(text, ()))
+
+
+def _repeats(root: yaml.Node | None) -> tuple[tuple[str, int, int], ...]:
+    """`repeated_keys` of a composed tree: keys alike in tag and value, each mapping once
+    however many aliases name it."""
     found: list[tuple[str, int, int]] = []
-    waiting = [(root, "")]
+    seen: set[int] = set()
+    waiting = deque([(root, "")])  # in the document's order: an anchor before its aliases
     while waiting:
-        node, path = waiting.pop()
-        if isinstance(node, yaml.MappingNode):
-            first: dict[str, int] = {}
-            for key, value in node.value:
-                name = f"{path}{key.value}"
-                line = key.start_mark.line + 1
-                if name in first:
-                    found.append((name, first[name], line))
-                first.setdefault(name, line)
-                waiting.append((value, f"{name}."))
-    return sorted(found, key=lambda repeat: repeat[2])
+        node, path = waiting.popleft()
+        if not isinstance(node, yaml.CollectionNode) or id(node) in seen:
+            continue
+        seen.add(id(node))
+        if isinstance(node, yaml.SequenceNode):
+            waiting.extend((item, f"{path}{index}.") for index, item in enumerate(node.value))
+            continue
+        first: dict[tuple[str, str], int] = {}
+        for key, value in node.value:
+            if not isinstance(key, yaml.ScalarNode) or key.tag == _MERGE:
+                continue
+            line = key.start_mark.line + 1
+            if (key.tag, key.value) in first:
+                found.append((f"{path}{key.value}", first[key.tag, key.value], line))
+            first.setdefault((key.tag, key.value), line)
+            waiting.append((value, f"{path}{key.value}."))
+    return tuple(sorted(found, key=lambda repeat: repeat[2]))
+
+
+_MERGE = "tag:yaml.org,2002:merge"
 
 
 def _walk(node: yaml.Node | None, path: tuple[str, ...], out: dict[tuple[str, ...], int]) -> None:
