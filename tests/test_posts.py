@@ -954,6 +954,16 @@ def test_the_forbidden_character_check_follows_the_xml_char_production() -> None
              if has_xml_forbidden(text) == xml_allows(cp)]
     assert wrong == []
     assert strip_xml_forbidden("a\x00b\ufffec\U0001F600\x1fd") == "abc\U0001F600d"
+    # Long texts, as bodies are, ASCII or not; and text known to come from decoding UTF-8,
+    # which holds no lone surrogate (and is not searched for one).
+    some = [*range(0x100), 0x2028, 0xD7FF, 0xD800, 0xDFFF, 0xE000, 0xFFFD, 0xFFFE, 0xFFFF,
+            0x10000, 0x10FFFF]
+    wrong = [(hex(cp), len(text)) for cp in some
+             for text in ("a" * 600 + chr(cp), "é" * 600 + chr(cp) + "z", "😀" * 9 + chr(cp))
+             if has_xml_forbidden(text) == xml_allows(cp)
+             or (not 0xD800 <= cp <= 0xDFFF
+                 and has_xml_forbidden(text, decoded=True) == xml_allows(cp))]
+    assert wrong == []
 
 
 @pytest.mark.parametrize("base", [

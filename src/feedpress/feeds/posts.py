@@ -311,7 +311,7 @@ def _without_controls(split: FrontMatter, shown: Path) -> tuple[FrontMatter, lis
     them too), with a warning for each line that had one. A vertical tab or form feed
     (what a word processor pastes for a soft line break) becomes a space, so that the
     words on either side stay apart."""
-    if not has_xml_forbidden(split.yaml):
+    if not has_xml_forbidden(split.yaml, decoded=not split.pelican):
         return split, []
     text = xml_safe(split.yaml)  # the same lines: only characters within them go
     keys = _key_lines(text)
@@ -535,7 +535,7 @@ def _build(
         r.problems.append(Problem(shown, _line_in_body(front, reference.start()), "body",
                                   f"{reference[0]} names a character that XML forbids; it is "
                                   "not published", Severity.WARNING))
-    at = first_xml_forbidden(front.body)
+    at = first_xml_forbidden(front.body, decoded=True)
     if at is not None:
         r.problems.append(Problem(shown, _line_in_body(front, at), "body",
                                   "control characters that XML forbids were removed",
