@@ -330,3 +330,12 @@ def test_a_value_that_ends_like_an_id_keeps_what_follows_it(body: str) -> None:
     post = _post(BASES[0])
     html = markup.markdown_to_html(body)
     assert markup.render(post, body).html == reference(html, BASES[0])  # no id to take
+
+
+def test_only_the_posts_own_notes_become_fragments_of_the_item() -> None:
+    """A link to the post's page at "#fnord" became "#fnord", pointing at nothing in the
+    feed item (third check)."""
+    post = _post("https://x.org/b/x/")
+    html = markup.render(post, '<a href="https://x.org/b/x/#fnord">x</a> y[^1]\n\n[^1]: n\n').html
+    assert 'href="https://x.org/b/x/#fnord"' in html
+    assert f'href="#fn-{markup.footnote_prefix(post)}-1"' in html

@@ -125,6 +125,14 @@ def test_a_key_given_twice_is_a_warning_at_its_second_line(project: Project) -> 
     assert post.image.url.endswith("/b.jpg")
 
 
+def test_a_bad_value_of_a_key_given_twice_is_an_error_at_the_one_kept(project: Project) -> None:
+    """The error named the first line, whose value YAML had thrown away (third check)."""
+    path = project.raw("alpha/kept.md", "---\ntitle: T\ndate: 2026-11-01\nsummary: ok\n"
+                       "author: a\nsummary: 3\n---\nBody.\n")
+    [error] = [p for p in check(project.config(), NOW) if p.path == path and p.is_error]
+    assert (error.line, error.field) == (6, "summary")
+
+
 def test_keys_given_once_say_nothing_however_the_yaml_is_read(project: Project) -> None:
     project.raw("alpha/plain.md", VALID)  # the quick reader's
     project.raw("alpha/pyyaml.md", "---\n# a comment sends it to PyYAML\ntitle: T\n"

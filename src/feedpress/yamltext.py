@@ -196,7 +196,7 @@ def _walk(node: yaml.Node | None, path: tuple[str, ...], out: dict[tuple[str, ..
     if isinstance(node, yaml.MappingNode):
         for key, value in node.value:
             sub = (*path, str(key.value))
-            out.setdefault(sub, key.start_mark.line + 1)
+            out[sub] = key.start_mark.line + 1  # of a key given twice, the one YAML keeps
             _walk(value, sub, out)
     elif isinstance(node, yaml.SequenceNode):
         for index, item in enumerate(node.value):

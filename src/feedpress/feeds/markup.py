@@ -129,15 +129,15 @@ def _after(html: str, post: Post) -> str:
     only: a post's text may well say `id="main"`."""
     if "#fn" not in html and ' id="' not in html:
         return html
-    absolute = f'href="{escape(post.url)}#fn'
+    page = f"{escape(post.url)}#"
     own = (f"fn-{footnote_prefix(post)}-", f"fnref-{footnote_prefix(post)}-")
 
     def attribute(found: re.Match[str]) -> str:
         name, value = found[1], found[2]
         if name == "id":
             return found[0] if value.startswith(own) else ""
-        if name == "href" and found[0].startswith(f" {absolute}"):
-            return f' href="#fn{found[0][len(absolute) + 1:]}'
+        if name == "href" and value.startswith(page) and value[len(page):].startswith(own):
+            return f' href="#{value[len(page):]}"'  # this post's own notes, not "#fnord"
         return found[0]
 
     def mended(tag: re.Match[str]) -> str:
