@@ -765,8 +765,11 @@ def test_a_note_names_only_files_named_as_a_build_names_its_own(project: Project
     cached_build(project)
     with sqlite3.connect(project.root / ".feedpress" / "cache.sqlite") as cache:
         cache.execute("DELETE FROM meta WHERE key = 'memo'")  # as after a troubled build
-    theirs = [project.out / ".htaccess", project.out / "images" / "logo.png"]
-    theirs[1].parent.mkdir()
+    theirs = [project.out / ".htaccess", project.out / "images" / "logo.png",
+              project.out / "about" / "index.html", project.out / "uploads" / "feed.min.xsl",
+              project.out / "alpha" / "x" / "feeds.opml"]  # names a build writes, elsewhere
+    for path in theirs:
+        path.parent.mkdir(parents=True, exist_ok=True)
     for path in theirs:
         path.write_bytes(b"someone's")
     _note(project, *theirs)

@@ -181,7 +181,7 @@ def _build(config: Config, now: datetime, target: Path, dry_run: bool, keep_goin
         cat, valid, problems = _catalog(config, now, store, workers, files, problems)
         cat, skipped = _usable(config, cat, problems, keep_going)
         sink = output.Output(target, dry_run=dry_run, trust=cache_path is not None,
-                             sweep=unfinished, named=catalog.named_as_built)
+                             sweep=unfinished, named=partial(catalog.named_as_built, config))
         specs = catalog.plan(config, cat)
 
         def own_files() -> list[Problem]:  # this process's, while the workers write feeds

@@ -10,6 +10,7 @@ arguments, the clock included, which is what makes builds reproducible.
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -71,7 +72,6 @@ def feed_url(feeds_url: str, folder: PurePosixPath, fmt: Format) -> str:
 SITE_FOLDER = PurePosixPath(".")
 PAGE = "index.html"  # each folder's subscribe page (see `pages`)
 OPML = PurePosixPath("feeds.opml")
-_BUILT_NAMES = frozenset({*FEED_FILE_NAMES.values(), PAGE, OPML.name})
 STYLESHEET = PurePosixPath("feed.xsl")  # what RSS and Atom feeds ask a browser to show them with
 
 
@@ -83,12 +83,19 @@ def stylesheet(site_language: str, language: str) -> PurePosixPath:
     return PurePosixPath(f"feed.{primary(language)}.xsl")
 
 
-def named_as_built(path: PurePosixPath) -> bool:
-    """Whether a build writes files of `path`'s name: a feed, a page, the OPML file or a
-    feed stylesheet (`feed.xsl`, `feed.ar.xsl`)."""
-    name = path.name
-    return (name in _BUILT_NAMES or (name.startswith("feed.") and name.endswith(".xsl")
-            and name.count(".") <= 2))
+def named_as_built(config: Config, path: PurePosixPath) -> bool:
+    """Whether a build of `config` may write a file at `path`: a feed (at most three
+    folders down: a blog's tag), a subscribe page (at the root or in a blog's folder),
+    the OPML file or a feed stylesheet (`feed.xsl`, `feed.ar.xsl`, at the root)."""
+    name, folders = path.name, path.parent.parts
+    if name in FEED_FILE_NAMES.values():
+        return len(folders) <= 3
+    if name == PAGE:
+        return not folders or (len(folders) == 1 and config.blog(folders[0]) is not None)
+    return not folders and (name == OPML.name or _STYLESHEET_NAME.fullmatch(name) is not None)
+
+
+_STYLESHEET_NAME = re.compile(r"feed(?:\.[a-z]{2,8})?\.xsl")
 
 
 def blog_folder(blog_id: str) -> PurePosixPath:
