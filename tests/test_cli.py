@@ -1465,3 +1465,18 @@ def test_a_command_started_with_its_output_closed_still_builds(project: Project)
                          preexec_fn=lambda: os.close(2))
     assert run.returncode == 0
     assert (project.out / "rss.xml").is_file()
+
+
+def test_output_to_a_full_disk_is_one_error_line(project: Project) -> None:
+    """`feedpress check --json > file` on a full disk printed click's traceback."""
+    import subprocess
+
+    project.post("alpha", "hello")
+    with open("/dev/full", "w") as full:  # Linux's always-full device
+        run = subprocess.run([sys.executable, "-m", "feedpress", "--config",
+                              str(project.config_path), "--now", NOW, "check", "--json"],
+                             stdout=full, stderr=subprocess.PIPE, text=True, timeout=60,
+                             check=False)
+    assert run.returncode == 1
+    assert "error: cannot write the output: No space left on device" in run.stderr
+    assert "Traceback" not in run.stderr

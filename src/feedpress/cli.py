@@ -8,6 +8,8 @@ Exit codes: 0 success, 1 invalid input (config or posts), 2 usage error.
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import json
 import os
 import sys
@@ -784,6 +786,17 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(exc.exit_code)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
+    except OSError as exc:
+        if exc.errno not in _FULL:  # only the disk behind `>` is not feedpress's to wrap
+            raise
+        with contextlib.suppress(OSError):
+            click.echo(printable(f"error: cannot write the output: {exc.strerror}"), err=True)
+        sys.exit(1)
+
+
+# What writing the output (`feedpress check --json > file`) meets on a full or failing disk;
+# any file feedpress writes itself says so in its own error.
+_FULL = frozenset({errno.ENOSPC, errno.EFBIG, errno.EDQUOT, errno.EIO})
 
 def run() -> None:
     """The `feedpress` command: `main`, then out without the interpreter's teardown.
