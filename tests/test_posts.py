@@ -1059,6 +1059,19 @@ def test_a_body_nested_too_deep_is_an_error_at_its_first_line(project: Project, 
                                "most 256 are allowed")
 
 
+def test_a_body_with_too_many_footnote_references_is_an_error(project: Project) -> None:
+    """A megabyte of "x[^1] " rendered to 45 MB of HTML (second attacker round)."""
+    path = project.raw("alpha/notes.md", "---\ntitle: T\ndate: 2026-11-01\n---\n"
+                       + "x[^1] " * 1_000 + "\n\n[^1]: A note.\n")
+    problem = one_error(project, path)
+    assert (problem.field, problem.line) == ("body", 5)
+    assert problem.message == ("holds 1,001 footnote marks ([^…], references and notes); at "
+                               "most 1,000 are allowed")
+    project.raw("alpha/notes.md", "---\ntitle: T\ndate: 2026-11-01\n---\n"
+                + "x[^1] " * 999 + "\n\n[^1]: A note.\n")
+    assert project.build().posts == 1
+
+
 def test_a_body_with_many_brackets_but_shallow_builds(project: Project) -> None:
     body = "".join(f"> quote {n} <b>bold</b> a > b\n\n" for n in range(400))  # 2,000 brackets
     project.raw("alpha/flat.md", "---\ntitle: T\ndate: 2026-11-01\n---\n" + body)

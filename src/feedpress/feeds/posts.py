@@ -546,6 +546,11 @@ def _build(
         r.problems.append(Problem(shown, _body_line(front), "body", f"nests {deep:,} levels "
                                   f"deep (quotes or HTML elements); at most "
                                   f"{markup.MOST_NESTED} are allowed"))
+    marks = front.body.count("[^")  # an upper bound: "[^" in code counts too
+    if marks > markup.MOST_FOOTNOTE_REFERENCES:
+        r.problems.append(Problem(shown, _body_line(front), "body", f"holds {marks:,} "
+                                  f"footnote marks ([^…], references and notes); at most "
+                                  f"{markup.MOST_FOOTNOTE_REFERENCES:,} are allowed"))
     if any(p.is_error for p in r.problems):
         return None, r.problems
     assert title and date and blog and slug
