@@ -778,6 +778,23 @@ def test_a_note_names_only_files_named_as_a_build_names_its_own(project: Project
     assert all(path.read_bytes() == b"someone's" for path in theirs)
 
 
+def test_a_note_naming_a_file_through_a_linked_folder_is_not_taken(project: Project,
+                                                                     tmp_path: Path) -> None:
+    """It was taken, then left at its removal with a warning (and no memo): a build writes
+    through no link, so such a file is no build's (third check)."""
+    age(project.post("alpha", "p", "Body.\n"))
+    cached_build(project)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "rss.xml").write_bytes(b"<rss>elsewhere</rss>")
+    (project.out / "linked").symlink_to(elsewhere)
+    _note(project, project.out / "linked" / "rss.xml")
+    age(project.post("alpha", "q", "Another.\n"))
+    report = cached_build(project)
+    assert not [w for w in report.warnings if "not removed" in w.message]
+    assert (elsewhere / "rss.xml").read_bytes() == b"<rss>elsewhere</rss>"
+
+
 def test_a_note_left_since_the_last_build_is_read_however_little_changed(
         project: Project) -> None:
     """A killed `--no-cache` build whose inputs were then put back: the next build took

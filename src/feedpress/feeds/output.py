@@ -297,10 +297,21 @@ def _pending(out_dir: Path) -> dict[PurePosixPath, Entry]:
         except (ValueError, TypeError):  # a line cut short by the kill
             continue
         entry = _entry(path, {"recipe": "", "size": size, "digest": digest})
-        if entry is not None and entry[1].digest and _as_recorded(out_dir / entry[0],
-                                                                   entry[1]):
+        if entry is not None and entry[1].digest and not _through_link(out_dir, entry[0]) \
+                and _as_recorded(out_dir / entry[0], entry[1]):
             found[entry[0]] = entry[1]
     return found
+
+
+def _through_link(out_dir: Path, relpath: PurePosixPath) -> bool:
+    """Whether a folder on the way to `relpath` is a link: a build writes through none, so
+    a file there is no build's (and would only be left, with a warning, at its removal)."""
+    folder = out_dir
+    for part in relpath.parent.parts:
+        folder = folder / part
+        if folder.is_symlink():
+            return True
+    return False
 
 
 def _forget_pending(out_dir: Path) -> None:
