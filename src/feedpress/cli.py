@@ -798,6 +798,7 @@ def main(argv: list[str] | None = None) -> None:
 # any file feedpress writes itself says so in its own error.
 _FULL = frozenset({errno.ENOSPC, errno.EFBIG, errno.EDQUOT, errno.EIO})
 
+
 def run() -> None:
     """The `feedpress` command: `main`, then out without the interpreter's teardown.
 

@@ -107,11 +107,11 @@ def strip_xml_forbidden(text: str) -> str:
     return _XML_FORBIDDEN.sub("", text) if has_xml_forbidden(text) else text
 
 
-def xml_safe(text: str, *, decoded: bool = False) -> str:
+def xml_safe(text: str) -> str:
     """`text` without the characters XML 1.0 forbids, a vertical tab or form feed (what a
     word processor pastes for a soft line break) becoming a space, so that the words on
-    either side stay apart. (`decoded`: see `has_xml_forbidden`.)"""
-    if not has_xml_forbidden(text, decoded=decoded):
+    either side stay apart."""
+    if not has_xml_forbidden(text):
         return text
     return _XML_FORBIDDEN.sub("", text.replace("\v", " ").replace("\f", " "))
 

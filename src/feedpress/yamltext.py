@@ -86,8 +86,10 @@ def key_lines(text: str) -> dict[tuple[str, ...], int]:
     quick = _quick_lines(text)
     if quick is not None:
         return quick
-    root = _COMPOSED.get(text, _NOT)
-    if root is _NOT:  # not read by `load` lately
+    composed = _COMPOSED.get(text)
+    if composed is not None:
+        root = composed.root
+    else:  # not read by `load` lately
         try:
             root = yaml.compose(text, Loader=_Loader)
         except yaml.YAMLError:
@@ -97,9 +99,16 @@ def key_lines(text: str) -> dict[tuple[str, ...], int]:
     return lines
 
 
-# The trees PyYAML composed for the last few documents `load` read, for `key_lines`.
-_COMPOSED: dict[str, Any] = {}
-_REPEATS: dict[str, tuple[tuple[str, int, int], ...]] = {}  # the same documents' repeated keys
+class _Composed(NamedTuple):
+    """What `load` keeps of a document PyYAML read: the tree it composed (for `key_lines`)
+    and the keys given twice, found before constructing merged `<<` keys into the tree."""
+
+    root: Any
+    repeats: tuple[tuple[str, int, int], ...]
+
+
+# The last few documents `load` left to PyYAML.
+_COMPOSED: dict[str, _Composed] = {}
 _COMPOSED_KEPT = 64
 
 
@@ -116,9 +125,7 @@ def _pyyaml(text: str) -> Any:
         loader.dispose()
     if len(_COMPOSED) >= _COMPOSED_KEPT:
         del _COMPOSED[next(iter(_COMPOSED))]  # the oldest
-        del _REPEATS[next(iter(_REPEATS))]
-    _COMPOSED[text] = root
-    _REPEATS[text] = repeats
+    _COMPOSED[text] = _Composed(root, repeats)
     return data
 
 
@@ -160,7 +167,8 @@ def repeated_keys(text: str) -> list[tuple[str, int, int]]:
     Found by `load` in the tree PyYAML composed, before merge keys (`<<`) were
     merged into it; the quick reader leaves any such text to PyYAML.
     """
-    return list(_REPEATS.get(text, ()))
+    composed = _COMPOSED.get(text)
+    return [] if composed is None else list(composed.repeats)
 
 
 def _repeats(root: yaml.Node | None) -> tuple[tuple[str, int, int], ...]:

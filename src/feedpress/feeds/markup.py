@@ -130,7 +130,8 @@ def _after(html: str, post: Post) -> str:
     if "#fn" not in html and ' id="' not in html:
         return html
     page = f"{escape(post.url)}#"
-    own = (f"fn-{footnote_prefix(post)}-", f"fnref-{footnote_prefix(post)}-")
+    prefix = footnote_prefix(post)
+    own = (f"fn-{prefix}-", f"fnref-{prefix}-")
 
     def attribute(found: re.Match[str]) -> str:
         name, value = found[1], found[2]
