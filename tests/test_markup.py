@@ -332,6 +332,15 @@ def test_a_value_that_ends_like_an_id_keeps_what_follows_it(body: str) -> None:
     assert markup.render(post, body).html == reference(html, BASES[0])  # no id to take
 
 
+def test_a_link_to_a_note_in_a_post_without_notes_goes_to_the_page() -> None:
+    """It was renamed as a link to the item's own note 1, which it does not have; like any
+    other fragment ("#top"), it now points into the post's page."""
+    post = _post("https://x.org/b/x/")
+    html = markup.render(post, "See [the footnote](#fn-1) and [the top](#top).\n").html
+    assert 'href="https://x.org/b/x/#fn-1"' in html
+    assert 'href="https://x.org/b/x/#top"' in html
+
+
 def test_only_the_posts_own_notes_become_fragments_of_the_item() -> None:
     """A link to the post's page at "#fnord" became "#fnord", pointing at nothing in the
     feed item (third check)."""

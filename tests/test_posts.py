@@ -974,6 +974,29 @@ def test_the_forbidden_character_check_follows_the_xml_char_production() -> None
     assert wrong == []
 
 
+def test_the_check_of_a_files_bytes_follows_the_xml_char_production() -> None:
+    """`utf8_xml_safe` answers for a file's bytes what `has_xml_forbidden` would for its
+    text, for every character, alone, among ASCII, among other letters, and after the
+    other characters whose UTF-8 starts with byte EF (U+F000 to U+FFFF)."""
+    from feedpress.text import utf8_xml_safe
+
+    points = [cp for cp in range(0x110000) if not 0xD800 <= cp <= 0xDFFF
+              and (cp < 0x3000 or cp >= 0xE000 or cp % 97 == 0)]
+    wrong = [hex(cp) for cp in points
+             for text in (chr(cp), f"a{chr(cp)}", f"é\uf000{chr(cp)}\ufffd\n")
+             if utf8_xml_safe(text.encode("utf-8")) != xml_allows(cp)]
+    assert wrong == []
+
+
+def test_line_ends_and_references_are_found_as_a_plain_search_finds_them() -> None:
+    from feedpress.text import has_char_reference, lf_lines
+
+    for text in ["", "a\r\nb\r\n", "a\rb\n\r", "\r\r\n\n", "é\r\nz", "no ends"]:
+        assert lf_lines(text) == text.replace("\r\n", "\n")
+    for text in ["", "&", "#", "& #", "&#", "a&amp;b&#1;", "é&\u00e9#&#x1;", "#&"]:
+        assert has_char_reference(text) == ("&#" in text)
+
+
 @pytest.mark.parametrize("base", [
     "https://news.example.org/alpha/2026/11/01/post/", "HTTPS://News.Example.org:443/x?y#z",
     "http://user:pw@host/x", "https://host", "https://host/a;p?q", "ftp://host/x/",

@@ -20,6 +20,7 @@ _ROOT_PATH = re.compile(r"/(?!/)[A-Za-z0-9\-_~!$&'()*+,=:@/%.]*")
 _DOT_SEGMENT = re.compile(r"/(?:\.|%2e)", re.IGNORECASE)
 _ASCII_ALLOWED = b"\t\n\r" + bytes(range(0x20, 0x80))
 _ASCII_FORBIDDEN = tuple(chr(c) for c in range(0x20) if chr(c) not in "\t\n\r")
+_UTF8_ALLOWED = b"\t\n\r" + bytes(range(0x20, 0x100))  # no C0 control is part of another
 # What a terminal line must not carry from a file name or a post: control characters (a
 # newline would start a forged `error:` line, an escape sequence restyle or clear the
 # screen), line and paragraph separators, and the bidirectional overrides and isolates
@@ -66,6 +67,23 @@ def has_xml_forbidden(text: str, *, decoded: bool = False) -> bool:
     return not decoded and not is_utf8(text)
 
 
+def has_char_reference(text: str) -> bool:
+    """Whether `text` holds "&#", which opens a numeric character reference ("&#1;"):
+    looked for by its "&" first (see `lf_lines`), which most bodies have none of."""
+    return "&" in text and "&#" in text
+
+
+def utf8_xml_safe(data: bytes) -> bool:
+    """Whether UTF-8 `data`, decoded, holds no character XML 1.0 forbids: a quicker
+    answer than `has_xml_forbidden` gives for its text (whose checks of each control
+    character in turn cost several times more where the text is not ASCII). Of the
+    forbidden characters, the controls are single bytes in UTF-8, and U+FFFE and U+FFFF
+    start with byte EF, looked for first; a lone surrogate is not valid UTF-8."""
+    if data.translate(None, _UTF8_ALLOWED):
+        return False
+    return b"\xef" not in data or (b"\xef\xbf\xbe" not in data and b"\xef\xbf\xbf" not in data)
+
+
 def printable(text: str) -> str:
     """`text` for a terminal: each character that could forge or hide a line (see
     `_UNPRINTABLE`) written as its escape, as Python writes it (`\\n`, `\\x1b`, `\\u202e`)."""
@@ -100,6 +118,16 @@ def decode(data: bytes) -> str:
     several times slower on a file's worth of text.
     """
     return data.decode("utf-8").removeprefix("\ufeff")
+
+
+def lf_lines(text: str) -> str:
+    """`text` with Windows line ends ("\\r\\n") made "\\n".
+
+    Looked for by its "\\r" first: CPython finds one character in a string with
+    `memchr`, but two a character at a time, several times slower, and most
+    files have no "\\r" at all.
+    """
+    return text.replace("\r\n", "\n") if "\r" in text else text
 
 
 def strip_xml_forbidden(text: str) -> str:

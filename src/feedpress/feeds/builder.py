@@ -497,7 +497,7 @@ def _items_of(work: _Work, index: int) -> list[bytes]:
     run = [cache_module.unpack_post(parsed, folder / key)
            for key, _, parsed in work.missing[index * _RUN : (index + 1) * _RUN]]
     rendered = markup.render_all(run, [posts.read_body(post) for post in run],
-                                 work.config.site.root)
+                                 work.config.site.root, xml_safe_bodies=True)
     return [cache_module.pack_items(formats.item_fragments(post, done, work.config.feeds))
             for post, done in zip(run, rendered, strict=True)]
 

@@ -61,4 +61,4 @@ def summary(post: Post) -> str:
     """The plain-text summary the feeds give `post`: its `summary:`, else its opening."""
     if post.summary:
         return post.summary
-    return markup.render(post, posts.read_body(post)).summary
+    return markup.render_all([post], [posts.read_body(post)], xml_safe_bodies=True)[0].summary

@@ -30,7 +30,12 @@ from cmarkgfm.cmark import Options
 
 from feedpress.feeds import imported
 from feedpress.model import Image, Post
-from feedpress.text import is_plain_root_path, strip_xml_forbidden, xml_safe
+from feedpress.text import (
+    has_char_reference,
+    is_plain_root_path,
+    strip_xml_forbidden,
+    xml_safe,
+)
 
 SUMMARY_CHARS = 400
 _CMARK_OPTIONS = Options.CMARK_OPT_UNSAFE | Options.CMARK_OPT_FOOTNOTES
@@ -74,20 +79,29 @@ def render(post: Post, body: str) -> Rendered:
     return render_all([post], [body])[0]
 
 
-def render_all(posts: list[Post], bodies: list[str], root: str = "/") -> list[Rendered]:
+def render_all(posts: list[Post], bodies: list[str], root: str = "/", *,
+               xml_safe_bodies: bool = False) -> list[Rendered]:
     """`render` for many posts, one stage at a time over all of them (see builder). `root`
-    is what a "/path" in a post is under (`Site.root`)."""
-    bodies = [imported.markdown(xml_safe(body)) for body in bodies]
-    htmls = [_footnotes(markdown_to_html(body), post) for body, post in
-             zip(bodies, posts, strict=True)]
+    is what a "/path" in a post is under (`Site.root`); `xml_safe_bodies` says that the
+    bodies hold no character XML forbids (as `posts.read_body` gives them)."""
+    bodies = [imported.markdown(body if xml_safe_bodies else xml_safe(body))
+              for body in bodies]
+    # Whether a body's HTML can hold an id or a footnote: cmark writes them only for
+    # footnotes ("[^") and raw HTML ("<"). Most bodies have neither, which two lone
+    # characters tell (see `text.lf_lines`) quicker than the HTML would.
+    marked = ["^" in body or "<" in body for body in bodies]
+    htmls = [_footnotes(markdown_to_html(body), post) if mark else markdown_to_html(body)
+             for body, post, mark in zip(bodies, posts, marked, strict=True)]
     if root != "/":
         htmls = [_under(html, root) for html in htmls]
     # The bodies hold no character XML forbids now: their HTML can hold one only where a
     # numeric reference ("&#1;") in the body was decoded, by cmark or by the sanitiser.
-    safe = [_after(sanitize(html, post.url, strip="&#" in body, markdown="<" not in body), post)
-            for html, body, post in zip(htmls, bodies, posts, strict=True)]
-    return [Rendered(html, post.summary or _summary(body, html, post) or post.title)
-            for html, body, post in zip(safe, bodies, posts, strict=True)]
+    safe = [_after(sanitize(html, post.url, strip=has_char_reference(body),
+                            markdown="<" not in body), post, marked=mark)
+            for html, body, post, mark in zip(htmls, bodies, posts, marked, strict=True)]
+    return [Rendered(html, post.summary or _summary(body, html, post, marked=mark)
+                     or post.title)
+            for html, body, post, mark in zip(safe, bodies, posts, marked, strict=True)]
 
 
 def _under(html: str, root: str) -> str:
@@ -95,12 +109,14 @@ def _under(html: str, root: str) -> str:
     return _ROOT_RELATIVE.sub(lambda m: m[1] + root, html)
 
 
-def _summary(body: str, html: str, post: Post) -> str:
+def _summary(body: str, html: str, post: Post, *, marked: bool = True) -> str:
     """The automatic summary: the text before `<!--more-->` where the body has one (as
-    Jekyll, Hugo and WordPress read it), else the first paragraph's."""
+    Jekyll, Hugo and WordPress read it), else the first paragraph's. Without `marked`
+    (see `render_all`), the HTML holds no footnote."""
     cut = imported.more(body)
     if cut is None:  # without the footnotes' numbers, as the cut below leaves them out
-        return first_paragraph(_FOOTNOTE_MARK.sub("", html) if "#fn-" in html else html)
+        noted = marked and "#fn-" in html
+        return first_paragraph(_FOOTNOTE_MARK.sub("", html) if noted else html)
     head = _FOOTNOTE_REF.sub("", body[:cut])  # their notes are past the cut
     # Link definitions may be anywhere: those past the cut still serve links before it.
     head += "\n\n" + "\n".join(_LINK_DEFINITION.findall(body[cut:]))
@@ -122,11 +138,14 @@ def footnote_prefix(post: Post) -> str:
     return hashlib.sha256(post.id.encode("utf-8")).hexdigest()[:8]
 
 
-def _after(html: str, post: Post) -> str:
+def _after(html: str, post: Post, *, marked: bool = True) -> str:
     """Footnote links back to fragments of the content itself (the sanitiser made them
     absolute: they point into the item, not at the website), and no id but this post's
     footnotes' (an author's own could take another post's, shown beside it). In tags
-    only: a post's text may well say `id="main"`."""
+    only: a post's text may well say `id="main"`. Without `marked` (see `render_all`),
+    the HTML holds no id, and a link to a fragment only where it holds a "#"."""
+    if not marked and "#" not in html:
+        return html
     if "#fn" not in html and ' id="' not in html:
         return html
     page = f"{escape(post.url)}#"
