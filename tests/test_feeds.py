@@ -1549,7 +1549,7 @@ def test_rendering_markdown_does_not_leak_memory() -> None:
 
 @pytest.mark.parametrize("text", ["a & b <c> \r\n", "é ب 😀 &amp; ]]> \r", "", "plain"])
 def test_content_escaped_as_bytes_is_the_text_escape_in_utf8(text: str) -> None:
-    assert formats._text_utf8(text) == formats._text(text).encode("utf-8")
+    assert formats._text_utf8(text.encode()) == formats._text(text).encode("utf-8")
 
 
 @pytest.mark.parametrize("content", ["full", "summary"])
@@ -1576,9 +1576,23 @@ def test_json_items_are_what_json_dumps_writes(
         assert held["title"] == post.title
 
 
+@given(st.lists(st.sampled_from(["https://", "http://", "HTTPS://", "x.org", ":80", "/", "a",
+                                 ".jpg", ".JPG", ".svgz", ".tar.gz", ".", "?q=/b.png", "#f",
+                                 "data:", "%20", " ", "\t", "é", "[::1]", ";p", ".webp"]),
+                max_size=8).map("".join))
+def test_an_images_type_is_what_mimetypes_gives_for_its_path(url: str) -> None:
+    import mimetypes
+    from urllib.parse import urlsplit
+
+    guessed, _ = mimetypes.guess_type(urlsplit(url).path)
+    expected = guessed if guessed and guessed.startswith("image/") else \
+        "application/octet-stream"
+    assert formats._image_type(url) == expected
+
+
 @given(st.text(st.characters(blacklist_categories=["Cs"])))
 def test_json_strings_escaped_as_bytes_are_what_json_dumps_writes(value: str) -> None:
-    assert formats._json_string_utf8(value) == json.dumps(
+    assert formats._json_string_utf8(value.encode()) == json.dumps(
         value, ensure_ascii=False).encode("utf-8")
 
 

@@ -348,3 +348,33 @@ def test_only_the_posts_own_notes_become_fragments_of_the_item() -> None:
     html = markup.render(post, '<a href="https://x.org/b/x/#fnord">x</a> y[^1]\n\n[^1]: n\n').html
     assert 'href="https://x.org/b/x/#fnord"' in html
     assert f'href="#fn-{markup.footnote_prefix(post)}-1"' in html
+
+
+def _nests_links_by_search(html: str) -> bool:
+    """The search `_nests_links` replaced: from each opening, is the next tag an opening?"""
+    at = html.find("<a ")
+    while at != -1:
+        end = html.find("</a>", at)
+        inner = html.find("<a ", at + 3)
+        if inner != -1 and (end == -1 or inner < end):
+            return True
+        at = inner
+    return False
+
+
+@given(st.lists(st.sampled_from(["<a ", "</a>", "<a", "a ", "x", "<p>", "</p>", ">", "<"]),
+                max_size=12).map("".join))
+def test_nested_links_are_found_as_by_searching(html: str) -> None:
+    assert markup._nests_links(html) == _nests_links_by_search(html)
+
+
+@given(st.lists(st.sampled_from(["http", "https", "HTTP", "://", "x.org", "a-b.c", ":", "80",
+                                 "/", "?", "#", "@", "[::1]", "\t", " ", "%", "é", "\\Z"]),
+                max_size=8).map("".join))
+def test_the_authority_of_a_base_is_read_as_urlsplit_reads_it(base: str) -> None:
+    from urllib.parse import urlsplit
+
+    plain = markup._PLAIN_BASE.match(base)
+    if plain is not None:
+        parts = urlsplit(base)
+        assert (plain[1], plain[2]) == (parts.scheme, parts.netloc)
