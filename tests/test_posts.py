@@ -380,6 +380,20 @@ def test_control_characters_in_front_matter_are_located_by_line(project: Project
     assert all("<unicode string>" not in p.message for p in mine)
 
 
+def test_a_form_feed_is_said_to_become_a_space(project: Project) -> None:
+    """A form feed (a word processor's soft line break) becomes a space, and the warning
+    said it was removed (new user's trial); a bell is removed, and said to be."""
+    fed = project.raw("alpha/fed.md", "---\ndate: 2026-11-01\ntitle: Form\x0cfeed\n---\nA\x0bb.\n")
+    rung = project.raw("alpha/rung.md", "---\ndate: 2026-11-01\ntitle: Be\x07ll\n---\nBody.\n")
+    valid, problems = loaded(project)
+    assert {p.field: p.message for p in about(problems, fed)} == dict.fromkeys(
+        ["title", "body"], "control characters that XML forbids were removed (a form feed "
+        "or vertical tab became a space)")
+    assert [p.message for p in about(problems, rung)] == [
+        "control characters that XML forbids were removed"]
+    assert sorted(post.title for post in valid) == ["Bell", "Form feed"]
+
+
 def test_escaped_control_characters_in_the_title_are_removed_with_a_warning(
     project: Project,
 ) -> None:

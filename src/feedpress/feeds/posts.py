@@ -319,10 +319,18 @@ def _without_controls(split: FrontMatter, shown: Path) -> tuple[FrontMatter, lis
     text = xml_safe(split.yaml)  # the same lines: only characters within them go
     keys = _key_lines(text)
     problems = [Problem(shown, number + split.yaml_first_line, _field_at(keys, number + 1),
-                        "control characters that XML forbids were removed", Severity.WARNING)
+                        _removed(line), Severity.WARNING)
                 for number, line in enumerate(split.yaml.split("\n"))
                 if has_xml_forbidden(line)]
     return replace(split, yaml=text), problems
+
+
+def _removed(text: str) -> str:
+    """The warning for `text`'s characters that XML forbids, which says what became of
+    a form feed or a vertical tab: a space, not nothing (see `text.xml_safe`)."""
+    spaced = " (a form feed or vertical tab became a space)" if "\f" in text or "\v" in text \
+        else ""
+    return f"control characters that XML forbids were removed{spaced}"
 
 
 def _repeated(split: FrontMatter, shown: Path) -> list[Problem]:
@@ -488,8 +496,7 @@ class _PostFields:
         characters XML forbids (with a warning at its line)."""
         if value is None or not self.escapes or not has_xml_forbidden(value):
             return value
-        (within or self.fields).problem(key, "control characters that XML forbids were "
-                                        "removed", Severity.WARNING)
+        (within or self.fields).problem(key, _removed(value), Severity.WARNING)
         return " ".join(xml_safe(value).split())  # a soft line break leaves one space
 
 
@@ -541,8 +548,7 @@ def _build(
     at = None if clean else first_xml_forbidden(front.body, decoded=True)
     if at is not None:
         r.problems.append(Problem(shown, _line_in_body(front, at), "body",
-                                  "control characters that XML forbids were removed",
-                                  Severity.WARNING))
+                                  _removed(front.body), Severity.WARNING))
     r.problems.extend(_templates(shown, front))
     deep = markup.nesting(front.body)
     if deep > markup.MOST_NESTED:
