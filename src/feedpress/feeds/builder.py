@@ -510,8 +510,7 @@ def _feeds_of(work: _Work, index: int) -> list[tuple[int, str, bool]]:
     found = cache_module.reader(work.cache_path).items(keys)
     done = []
     for fmt in todo:
-        data = formats.feed(work.config.site, spec, fmt, [formats.item(found[key], fmt)
-                                                        for key, _ in keys],
+        data = formats.feed(work.config.site, spec, fmt, [found[key] for key, _ in keys],
                             stylesheet=work.config.feeds.pages)
         summed = output.digest(data)
         done.append((len(data), summed, output.place(work.out_dir, spec.file(fmt), data,

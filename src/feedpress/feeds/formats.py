@@ -80,11 +80,18 @@ def item_fragments(post: Post, rendered: Rendered, options: FeedOptions) -> dict
 
 def item(parts: dict[str, bytes], fmt: Format) -> bytes:
     """The whole item in `fmt` from the `parts` that `item_fragments` made."""
+    return b"".join(_item_pieces(parts, fmt))
+
+
+def _item_pieces(parts: dict[str, bytes], fmt: Format) -> tuple[bytes | memoryview, ...]:
+    """The item in `fmt` as the pieces it is joined from, not yet joined: a feed joins
+    all of its items' pieces at once, without a copy of each item first."""
     fragment = parts[fmt]
     if fmt == "json" or CONTENT not in parts:
-        return fragment
+        return (fragment,)
     at = _SLOT + int.from_bytes(fragment[:_SLOT], "little")
-    return b"".join((fragment[_SLOT:at], parts[CONTENT], fragment[at:]))
+    whole = memoryview(fragment)
+    return whole[_SLOT:at], parts[CONTENT], whole[at:]
 
 
 def _slotted(head: str, tail: str) -> bytes:
@@ -93,18 +100,23 @@ def _slotted(head: str, tail: str) -> bytes:
     return len(first).to_bytes(_SLOT, "little") + first + tail.encode("utf-8")
 
 
-def feed(site: Site, spec: FeedSpec, fmt: Format, fragments: list[bytes], *,
+def feed(site: Site, spec: FeedSpec, fmt: Format, items: list[dict[str, bytes]], *,
          stylesheet: bool = True) -> bytes:
-    """The whole feed file: the channel, built by feedgen, with the items spliced in (and,
-    with `stylesheet`, the instruction that shows an RSS or Atom feed as a page)."""
+    """The whole feed file: the channel, built by feedgen, with the items (each as the
+    parts `item_fragments` made) spliced in (and, with `stylesheet`, the instruction that
+    shows an RSS or Atom feed as a page)."""
     if fmt == "json":
-        return _json_feed(site, spec, fragments)
+        return _json_feed(site, spec, [parts[fmt] for parts in items])
     head = _channel(site, spec, fmt)
     sheet = catalog_stylesheet(site.language, spec.language)
     head = _with_stylesheet(head, len(spec.folder.parts), sheet) if stylesheet else head
     cut = head.rindex("</channel>" if fmt == "rss" else "</feed>")
-    return b"\n".join([head[:cut].encode("utf-8"), *fragments,
-                       head[cut:].encode("utf-8")]) + b"\n"
+    pieces: list[bytes | memoryview] = [head[:cut].encode("utf-8")]
+    for parts in items:
+        pieces.append(b"\n")
+        pieces.extend(_item_pieces(parts, fmt))
+    pieces += [b"\n", head[cut:].encode("utf-8"), b"\n"]
+    return b"".join(pieces)
 
 
 def _with_stylesheet(document: str, depth: int, sheet: PurePosixPath) -> str:
