@@ -527,3 +527,34 @@ def test_config_error_text_lists_each_problem_on_its_own_line(
         "error: feedpress.yaml:3: site.colour: unknown key",
         "error: feedpress.yaml:8: feeds.items: must be a whole number, not the string 'ten'",
     ])
+
+
+def test_a_control_character_in_config_text_is_an_error_at_its_line(project: Project) -> None:
+    """A title or name with one wrote a feed no reader parses, over the good one, and then
+    crashed in feedgen; `check` passed (attacker's trial)."""
+    text = edited(replace={2: '  title: "Test\\x01Newsroom"',
+                           16: '    name: "News\\vDesk"'})
+    problems = problems_of(project, text)
+    assert [(p.line, p.field) for p in problems] == [(2, "site.title"),
+                                                     (16, "authors.desk.name")]
+    assert all("control character" in p.message for p in problems)
+
+
+def test_the_build_keeps_the_last_feeds_when_the_config_gains_a_control_character(
+        project: Project) -> None:
+    project.post("alpha", "one")
+    project.build()
+    feed = (project.out / "alpha" / "rss.xml").read_bytes()
+    project.write_config(edited(replace={10: '    title: "Al\\x0bpha"'}))
+    with pytest.raises(ConfigError):
+        load(project.config_path)
+    assert (project.out / "alpha" / "rss.xml").read_bytes() == feed
+
+
+@pytest.mark.parametrize("value", ["!!bool maybe", "!!int abc", "!!timestamp garbage",
+                                   "!!float x", "9" * 5000, "0x" + "f" * 4000])
+def test_a_value_yaml_cannot_make_is_an_error_at_its_line(project: Project, value: str) -> None:
+    """Each crashed every command with a traceback (attacker's trial)."""
+    problem = one_problem(project, edited(insert={7: f"  colour: {value}"}))
+    assert problem.line == 7
+    assert "invalid YAML" in problem.message

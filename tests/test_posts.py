@@ -380,6 +380,42 @@ def test_control_characters_in_front_matter_are_located_by_line(project: Project
     assert all("<unicode string>" not in p.message for p in mine)
 
 
+@pytest.mark.parametrize(("header", "line"), [
+    ("extra: !!bool maybe\n", 4), ("extra: !!int 0x\n", 4), ("when: !!timestamp 2026-02-30\n", 4),
+    ("title: 0x" + "f" * 4000 + "\n", 4), ("tags: [" + "9" * 5000 + "]\n", 4),
+])
+def test_a_yaml_value_that_cannot_be_made_skips_only_its_post(
+        project: Project, header: str, line: int) -> None:
+    """Each crashed build, check, pin-ids and the digest with a traceback, even with
+    --keep-going (attacker's trial)."""
+    bad = project.raw("alpha/bad.md", f"---\ntitle: T\ndate: 2026-11-01\n{header}---\nB.\n")
+    project.post("alpha", "good")
+    _, problems = loaded(project)
+    assert [(p.path, p.line) for p in errors(problems)] == [(bad, line)]
+    assert "invalid YAML" in errors(problems)[0].message
+    report = project.build(keep_going=True)
+    assert report.posts == 1 and report.skipped == 1
+
+
+@pytest.mark.parametrize("number", ["9" * 5000, "0x" + "f" * 400])
+def test_a_toml_number_too_long_for_any_field_skips_its_post(project: Project, number: str) -> None:
+    bad = project.raw("alpha/bad.md", f'+++\ntitle = "T"\ndate = 2026-11-01\nn = {number}\n'
+                      "+++\nB.\n")
+    _, problems = loaded(project)
+    assert [p.path for p in errors(problems)] == [bad]
+    assert "a number of more than 100 digits" in errors(problems)[0].message
+
+
+def test_a_raw_control_character_in_an_identifier_is_an_error(project: Project) -> None:
+    """It was removed with a warning, and the id or slug published changed silently; the
+    escaped form was already an error (attacker's trial)."""
+    path = project.raw("alpha/c.md", "---\ntitle: T\ndate: 2026-11-01\n"
+                       "id: tag:x.org,2026:a\x01b\nslug: a\x02b\n---\nB.\n")
+    _, problems = loaded(project)
+    assert [(p.path, p.line, p.field) for p in errors(problems)] == [(path, 4, "id"),
+                                                                      (path, 5, "slug")]
+
+
 def test_a_form_feed_is_said_to_become_a_space(project: Project) -> None:
     """A form feed (a word processor's soft line break) becomes a space, and the warning
     said it was removed (new user's trial); a bell is removed, and said to be."""

@@ -17,6 +17,7 @@ import json
 import os
 import re
 import string
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, cast
@@ -28,7 +29,7 @@ from feedpress.errors import ConfigError, Problem
 from feedpress.fields import Fields
 from feedpress.mailsettings import EmailSettings, read_email
 from feedpress.model import ALL_FORMATS, Author, Blog, FeedOptions, Format, Site
-from feedpress.text import decode
+from feedpress.text import decode, has_xml_forbidden
 
 CONFIG_NAME = "feedpress.yaml"
 CACHE_FOLDER = ".feedpress"  # beside the config: the build cache, the ping state
@@ -86,12 +87,44 @@ def load(path: Path) -> Config:
             lines = yamltext.key_lines(text)
         return lines.get(key)
 
+    problems += sorted((Problem(path, _nearest(key, locate), ".".join(key), "contains a "
+                                "control character, which XML forbids (feeds and mail "
+                                "could not carry it)")
+                        for key in _xml_forbidden_values(data)), key=lambda p: p.line or 0)
     top = Fields(data, path=path, prefix=(), locate=locate, problems=problems)
     config = _read(top, path, _fingerprint(data))
     if problems:
         raise ConfigError(problems)
     assert config is not None
     return config
+
+
+def _xml_forbidden_values(data: dict[str, Any]) -> list[tuple[str, ...]]:
+    """Where the config's text holds a character XML forbids (only an escape in a quoted
+    string, "\\v", can put one there): a title or name with one would make a feed that
+    no reader parses. Each is an error, where a post's is removed with a warning: the
+    config is one file its owner fixes once."""
+    found: list[tuple[str, ...]] = []
+    waiting: list[tuple[tuple[str, ...], Any]] = [((), data)]
+    while waiting:
+        key, value = waiting.pop()
+        if isinstance(value, str) and has_xml_forbidden(value):
+            found.append(key)
+        elif isinstance(value, dict):
+            waiting.extend(((*key, str(k)), v) for k, v in value.items())
+        elif isinstance(value, list):
+            waiting.extend(((*key, str(i)), v) for i, v in enumerate(value))
+    return found
+
+
+def _nearest(key: tuple[str, ...], locate: Callable[[tuple[str, ...]], int | None]) -> int | None:
+    """The line of `key`, or of the nearest key it is under that has one."""
+    while key:
+        line = locate(key)
+        if line is not None:
+            return line
+        key = key[:-1]
+    return None
 
 
 def _fingerprint(data: dict[str, Any]) -> str:

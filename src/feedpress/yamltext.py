@@ -120,7 +120,11 @@ def _pyyaml(text: str) -> Any:
         if root is not None:
             _expanded(root, 0, {})
         repeats = _repeats(root)  # before constructing, which merges `<<` keys in place
-        data = None if root is None else loader.construct_document(root)
+        try:
+            data = None if root is None else loader.construct_document(root)
+        except _UNMAKEABLE:  # a tag its value does not fit: "!!int abc", "!!bool maybe"
+            raise YamlSyntaxError("invalid YAML: a value its type cannot hold (such as "
+                                  "!!int abc)", _unmakeable_line(loader, root)) from None
     finally:
         loader.dispose()
     if len(_COMPOSED) >= _COMPOSED_KEPT:
@@ -136,12 +140,46 @@ _MOST_VALUES = 10_000
 DEEPEST = 50  # also what the post loader allows TOML front matter
 
 
+# What PyYAML's constructors raise for a value its tag cannot make: the tag's own
+# conversion failing (int("abc"), a day past the month's end, Python's limit on the digits
+# of an int), or a lookup of the value finding nothing ("!!bool maybe").
+_UNMAKEABLE = (ValueError, KeyError, AttributeError, TypeError, OverflowError)
+LONGEST_NUMBER = 100  # digits: far more than any field takes, far fewer than Python refuses
+
+
+def _unmakeable_line(loader: _Loader, root: yaml.Node) -> int | None:
+    """The line of the first value in `root` that its tag's constructor refuses."""
+    waiting, seen = [root], set()
+    while waiting:
+        node = waiting.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        if isinstance(node, yaml.ScalarNode):
+            make = loader.yaml_constructors.get(node.tag)
+            try:
+                if make is not None:
+                    make(loader, node)
+            except _UNMAKEABLE:
+                return int(node.start_mark.line) + 1
+        elif isinstance(node, yaml.SequenceNode):
+            waiting.extend(reversed(node.value))
+        elif isinstance(node, yaml.MappingNode):
+            waiting.extend(part for pair in reversed(node.value) for part in reversed(pair))
+    return None
+
+
 def _expanded(node: yaml.Node, depth: int, sizes: dict[int, int]) -> int:
     """How many values `node` holds with its aliases expanded; raises `YamlSyntaxError`
-    past `_MOST_VALUES`, past `DEEPEST` levels, or for a value that holds itself."""
+    past `_MOST_VALUES`, past `DEEPEST` levels, for a value that holds itself, or for a
+    number longer than `LONGEST_NUMBER` (Python refuses to read or write one of 4,300)."""
     line = node.start_mark.line + 1
     if depth > DEEPEST:
         raise YamlSyntaxError(f"invalid YAML: nested more than {DEEPEST} levels deep", line)
+    if isinstance(node, yaml.ScalarNode) and node.tag in (_INT, _FLOAT) \
+            and len(node.value) > LONGEST_NUMBER:
+        raise YamlSyntaxError(f"invalid YAML: a number of more than {LONGEST_NUMBER} "
+                              "digits", line)
     known = sizes.get(id(node))
     if known == -1:
         raise YamlSyntaxError("invalid YAML: an alias makes a value hold itself", line)
@@ -234,6 +272,8 @@ _SINGLE = re.compile(r"'([^']*)'")
 _PLAIN = re.compile(r"[A-Za-z0-9/][^#\[\]{}]*")
 _FLOW_ITEM = re.compile(r' *(?:"([^"\\]*)"|\'([^\']*)\'|([A-Za-z0-9/][^#,:\[\]{}"\']*?)) *([,\]])')
 _BOOL = "tag:yaml.org,2002:bool"
+_INT = "tag:yaml.org,2002:int"
+_FLOAT = "tag:yaml.org,2002:float"
 _NULL = "tag:yaml.org,2002:null"
 
 

@@ -135,7 +135,9 @@ def _footnotes(html: str, post: Post) -> str:
 
 
 def footnote_prefix(post: Post) -> str:
-    return hashlib.sha256(post.id.encode("utf-8")).hexdigest()[:8]
+    """64 bits of the digest of the post's id: for two posts' prefixes to clash, someone
+    would have to search billions of ids (32 bits took a second, attacker's trial)."""
+    return hashlib.sha256(post.id.encode("utf-8")).hexdigest()[:16]
 
 
 def _after(html: str, post: Post, *, marked: bool = True) -> str:

@@ -318,11 +318,23 @@ def _without_controls(split: FrontMatter, shown: Path) -> tuple[FrontMatter, lis
         return split, []
     text = xml_safe(split.yaml)  # the same lines: only characters within them go
     keys = _key_lines(text)
-    problems = [Problem(shown, number + split.yaml_first_line, _field_at(keys, number + 1),
-                        _removed(line), Severity.WARNING)
+    problems = [_control_in(shown, number + split.yaml_first_line,
+                            _field_at(keys, number + 1), line)
                 for number, line in enumerate(split.yaml.split("\n"))
                 if has_xml_forbidden(line)]
     return replace(split, yaml=text), problems
+
+
+# Fields a character cannot be dropped from without silently changing what they name.
+_IDENTIFIERS = frozenset({"id", "url", "slug", "date", "updated", "blog", "image.url"})
+
+
+def _control_in(shown: Path, line: int, field: str | None, text: str) -> Problem:
+    """The problem of a raw control character on a line of front matter: removed with a
+    warning from text, an error in an identifier (as `_PostFields.refuse_controls`)."""
+    if field in _IDENTIFIERS:
+        return Problem(shown, line, field, "contains a control character, which XML forbids")
+    return Problem(shown, line, field, _removed(text), Severity.WARNING)
 
 
 def _removed(text: str) -> str:
@@ -370,9 +382,13 @@ def _load(split: FrontMatter, shown: Path) -> dict[str, Any] | Problem:
             return Problem(shown, line + 1 if line else None, None, f"TOML: {exc}")
         except RecursionError:
             return Problem(shown, None, None, "TOML: nested too deeply")
+        except ValueError:  # Python's limit on the digits of an int, which tomllib reads
+            return Problem(shown, None, None, _TOML_LONG_NUMBER)
         if _deeper_than(data, yamltext.DEEPEST):  # as deep as YAML: every reader recurses
             return Problem(shown, None, None,
                            f"TOML: nested more than {yamltext.DEEPEST} levels deep")
+        if _has_long_number(data):  # as YAML: no message could even show one
+            return Problem(shown, None, None, _TOML_LONG_NUMBER)
     else:
         try:
             data = yamltext.load(split.yaml)
@@ -382,6 +398,23 @@ def _load(split: FrontMatter, shown: Path) -> dict[str, Any] | Problem:
     if not isinstance(data, dict):
         return Problem(shown, 1, None, "front matter must be a mapping of fields")
     return data
+
+
+_TOML_LONG_NUMBER = f"TOML: a number of more than {yamltext.LONGEST_NUMBER} digits"
+
+
+def _has_long_number(value: Any) -> bool:
+    """Whether `value` holds an int of more than `yamltext.LONGEST_NUMBER` digits."""
+    waiting = [value]
+    while waiting:
+        item = waiting.pop()
+        if isinstance(item, int) and abs(item) >= 10 ** yamltext.LONGEST_NUMBER:
+            return True
+        if isinstance(item, dict):
+            waiting.extend(item.values())
+        elif isinstance(item, list):
+            waiting.extend(item)
+    return False
 
 
 def _deeper_than(value: Any, most: int) -> bool:
