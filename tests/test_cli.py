@@ -836,6 +836,16 @@ def test_a_bad_now_value_exits_2(feedpress: Feedpress, project: Project,
     assert snapshot(project.root) == before
 
 
+@pytest.mark.parametrize("now", ["9999-12-31T23:59:59-12:00", "0001-01-01T00:30:00+01:00"])
+def test_a_now_past_the_ends_of_time_exits_2(feedpress: Feedpress, project: Project,
+                                            now: str) -> None:
+    """Moved to UTC it overflowed: a traceback (second attacker round)."""
+    run = feedpress("--now", now, "check")
+    assert run.exit_code == 2, run.output
+    assert "is out of range" in run.stderr
+    assert_no_traceback(run)
+
+
 @pytest.mark.parametrize("command", ["build", "check", "pin-ids", "new", "init"])
 @pytest.mark.parametrize("flag", ["--help", "-h"])
 def test_every_command_has_help_with_an_example(

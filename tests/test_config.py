@@ -558,3 +558,26 @@ def test_a_value_yaml_cannot_make_is_an_error_at_its_line(project: Project, valu
     problem = one_problem(project, edited(insert={7: f"  colour: {value}"}))
     assert problem.line == 7
     assert "invalid YAML" in problem.message
+
+
+def test_a_key_yaml_reads_as_a_number_or_boolean_is_an_error(project: Project) -> None:
+    """A blog `2026:` or `on:` crashed every command (mixed keys could not be sorted), or,
+    alone, vanished without a word (second attacker round)."""
+    problems = problems_of(project, edited(insert={13: "  2026:", 14: "    title: Year",
+                                                   15: "  on:", 16: "    title: On"}))
+    assert all(p.line == 8 and p.field == "blogs" for p in problems), problems
+    assert sorted("int 2026" in p.message or "boolean true" in p.message
+                  for p in problems) == [True, True]
+
+
+@pytest.mark.parametrize(("line", "field"), [
+    ("  email: {transport: smtp, smtp: {port: 70000}}", "email.smtp.port"),
+    ("  email: {transport: smtp, smtp: {connections: 1000000}}", "email.smtp.connections"),
+    ("  email: {transport: smtp, smtp: {timeout: .nan}}", "email.smtp.timeout"),
+    ("  email: {transport: smtp, smtp: {timeout: .inf}}", "email.smtp.timeout"),
+])
+def test_a_setting_past_its_range_is_an_error(project: Project, line: str, field: str) -> None:
+    """Each passed `check` and then crashed or hung the send (second attacker round)."""
+    problem = one_problem(project, CONFIG + line.strip() + "\n")
+    assert problem.field == field
+    assert "must be at" in problem.message

@@ -382,6 +382,7 @@ def test_control_characters_in_front_matter_are_located_by_line(project: Project
 
 @pytest.mark.parametrize(("header", "line"), [
     ("extra: !!bool maybe\n", 4), ("extra: !!int 0x\n", 4), ("when: !!timestamp 2026-02-30\n", 4),
+    ("weight: !!int\n", 4), ("weight: !!float ''\n", 4),
     ("title: 0x" + "f" * 4000 + "\n", 4), ("tags: [" + "9" * 5000 + "]\n", 4),
 ])
 def test_a_yaml_value_that_cannot_be_made_skips_only_its_post(
@@ -414,6 +415,46 @@ def test_a_raw_control_character_in_an_identifier_is_an_error(project: Project) 
     _, problems = loaded(project)
     assert [(p.path, p.line, p.field) for p in errors(problems)] == [(path, 4, "id"),
                                                                       (path, 5, "slug")]
+
+
+@pytest.mark.parametrize("front", [
+    '+++\ntitle = "T"\ndate = 2026-11-01\nid = "tag:x.org,2026:z\x01z"\n+++\n',
+    "---\ntitle: T\ndate: 2026-11-01\nimage: /img/a\x01b.jpg\n---\n",
+    "---\ntitle: T\ndate: 2026-11-01\nlastmod: 2026-11-\x0102\n---\n",
+    '---\n{title: T, date: 2026-11-01, id: "tag:x.org,2026:z\x01z"}\n---\n',
+    "---\ntitle: T\ndate: 2026-11-01\nbase: &u /a\x01b/\nurl: *u\n---\n",
+])
+def test_a_raw_control_character_that_may_be_in_an_identifier_is_an_error(
+        project: Project, front: str) -> None:
+    """TOML, another tool's name for a URL or date, several keys on one line, an alias:
+    each published a changed id or URL with only a warning (second attacker round)."""
+    path = project.raw("alpha/c.md", front + "B.\n")
+    _, problems = loaded(project)
+    assert [p.path for p in errors(problems)] == [path]
+    assert "control character" in errors(problems)[0].message
+
+
+def test_a_raw_control_character_in_text_is_removed_with_a_warning(project: Project) -> None:
+    path = project.raw("alpha/t.md", "---\ntitle: T\x01x\ndate: 2026-11-01\n"
+                       "tags: [a\x01b, c]\nimage:\n  url: /i.png\n  alt: A\x01lt\n---\nB.\n")
+    valid, problems = loaded(project)
+    assert errors(problems) == []
+    assert [(p.line, (p.field or "").partition(".")[0]) for p in about(problems, path)
+            if "control" in p.message] == [(2, "title"), (4, "tags"), (7, "image")]
+    assert valid[0].title == "Tx" and [t.name for t in valid[0].tags] == ["ab", "c"]
+
+
+@pytest.mark.parametrize("date", ["0001-01-01T00:00:00Z", "9999-12-31T23:00:00Z", "0999-12-31"])
+def test_a_date_at_the_ends_of_time_is_an_error_that_skips_its_post(
+        project: Project, date: str) -> None:
+    """Moved into the site's time zone it overflowed Python's dates: every command crashed,
+    --keep-going too (second attacker round)."""
+    path = project.raw("alpha/old.md", f"---\ntitle: T\ndate: {date}\n---\nB.\n")
+    project.post("alpha", "good")
+    _, problems = loaded(project)
+    assert [(p.path, p.line, p.field) for p in errors(problems)] == [(path, 3, "date")]
+    assert "years 1000 to 9000" in errors(problems)[0].message
+    assert project.build(keep_going=True).posts == 1
 
 
 def test_a_form_feed_is_said_to_become_a_space(project: Project) -> None:

@@ -44,7 +44,7 @@ def _parse_now(ctx: click.Context, param: click.Parameter, value: str | None) ->
         message = f"{value!r} is not an ISO 8601 time, e.g. 2024-05-01T09:00Z"
         raise click.BadParameter(message) from None
     moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-    if not 1971 <= moment.astimezone(UTC).year <= 9000:
+    if not 1971 <= moment.year <= 9000 or not 1971 <= moment.astimezone(UTC).year <= 9000:
         raise click.BadParameter(f"{value!r} is out of range: give a year from 1971 to 9000")
     return moment
 

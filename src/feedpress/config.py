@@ -87,10 +87,10 @@ def load(path: Path) -> Config:
             lines = yamltext.key_lines(text)
         return lines.get(key)
 
-    problems += sorted((Problem(path, _nearest(key, locate), ".".join(key), "contains a "
-                                "control character, which XML forbids (feeds and mail "
-                                "could not carry it)")
-                        for key in _xml_forbidden_values(data)), key=lambda p: p.line or 0)
+    problems += sorted((Problem(path, _nearest(key, locate), ".".join(key) or None, message)
+                        for key, message in _unreadable(data)), key=lambda p: p.line or 0)
+    if problems:  # a key that is not text would trip what reads the settings below
+        raise ConfigError(problems)
     top = Fields(data, path=path, prefix=(), locate=locate, problems=problems)
     config = _read(top, path, _fingerprint(data))
     if problems:
@@ -99,22 +99,41 @@ def load(path: Path) -> Config:
     return config
 
 
-def _xml_forbidden_values(data: dict[str, Any]) -> list[tuple[str, ...]]:
-    """Where the config's text holds a character XML forbids (only an escape in a quoted
-    string, "\\v", can put one there): a title or name with one would make a feed that
-    no reader parses. Each is an error, where a post's is removed with a warning: the
-    config is one file its owner fixes once."""
-    found: list[tuple[str, ...]] = []
+def _unreadable(data: dict[str, Any]) -> list[tuple[tuple[str, ...], str]]:
+    """Each key and message of what no setting can hold: text with a character XML
+    forbids (only an escape in a quoted string, "\\v", can put one there), which would
+    make a feed that no reader parses, and a key that YAML reads as a number, a boolean
+    or nothing (a blog `2026:`, `on:`), which no setting is named. Each is an error,
+    where a post's control character is removed with a warning: the config is one file
+    its owner fixes once."""
+    found: list[tuple[tuple[str, ...], str]] = []
     waiting: list[tuple[tuple[str, ...], Any]] = [((), data)]
     while waiting:
         key, value = waiting.pop()
         if isinstance(value, str) and has_xml_forbidden(value):
-            found.append(key)
+            found.append((key, _FORBIDDEN))
         elif isinstance(value, dict):
-            waiting.extend(((*key, str(k)), v) for k, v in value.items())
+            for name, inner in value.items():
+                if not isinstance(name, str):
+                    found.append((key, f"a key is read by YAML as {_kind(name)}, not as "
+                                       "text: write it in quotes (\"2026\":, \"on\":)"))
+                elif has_xml_forbidden(name):
+                    found.append(((*key, name), f"the key {_FORBIDDEN}"))
+                else:
+                    waiting.append(((*key, name), inner))
         elif isinstance(value, list):
             waiting.extend(((*key, str(i)), v) for i, v in enumerate(value))
     return found
+
+
+_FORBIDDEN = "contains a control character, which XML forbids (feeds and mail could not " \
+             "carry it)"
+
+
+def _kind(value: object) -> str:
+    if isinstance(value, bool):  # `on`, `yes` and `true` alike
+        return f"the boolean {str(value).lower()}"
+    return "nothing" if value is None else f"{type(value).__name__} {value!r}"
 
 
 def _nearest(key: tuple[str, ...], locate: Callable[[tuple[str, ...]], int | None]) -> int | None:

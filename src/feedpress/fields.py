@@ -70,10 +70,12 @@ class Fields:
         value = self.get(key, bool, "true or false")
         return default if value is None else value
 
-    def integer(self, key: str, default: int, minimum: int) -> int:
+    def integer(self, key: str, default: int, minimum: int, maximum: int = 10**9) -> int:
+        """A whole number from `minimum` to `maximum`: past what any setting means, a
+        number only makes something fail later (a port, a list of a million threads)."""
         value = self.get(key, int, "a whole number")
-        if value is not None and value < minimum:
-            self.problem(key, f"must be at least {minimum}, not {value}")
+        if value is not None and not minimum <= value <= maximum:
+            self.problem(key, bounds(value, minimum, maximum))
             return default
         return default if value is None else value
 
@@ -130,6 +132,15 @@ class Fields:
                 near = difflib.get_close_matches(str(key), sorted(self._seen), n=1, cutoff=0.75)
                 hint = f"; did you mean {near[0]}?" if near else ""
                 self.problem(str(key), f"unknown key{hint}", severity)
+
+
+def bounds(value: float, minimum: float, maximum: float) -> str:
+    """What is wrong with `value`, outside `minimum` to `maximum` (or NaN)."""
+    shown = value if isinstance(value, float) or abs(value) < 10**12 else \
+        "a number that long"  # an int's digits: Python refuses to print 4,300
+    if value < minimum:
+        return f"must be at least {minimum:,}, not {shown}"
+    return f"must be at most {maximum:,}, not {shown}"
 
 
 def _describe(value: object) -> str:

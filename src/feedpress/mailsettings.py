@@ -15,7 +15,7 @@ from email.utils import parseaddr
 from pathlib import Path
 from typing import Literal
 
-from feedpress.fields import Fields
+from feedpress.fields import Fields, bounds
 
 _DURATION = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
@@ -147,12 +147,12 @@ def _read_smtp(f: Fields | None, root: Path) -> SmtpSettings:
     ca_file = f.text("ca_file")
     smtp = SmtpSettings(
         host=f.text("host") or d.host,
-        port=f.integer("port", d.port, minimum=1),
+        port=f.integer("port", d.port, minimum=1, maximum=65535),
         security=f.choice("security", ("starttls", "ssl", "none"), d.security),  # type: ignore[arg-type]
         username_env=_env_name(f, "username_env", d.username_env),
         password_env=_env_name(f, "password_env", d.password_env),
-        timeout=_number(f, "timeout", d.timeout, minimum=0.1),
-        connections=f.integer("connections", d.connections, minimum=1),
+        timeout=_number(f, "timeout", d.timeout, minimum=0.1, maximum=3600),
+        connections=f.integer("connections", d.connections, minimum=1, maximum=64),
         rate=_number(f, "rate", d.rate, minimum=0),
         max_errors=f.integer("max_errors", d.max_errors, minimum=1),
         breaker=f.integer("breaker", d.breaker, minimum=1),
@@ -230,10 +230,12 @@ def _duration(f: Fields, key: str, default: timedelta) -> timedelta:
         return default
 
 
-def _number(f: Fields, key: str, default: float, minimum: float) -> float:
+def _number(f: Fields, key: str, default: float, minimum: float,
+            maximum: float = 1e9) -> float:
+    """A number from `minimum` to `maximum` (not NaN or infinite, which YAML reads)."""
     value = f.get(key, int | float, "a number")  # type: ignore[arg-type]
-    if value is not None and value < minimum:
-        f.problem(key, f"must be at least {minimum}, not {value}")
+    if value is not None and not minimum <= value <= maximum:
+        f.problem(key, bounds(value, minimum, maximum))
         return default
     return default if value is None else float(value)
 

@@ -142,8 +142,9 @@ DEEPEST = 50  # also what the post loader allows TOML front matter
 
 # What PyYAML's constructors raise for a value its tag cannot make: the tag's own
 # conversion failing (int("abc"), a day past the month's end, Python's limit on the digits
-# of an int), or a lookup of the value finding nothing ("!!bool maybe").
-_UNMAKEABLE = (ValueError, KeyError, AttributeError, TypeError, OverflowError)
+# of an int), a lookup of the value finding nothing ("!!bool maybe"), or an empty one
+# ("!!int" alone).
+_UNMAKEABLE = (ValueError, KeyError, IndexError, AttributeError, TypeError, OverflowError)
 LONGEST_NUMBER = 100  # digits: far more than any field takes, far fewer than Python refuses
 
 

@@ -49,6 +49,7 @@ from feedpress.text import (
 )
 
 MAX_POST_BYTES = 1_000_000
+FIRST_YEAR, LAST_YEAR = 1000, 9000  # a post's date: Python's range is 1 to 9999, in UTC
 POST_SUFFIXES = (".md", ".markdown", ".mdown", ".mkd")
 # Files that sit beside posts in other tools' folders and are not posts: said nothing of.
 ASSET_SUFFIXES = frozenset({
@@ -311,30 +312,53 @@ def parse(source: Source, config: Config) -> tuple[Post | None, list[Problem]]:
 
 def _without_controls(split: FrontMatter, shown: Path) -> tuple[FrontMatter, list[Problem]]:
     """The front matter without the raw control characters XML forbids (YAML refuses
-    them too), with a warning for each line that had one. A vertical tab or form feed
-    (what a word processor pastes for a soft line break) becomes a space, so that the
-    words on either side stay apart."""
+    them too), with a warning for each line of text that had one, and an error for any
+    other line (see `_control_in`). A vertical tab or form feed (what a word processor
+    pastes for a soft line break) becomes a space, so that the words on either side
+    stay apart."""
     if not has_xml_forbidden(split.yaml, decoded=not split.pelican):
         return split, []
     text = xml_safe(split.yaml)  # the same lines: only characters within them go
     keys = _key_lines(text)
+    aliased = not split.pelican and "*" in text  # a value may be another's, by an alias
     problems = [_control_in(shown, number + split.yaml_first_line,
-                            _field_at(keys, number + 1), line)
+                            _field_at(keys, number + 1), line,
+                            text_only=not split.toml and not aliased
+                            and _one_field_on(keys, number + 1))
                 for number, line in enumerate(split.yaml.split("\n"))
                 if has_xml_forbidden(line)]
     return replace(split, yaml=text), problems
 
 
-# Fields a character cannot be dropped from without silently changing what they name.
-_IDENTIFIERS = frozenset({"id", "url", "slug", "date", "updated", "blog", "image.url"})
+# Fields of text, whose control characters are removed with a warning; from any other
+# (an id, a URL, a date, or a field another tool names otherwise, such as `image:` for
+# its URL or `lastmod:`) one cannot be dropped without silently changing what it names.
+_TEXT_FIELDS = frozenset({"title", "summary", "description", "excerpt", "tags", "categories",
+                          "category", "keywords", "author", "authors"})
+_TEXT_SUBFIELDS = frozenset({"image.alt", "image.caption"})
 
 
-def _control_in(shown: Path, line: int, field: str | None, text: str) -> Problem:
+def _control_in(shown: Path, line: int, field: str | None, text: str, *,
+                text_only: bool) -> Problem:
     """The problem of a raw control character on a line of front matter: removed with a
-    warning from text, an error in an identifier (as `_PostFields.refuse_controls`)."""
-    if field in _IDENTIFIERS:
-        return Problem(shown, line, field, "contains a control character, which XML forbids")
-    return Problem(shown, line, field, _removed(text), Severity.WARNING)
+    warning where the line is surely a field of text alone (`text_only`: one field on
+    the line, YAML without aliases), an error otherwise (as an escaped one is in an
+    identifier, see `_PostFields.refuse_controls`)."""
+    if text_only and field is not None and _is_text(field):
+        return Problem(shown, line, field, _removed(text), Severity.WARNING)
+    return Problem(shown, line, field, "contains a control character, which XML forbids")
+
+
+def _is_text(field: str) -> bool:
+    top, _, rest = field.partition(".")
+    return top in _TEXT_FIELDS or ".".join([top, *rest.split(".")[:1]]) in _TEXT_SUBFIELDS
+
+
+def _one_field_on(keys: list[tuple[int, str]], line: int) -> bool:
+    """Whether one key (not counting a list's items) has its line at `line`."""
+    named = {field for at, field in keys if at == line
+             and not field.rpartition(".")[2].isdigit()}
+    return len(named) <= 1
 
 
 def _removed(text: str) -> str:
@@ -511,12 +535,17 @@ class _PostFields:
         if value is None:
             return None
         try:
-            return parse_time(value, self.tz)
+            moment = parse_time(value, self.tz)
         except (ValueError, OverflowError) as exc:
             why = "" if "isoformat" in str(exc) else f" ({exc})"  # not Python's own words
             self.fields.problem(key, f"{value!r} is not a valid date{why}; "
                                 "use ISO 8601, e.g. 2024-05-01 or 2024-05-01T09:30:00+02:00")
             return None
+        if not FIRST_YEAR <= moment.year <= LAST_YEAR:  # and in any time zone: no overflow
+            self.fields.problem(key, f"{value!r} is out of range: a post's date must be in "
+                                f"the years {FIRST_YEAR} to {LAST_YEAR}")
+            return None
+        return moment
 
     def refuse_controls(self, key: str, value: str | None) -> None:
         """An error for a control character in an identifier, which cannot be dropped
