@@ -1578,7 +1578,8 @@ def test_json_items_are_what_json_dumps_writes(
 
 @given(st.lists(st.sampled_from(["https://", "http://", "HTTPS://", "x.org", ":80", "/", "a",
                                  ".jpg", ".JPG", ".svgz", ".tar.gz", ".", "?q=/b.png", "#f",
-                                 "data:", "%20", " ", "\t", "é", "[::1]", ";p", ".webp"]),
+                                 "data:", "%20", " ", "\t", "é", "[::1]", ";p", ".webp", ":",
+                                 "b:", "//"]),
                 max_size=8).map("".join))
 def test_an_images_type_is_what_mimetypes_gives_for_its_path(url: str) -> None:
     import mimetypes

@@ -369,6 +369,8 @@ def _image_type(url: str) -> str:
     (as `mimetypes` reads the whole path: it looks at nothing before the last "/")."""
     plain = _PLAIN_WEB_URL.fullmatch(url)  # most: split without urllib's cost
     path = (plain[1] or "") if plain else urlsplit(url).path
+    if not path.startswith("/"):  # where mimetypes would read "x:" at its start as a scheme
+        return _image_only(mimetypes.guess_type(path)[0])
     return _type_of_name(path.rpartition("/")[2])
 
 
@@ -379,7 +381,10 @@ _PLAIN_WEB_URL = re.compile(r"https?://[A-Za-z0-9\-._~!$&'()*+,;=:@%\[\]]*"
 
 @lru_cache(maxsize=256)  # a few names: "photo.jpg" and the like
 def _type_of_name(name: str) -> str:
-    guessed, _ = mimetypes.guess_type("/" + name)  # no "data:" or other scheme read in it
+    return _image_only(mimetypes.guess_type("/" + name)[0])  # as for the whole path
+
+
+def _image_only(guessed: str | None) -> str:
     return guessed if guessed and guessed.startswith("image/") else "application/octet-stream"
 
 
