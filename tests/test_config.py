@@ -581,3 +581,13 @@ def test_a_setting_past_its_range_is_an_error(project: Project, line: str, field
     problem = one_problem(project, CONFIG + line.strip() + "\n")
     assert problem.field == field
     assert "must be at" in problem.message
+
+
+@pytest.mark.parametrize("url", ["https://news example.org/", 'https://news.example.org/a"b/',
+                                 "https://пример.рф/", "https://news.example.org\\\\x/"])
+def test_a_site_url_that_is_no_uri_is_an_error(project: Project, url: str) -> None:
+    """Every link, id and feed URL starts with it: a space or a quote in it made each one
+    invalid (attacker's trial)."""
+    problem = one_problem(project, edited(replace={3: f"  url: '{url}'"}))
+    assert (problem.line, problem.field) == (3, "site.url")
+    assert "must be a URI" in problem.message

@@ -457,6 +457,16 @@ def test_a_date_at_the_ends_of_time_is_an_error_that_skips_its_post(
     assert project.build(keep_going=True).posts == 1
 
 
+def test_a_reference_hidden_by_another_tools_syntax_is_warned_of(project: Project) -> None:
+    """"&{% raw %}{% endraw %}#1;" is "&#1;" once imported: it was left out, without the
+    warning a plain one gets (attacker's trial)."""
+    path = project.raw("alpha/r.md", "---\ntitle: T\ndate: 2026-11-01\n---\nOne.\n\n"
+                       "A &{% raw %}{% endraw %}#1; B.\n")
+    _, problems = loaded(project)
+    assert [(p.line, p.field) for p in about(problems, path) if "names a character" in
+            p.message] == [(7, "body")]
+
+
 def test_a_form_feed_is_said_to_become_a_space(project: Project) -> None:
     """A form feed (a word processor's soft line break) becomes a space, and the warning
     said it was removed (new user's trial); a bell is removed, and said to be."""

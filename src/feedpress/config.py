@@ -359,12 +359,21 @@ def _url(fields: Fields, key: str, *, required: bool = False, folder: bool = Fal
     if parts.scheme not in ("http", "https") or not parts.netloc:
         fields.problem(key, f"must be an absolute http(s) URL, not {value!r}")
         return None
+    if not _URI_TEXT.fullmatch(value.strip()):  # every link, id and feed URL starts with it
+        fields.problem(key, f"must be a URI: no space, quote, angle bracket, backslash or "
+                       f"letter outside ASCII (write it %-encoded, or the host in "
+                       f"punycode), not {value!r}")
+        return None
     if folder and (parts.query or parts.fragment):  # links are made by adding to it
         fields.problem(key, f"must have no ?query or #fragment, since links are made by "
                        f"adding paths to it: {value!r}")
         return None
     url = parts.geturl()
     return url if not folder or url.endswith("/") else url + "/"
+
+
+# The characters RFC 3986 allows in a URI, as themselves or in %XX escapes.
+_URI_TEXT = re.compile(r"[A-Za-z0-9\-._~!#$%&'()*+,/:;=?@\[\]]*")
 
 
 def _language(fields: Fields, key: str, default: str) -> str:

@@ -22,6 +22,7 @@ each in place, and removes only what its own manifest lists.
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 from collections.abc import Callable, Iterable
@@ -278,9 +279,15 @@ def _note_pending(out_dir: Path, relpath: PurePosixPath, size: int, digest: str)
         finally:
             os.close(fd)
     except OSError as exc:
-        raise FeedpressError(f"{shown(out_dir / PENDING)}: cannot write: {exc.strerror} (it "
-                             "is feedpress's note of the files it is writing: if it is not "
-                             "a plain file, remove it)") from None
+        # A link or a pipe there (ELOOP, ENXIO), or a folder (EISDIR): not a full or
+        # read-only disk, whose own words say enough.
+        advice = (" (it is feedpress's note of the files it is writing: if it is not a "
+                  "plain file, remove it)" if exc.errno in _NOT_A_FILE else "")
+        raise FeedpressError(f"{shown(out_dir / PENDING)}: cannot write: "
+                             f"{exc.strerror}{advice}") from None
+
+
+_NOT_A_FILE = frozenset({errno.ELOOP, errno.ENXIO, errno.EISDIR, errno.EAGAIN})
 
 
 def _pending(out_dir: Path) -> dict[PurePosixPath, Entry]:
