@@ -423,6 +423,9 @@ def test_a_raw_control_character_in_an_identifier_is_an_error(project: Project) 
     "---\ntitle: T\ndate: 2026-11-01\nlastmod: 2026-11-\x0102\n---\n",
     '---\n{title: T, date: 2026-11-01, id: "tag:x.org,2026:z\x01z"}\n---\n',
     "---\ntitle: T\ndate: 2026-11-01\nbase: &u /a\x01b/\nurl: *u\n---\n",
+    '---\n{title: T, date: 2026-11-01, id: "tag:x.org,2026:ab\\\nc\x01d"}\n---\n',
+    '---\ntitle: T\ndate: 2026-11-01\nimage: {url: "https://x.org/a\\\nb\x01c.png", alt: hi}'
+    "\n---\n",
 ])
 def test_a_raw_control_character_that_may_be_in_an_identifier_is_an_error(
         project: Project, front: str) -> None:
@@ -444,7 +447,8 @@ def test_a_raw_control_character_in_text_is_removed_with_a_warning(project: Proj
     assert valid[0].title == "Tx" and [t.name for t in valid[0].tags] == ["ab", "c"]
 
 
-@pytest.mark.parametrize("date", ["0001-01-01T00:00:00Z", "9999-12-31T23:00:00Z", "0999-12-31"])
+@pytest.mark.parametrize("date", ["0001-01-01T00:00:00Z", "9999-12-31T23:00:00Z", "0999-12-31",
+                                  "0999-12-31T23:00:00-05:00"])
 def test_a_date_at_the_ends_of_time_is_an_error_that_skips_its_post(
         project: Project, date: str) -> None:
     """Moved into the site's time zone it overflowed Python's dates: every command crashed,

@@ -136,11 +136,17 @@ class Fields:
 
 def bounds(value: float, minimum: float, maximum: float) -> str:
     """What is wrong with `value`, outside `minimum` to `maximum` (or NaN)."""
+    if value != value:  # NaN, which YAML reads from .nan
+        return f"must be a number from {_shown(minimum)} to {_shown(maximum)}, not .nan"
     shown = value if isinstance(value, float) or abs(value) < 10**12 else \
         "a number that long"  # an int's digits: Python refuses to print 4,300
     if value < minimum:
-        return f"must be at least {minimum:,}, not {shown}"
-    return f"must be at most {maximum:,}, not {shown}"
+        return f"must be at least {_shown(minimum)}, not {shown}"
+    return f"must be at most {_shown(maximum)}, not {shown}"
+
+
+def _shown(bound: float) -> str:
+    return f"{int(bound):,}" if float(bound).is_integer() else f"{bound:g}"
 
 
 def _describe(value: object) -> str:

@@ -153,11 +153,11 @@ def _read_smtp(f: Fields | None, root: Path) -> SmtpSettings:
         password_env=_env_name(f, "password_env", d.password_env),
         timeout=_number(f, "timeout", d.timeout, minimum=0.1, maximum=3600),
         connections=f.integer("connections", d.connections, minimum=1, maximum=64),
-        rate=_number(f, "rate", d.rate, minimum=0),
+        rate=_rate(f, d.rate),
         max_errors=f.integer("max_errors", d.max_errors, minimum=1),
         breaker=f.integer("breaker", d.breaker, minimum=1),
-        retries=f.integer("retries", d.retries, minimum=0),
-        retry_backoff=_number(f, "retry_backoff", d.retry_backoff, minimum=0),
+        retries=f.integer("retries", d.retries, minimum=0, maximum=100),
+        retry_backoff=_number(f, "retry_backoff", d.retry_backoff, minimum=0, maximum=3600),
         ca_file=root / ca_file if ca_file else None,
     )
     f.finish()
@@ -238,6 +238,20 @@ def _number(f: Fields, key: str, default: float, minimum: float,
         f.problem(key, bounds(value, minimum, maximum))
         return default
     return default if value is None else float(value)
+
+
+def _rate(f: Fields, default: float) -> float:
+    """Messages a second: 0 for no limit, else at least one a minute (a rate of 1e-7 waited
+    months between two messages)."""
+    rate = _number(f, "rate", default, minimum=0, maximum=100_000)
+    if 0 < rate < _SLOWEST_RATE:
+        f.problem("rate", f"must be 0 (no limit) or at least {_SLOWEST_RATE:g} (one message "
+                  f"a minute), not {rate:g}")
+        return default
+    return rate
+
+
+_SLOWEST_RATE = 1 / 60
 
 
 def _env_name(f: Fields, key: str, default: str) -> str:

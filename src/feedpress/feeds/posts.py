@@ -321,10 +321,11 @@ def _without_controls(split: FrontMatter, shown: Path) -> tuple[FrontMatter, lis
     text = xml_safe(split.yaml)  # the same lines: only characters within them go
     keys = _key_lines(text)
     aliased = not split.pelican and "*" in text  # a value may be another's, by an alias
+    lines = text.split("\n")
     problems = [_control_in(shown, number + split.yaml_first_line,
                             _field_at(keys, number + 1), line,
                             text_only=not split.toml and not aliased
-                            and _one_field_on(keys, number + 1))
+                            and _one_field_on(keys, lines, number + 1))
                 for number, line in enumerate(split.yaml.split("\n"))
                 if has_xml_forbidden(line)]
     return replace(split, yaml=text), problems
@@ -354,11 +355,21 @@ def _is_text(field: str) -> bool:
     return top in _TEXT_FIELDS or ".".join([top, *rest.split(".")[:1]]) in _TEXT_SUBFIELDS
 
 
-def _one_field_on(keys: list[tuple[int, str]], line: int) -> bool:
-    """Whether one key (not counting a list's items) has its line at `line`."""
-    named = {field for at, field in keys if at == line
-             and not field.rpartition(".")[2].isdigit()}
-    return len(named) <= 1
+def _one_field_on(keys: list[tuple[int, str]], lines: list[str], line: int) -> bool:
+    """Whether `line` (from 1) is surely part of one field alone: it starts one key, or
+    holds items of one list, with its brackets closed on it; or it continues the value
+    of such a line above (a folded or quoted value). Not several keys on a line ("{title:
+    T, id: x}"), nor a flow mapping or list that spans lines, whose next line may hold
+    another key's value joined to it by a backslash."""
+    here = [field for at, field in keys if at == line]
+    if not here:  # a continuation: of the nearest line above that starts something
+        above = [at for at, _ in keys if at < line]
+        return bool(above) and _one_field_on(keys, lines, max(above))
+    text = lines[line - 1]
+    named = {field for field in here if not field.rpartition(".")[2].isdigit()}
+    lists = {field.rpartition(".")[0] for field in here} - {""}
+    return (len(named) <= 1 and len(lists - named) <= 1 and "{" not in text
+            and "}" not in text and text.count("[") == text.count("]"))
 
 
 def _removed(text: str) -> str:
@@ -541,7 +552,9 @@ class _PostFields:
             self.fields.problem(key, f"{value!r} is not a valid date{why}; "
                                 "use ISO 8601, e.g. 2024-05-01 or 2024-05-01T09:30:00+02:00")
             return None
-        if not FIRST_YEAR <= moment.year <= LAST_YEAR:  # and in any time zone: no overflow
+        written = int(value.strip()[:4]) if value.strip()[:4].isdigit() else moment.year
+        if not FIRST_YEAR <= min(moment.year, written) <= max(moment.year, written) \
+                <= LAST_YEAR:  # as written, and in UTC: then in any zone, no overflow
             self.fields.problem(key, f"{value!r} is out of range: a post's date must be in "
                                 f"the years {FIRST_YEAR} to {LAST_YEAR}")
             return None

@@ -55,6 +55,9 @@ _DONE = object()
 _SHOWN_REASONS = 8  # distinct reasons listed under a summary; the rest are counted
 
 
+_LONGEST_BACKOFF = 3600.0  # seconds: however many retries, a wait doubles up to an hour
+
+
 @dataclass(frozen=True)
 class Job:
     recipient: Recipient
@@ -207,7 +210,8 @@ class Sender:
         for attempt in range(1 + self.policy.retries):
             if attempt and not self._stop.is_set():
                 self._count("retried", error, address)
-                self.sleep(self.policy.backoff * 2 ** (attempt - 1))
+                self.sleep(min(self.policy.backoff * 2.0 ** min(attempt - 1, 30),
+                               _LONGEST_BACKOFF))
             if self._stop.is_set():
                 break
             try:
