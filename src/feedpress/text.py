@@ -20,7 +20,7 @@ _ROOT_PATH = re.compile(r"/(?!/)[A-Za-z0-9\-_~!$&'()*+,=:@/%.]*")
 _DOT_SEGMENT = re.compile(r"/(?:\.|%2e)", re.IGNORECASE)
 _ASCII_ALLOWED = b"\t\n\r" + bytes(range(0x20, 0x80))
 _ASCII_FORBIDDEN = tuple(chr(c) for c in range(0x20) if chr(c) not in "\t\n\r")
-_UTF8_ALLOWED = b"\t\n\r" + bytes(range(0x20, 0x100))  # no C0 control is part of another
+_UTF8_ALLOWED = _ASCII_ALLOWED + bytes(range(0x80, 0x100))  # no C0 control is part of another
 # What a terminal line must not carry from a file name or a post: control characters (a
 # newline would start a forged `error:` line, an escape sequence restyle or clear the
 # screen), line and paragraph separators, and the bidirectional overrides and isolates

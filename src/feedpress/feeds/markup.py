@@ -456,7 +456,11 @@ def _origin(base: str) -> str | None:
     if not base.isascii() or "\\" in base:
         return None
     plain = _PLAIN_BASE.match(base)  # most: split without urllib's cost
-    key = (plain[1], plain[2]) if plain else (lambda p: (p.scheme, p.netloc))(urlsplit(base))
+    if plain is not None:
+        key = (plain[1], plain[2])
+    else:
+        parts = urlsplit(base)
+        key = (parts.scheme, parts.netloc)
     if key not in _ROOTS:
         try:
             found = _ROOT_LINK.fullmatch(nh3.clean(

@@ -419,11 +419,9 @@ def _load(split: FrontMatter, shown: Path) -> dict[str, Any] | Problem:
             return Problem(shown, None, None, "TOML: nested too deeply")
         except ValueError:  # Python's limit on the digits of an int, which tomllib reads
             return Problem(shown, None, None, _TOML_LONG_NUMBER)
-        if _deeper_than(data, yamltext.DEEPEST):  # as deep as YAML: every reader recurses
-            return Problem(shown, None, None,
-                           f"TOML: nested more than {yamltext.DEEPEST} levels deep")
-        if _has_long_number(data):  # as YAML: no message could even show one
-            return Problem(shown, None, None, _TOML_LONG_NUMBER)
+        refused = _beyond_yamls_limits(data)
+        if refused is not None:
+            return Problem(shown, None, None, refused)
     else:
         try:
             data = yamltext.load(split.yaml)
@@ -438,33 +436,24 @@ def _load(split: FrontMatter, shown: Path) -> dict[str, Any] | Problem:
 _TOML_LONG_NUMBER = f"TOML: a number of more than {yamltext.LONGEST_NUMBER} digits"
 
 
-def _has_long_number(value: Any) -> bool:
-    """Whether `value` holds an int of more than `yamltext.LONGEST_NUMBER` digits."""
-    waiting = [value]
-    while waiting:
-        item = waiting.pop()
-        if isinstance(item, int) and abs(item) >= 10 ** yamltext.LONGEST_NUMBER:
-            return True
-        if isinstance(item, dict):
-            waiting.extend(item.values())
-        elif isinstance(item, list):
-            waiting.extend(item)
-    return False
-
-
-def _deeper_than(value: Any, most: int) -> bool:
-    """Whether `value` nests lists or tables more than `most` deep (found without
-    recursing: that is what it guards against)."""
+def _beyond_yamls_limits(value: Any) -> str | None:
+    """Why TOML front matter is refused where YAML's would be: nested more than
+    `yamltext.DEEPEST` deep (every reader recurses), or holding an int of more than
+    `yamltext.LONGEST_NUMBER` digits (no message could even show one). Found without
+    recursing: that is what the first guards against."""
+    long_number = False
     waiting = [(value, 0)]
     while waiting:
         item, depth = waiting.pop()
-        if depth > most:
-            return True
+        if depth > yamltext.DEEPEST:
+            return f"TOML: nested more than {yamltext.DEEPEST} levels deep"
         if isinstance(item, dict):
             waiting.extend((inner, depth + 1) for inner in item.values())
         elif isinstance(item, list):
             waiting.extend((inner, depth + 1) for inner in item)
-    return False
+        elif isinstance(item, int) and abs(item) >= 10 ** yamltext.LONGEST_NUMBER:
+            long_number = True
+    return _TOML_LONG_NUMBER if long_number else None
 
 
 def read_body(post: Post) -> str:
@@ -552,7 +541,8 @@ class _PostFields:
             self.fields.problem(key, f"{value!r} is not a valid date{why}; "
                                 "use ISO 8601, e.g. 2024-05-01 or 2024-05-01T09:30:00+02:00")
             return None
-        written = int(value.strip()[:4]) if value.strip()[:4].isdigit() else moment.year
+        year = value.strip()[:4]
+        written = int(year) if year.isdigit() else moment.year
         if not FIRST_YEAR <= min(moment.year, written) <= max(moment.year, written) \
                 <= LAST_YEAR:  # as written, and in UTC: then in any zone, no overflow
             self.fields.problem(key, f"{value!r} is out of range: a post's date must be in "
