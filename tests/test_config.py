@@ -594,3 +594,13 @@ def test_a_site_url_that_is_no_uri_is_an_error(project: Project, url: str) -> No
     problem = one_problem(project, edited(replace={3: f"  url: '{url}'"}))
     assert (problem.line, problem.field) == (3, "site.url")
     assert "must be a URI" in problem.message
+
+
+def test_a_control_character_is_reported_with_the_configs_other_problems(
+        project: Project) -> None:
+    """Every bad input in one run: the control character stopped the reading before the
+    rest of the config was checked."""
+    problems = problems_of(project, edited(replace={2: '  title: "Test\\x01Newsroom"'},
+                                           insert={7: "  colour: red"}))
+    assert sorted((p.line, p.field) for p in problems) == [(2, "site.title"),
+                                                          (7, "feeds.colour")]

@@ -87,9 +87,10 @@ def load(path: Path) -> Config:
             lines = yamltext.key_lines(text)
         return lines.get(key)
 
+    unreadable = _unreadable(data)
     problems += sorted((Problem(path, _nearest(key, locate), ".".join(key) or None, message)
-                        for key, message in _unreadable(data)), key=lambda p: p.line or 0)
-    if problems:  # a key that is not text would trip what reads the settings below
+                        for key, message, _ in unreadable), key=lambda p: p.line or 0)
+    if any(untextual for _, _, untextual in unreadable):  # it would trip what reads below
         raise ConfigError(problems)
     top = Fields(data, path=path, prefix=(), locate=locate, problems=problems)
     config = _read(top, path, _fingerprint(data))
@@ -99,26 +100,26 @@ def load(path: Path) -> Config:
     return config
 
 
-def _unreadable(data: dict[str, Any]) -> list[tuple[tuple[str, ...], str]]:
-    """Each key and message of what no setting can hold: text with a character XML
-    forbids (only an escape in a quoted string, "\\v", can put one there), which would
-    make a feed that no reader parses, and a key that YAML reads as a number, a boolean
-    or nothing (a blog `2026:`, `on:`), which no setting is named. Each is an error,
-    where a post's control character is removed with a warning: the config is one file
-    its owner fixes once."""
-    found: list[tuple[tuple[str, ...], str]] = []
+def _unreadable(data: dict[str, Any]) -> list[tuple[tuple[str, ...], str, bool]]:
+    """Each key and message of what no setting can hold, and whether it is a key that is
+    not text: text with a character XML forbids (only an escape in a quoted string,
+    "\\v", can put one there), which would make a feed that no reader parses, and a key
+    that YAML reads as a number, a boolean or nothing (a blog `2026:`, `on:`), which no
+    setting is named. Each is an error, where a post's control character is removed with
+    a warning: the config is one file its owner fixes once."""
+    found: list[tuple[tuple[str, ...], str, bool]] = []
     waiting: list[tuple[tuple[str, ...], Any]] = [((), data)]
     while waiting:
         key, value = waiting.pop()
         if isinstance(value, str) and has_xml_forbidden(value):
-            found.append((key, _FORBIDDEN))
+            found.append((key, _FORBIDDEN, False))
         elif isinstance(value, dict):
             for name, inner in value.items():
                 if not isinstance(name, str):
                     found.append((key, f"a key is read by YAML as {_kind(name)}, not as "
-                                       "text: write it in quotes (\"2026\":, \"on\":)"))
+                                       "text: write it in quotes (\"2026\":, \"on\":)", True))
                 elif has_xml_forbidden(name):
-                    found.append(((*key, name), f"the key {_FORBIDDEN}"))
+                    found.append(((*key, name), f"the key {_FORBIDDEN}", False))
                 else:
                     waiting.append(((*key, name), inner))
         elif isinstance(value, list):
